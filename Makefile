@@ -1,0 +1,47 @@
+# The front door. `make run` and `make test` are all a newcomer needs.
+#   make run    bootstrap, release build, serve the demo stream (Ctrl-C stops)
+#   make test   bootstrap, sanitized debug build (clang), the whole suite
+#   make bench  release build, the benchmarks in bench/ (prints figures)
+#   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make clean
+
+JOBS        ?= $(shell nproc)
+LISTEN      ?= 127.0.0.1:8080
+FUZZ_SECONDS ?= 60
+DEMO_SOURCE ?= synthetic:size=640x360,fps=30,objects=3,seed=1
+DEMO_PREDICTOR ?= null
+
+RELEASE := build/release
+DEBUG   := build/debug
+
+.PHONY: all run test bench fuzz clean bootstrap release debug
+
+all: release
+
+bootstrap:
+	@scripts/bootstrap
+
+release: bootstrap
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
+		-DFC_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
+
+# The test build uses clang so the same build also makes the libFuzzer targets.
+debug: bootstrap
+	@CC=clang cmake -S . -B $(DEBUG) -DCMAKE_BUILD_TYPE=Debug -DFC_SANITIZE=ON -DFC_FUZZ=ON >/dev/null
+	@cmake --build $(DEBUG) -j $(JOBS)
+
+run: release
+	$(RELEASE)/framecast --listen $(LISTEN) --source '$(DEMO_SOURCE)' --predictor '$(DEMO_PREDICTOR)'
+
+test: debug
+	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: release
+	bench/run_all.sh $(RELEASE)
+
+fuzz: debug
+	tests/fuzz/run.sh $(DEBUG) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build

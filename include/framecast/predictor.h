@@ -1,0 +1,85 @@
+/* framecast predictor plugin ABI.
+ *
+ * A predictor turns one video frame into a list of detections. Built-in
+ * predictors and plugins loaded with dlopen implement the same table.
+ *
+ * A plugin exports one symbol:
+ *     const fc_predictor_api *fc_predictor_entry(void);
+ * The loader refuses a table whose abi_major differs from
+ * FC_PREDICTOR_ABI_MAJOR; minor versions only add fields at the end.
+ *
+ * Threading contract: framecast creates one instance per worker thread and
+ * calls predict on an instance from that thread only, one frame at a time,
+ * unless the table sets FC_PREDICTOR_THREAD_SAFE, in which case one instance
+ * is shared by all workers. Predictors never run on a network thread. */
+#ifndef FRAMECAST_PREDICTOR_H
+#define FRAMECAST_PREDICTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FC_PREDICTOR_ABI_MAJOR 1
+#define FC_PREDICTOR_ABI_MINOR 0
+
+/* Pixel formats a predictor may ask for. Planes: GRAY8, RGB24 and BGR24 use
+ * plane 0; YUV420P uses planes 0 (Y), 1 (U) and 2 (V). */
+enum fc_pixfmt {
+    FC_PIX_GRAY8 = 1,
+    FC_PIX_RGB24 = 2,
+    FC_PIX_BGR24 = 3,
+    FC_PIX_YUV420P = 4,
+};
+
+/* A read-only frame, valid only during the predict call. */
+typedef struct fc_frame_view {
+    const uint8_t *data[3];
+    int stride[3];
+    int width, height;        /* of this view (after any scaling) */
+    int src_width, src_height; /* of the source: boxes are reported in these pixels */
+    enum fc_pixfmt format;
+    int64_t pts_us; /* presentation time */
+    int64_t index;  /* frame number in the stream, from 0 */
+} fc_frame_view;
+
+#define FC_LABEL_MAX 32
+
+/* One detection; box is x, y, w, h in source pixels. */
+typedef struct fc_detection {
+    char label[FC_LABEL_MAX];
+    float score;
+    float box[4];
+} fc_detection;
+
+#define FC_PREDICTOR_THREAD_SAFE 1u
+
+typedef struct fc_predictor_api {
+    uint32_t abi_major; /* FC_PREDICTOR_ABI_MAJOR */
+    uint32_t abi_minor; /* FC_PREDICTOR_ABI_MINOR */
+    const char *name;
+    uint32_t flags; /* FC_PREDICTOR_THREAD_SAFE */
+
+    /* Creates an instance from an option string ("key=value,..."; may be
+     * empty). Returns 0, or non-zero with a message in err. */
+    int (*create)(const char *opts, void **instance, char *err, size_t errlen);
+    /* The format and size the instance wants; width/height 0 mean "the
+     * source's size". Called once after create. */
+    void (*wants)(void *instance, enum fc_pixfmt *format, int *width, int *height);
+    /* Writes up to max detections into out and returns how many, or a
+     * negative value with a message in err (the frame's result then carries
+     * the error; the stream goes on). */
+    int (*predict)(void *instance, const fc_frame_view *frame, fc_detection *out, int max,
+                   char *err, size_t errlen);
+    void (*destroy)(void *instance);
+} fc_predictor_api;
+
+typedef const fc_predictor_api *(*fc_predictor_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,260 @@
+/* framecast-client: subscribes to a stream and prints each message as one
+ * line on stdout. A plain blocking client: one socket, poll() for deadlines.
+ *
+ *   framecast-client [--count N] [--timeout SECONDS] ws://HOST:PORT/ws/STREAM
+ *
+ * Exit status: 0 after --count messages or a normal close by the server,
+ * 1 when it cannot connect or the connection fails, 2 for bad arguments,
+ * 3 when --timeout passes first. */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hub/ws.h"
+#include "hub/wsclient.h"
+#include "util/clock.h"
+#include "util/strbuf.h"
+
+struct client {
+    int fd;
+    fc_ws_parser parser;
+    fc_strbuf msg; /* the message being reassembled */
+    long count, limit;
+    int closed;             /* the server's close frame arrived */
+    unsigned close_code;    /* its code, 1005 when none */
+    int64_t deadline_us;    /* 0: none */
+};
+
+static const char usage[] =
+    "usage: framecast-client [--count N] [--timeout SECONDS] ws://HOST:PORT/ws/STREAM\n"
+    "Prints each message of the stream as one line on stdout.\n";
+
+static int send_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Sends a masked frame, as a client must. */
+static int send_frame(int fd, int opcode, const uint8_t *payload, size_t len) {
+    uint8_t frame[FC_WS_MAX_HEADER + FC_WS_MAX_CONTROL], mask[4];
+    if (len > FC_WS_MAX_CONTROL || RAND_bytes(mask, 4) != 1) return -1;
+    size_t h = fc_ws_header_masked(frame, opcode, 1, len, mask);
+    memcpy(frame + h, payload, len);
+    fc_ws_mask(frame + h, len, mask, 0);
+    return send_all(fd, frame, h + len);
+}
+
+static int send_close(int fd, unsigned code) {
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    return send_frame(fd, FC_WS_CLOSE, p, 2);
+}
+
+static void on_data(void *ud, int opcode, const uint8_t *data, size_t len, int fin) {
+    struct client *c = ud;
+    if (len) fc_sb_append(&c->msg, data, len);
+    if (!fin) return;
+    if (opcode == FC_WS_TEXT) {
+        /* One message, one line: JSON never contains a raw newline. */
+        fwrite(c->msg.data, 1, c->msg.len, stdout);
+        fputc('\n', stdout);
+    } else {
+        printf("{\"type\":\"binary\",\"bytes\":%zu}\n", c->msg.len);
+    }
+    fflush(stdout);
+    fc_sb_reset(&c->msg);
+    c->count++;
+}
+
+static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len) {
+    struct client *c = ud;
+    if (opcode == FC_WS_PING) {
+        send_frame(c->fd, FC_WS_PONG, payload, len);
+    } else if (opcode == FC_WS_CLOSE) {
+        c->closed = 1;
+        c->close_code = len >= 2 ? (unsigned)payload[0] << 8 | payload[1] : 1005;
+        if (len > 2)
+            fprintf(stderr, "framecast-client: server closed: %u %.*s\n", c->close_code,
+                    (int)len - 2, payload + 2);
+        send_frame(c->fd, FC_WS_CLOSE, payload, len >= 2 ? 2 : 0);
+    }
+}
+
+/* Waits for the socket to be readable; returns 1, 0 on deadline, -1 on error. */
+static int wait_readable(struct client *c) {
+    int timeout = -1;
+    if (c->deadline_us) {
+        int64_t left = c->deadline_us - fc_mono_us();
+        if (left <= 0) return 0;
+        timeout = (int)(left / 1000) + 1;
+    }
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    int r;
+    while ((r = poll(&pfd, 1, timeout)) < 0 && errno == EINTR) {}
+    return r;
+}
+
+static int connect_to(const fc_ws_url *u, const char *url) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res;
+    int rc = getaddrinfo(u->host, u->port, &hints, &res);
+    if (rc) {
+        fprintf(stderr, "framecast-client: cannot resolve '%s': %s\n", u->host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1, e = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) fprintf(stderr, "framecast-client: cannot connect to %s: %s\n", url, strerror(e));
+    return fd;
+}
+
+int main(int argc, char **argv) {
+    struct client c = {.fd = -1, .limit = -1};
+    double timeout_s = 0;
+    static const struct option longopts[] = {{"count", required_argument, 0, 'n'},
+                                             {"timeout", required_argument, 0, 't'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    int opt;
+    char *end;
+    while ((opt = getopt_long(argc, argv, "n:t:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'n':
+            c.limit = strtol(optarg, &end, 10);
+            if (*end || end == optarg || c.limit < 1) {
+                fprintf(stderr, "framecast-client: --count: '%s' is not valid (expected a positive integer)\n", optarg);
+                return 2;
+            }
+            break;
+        case 't':
+            timeout_s = strtod(optarg, &end);
+            if (*end || end == optarg || timeout_s <= 0) {
+                fprintf(stderr, "framecast-client: --timeout: '%s' is not valid (expected seconds > 0)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *url = argv[optind], *why;
+    fc_ws_url u;
+    if (fc_ws_url_parse(url, &u, &why)) {
+        fprintf(stderr, "framecast-client: '%s': %s\n", url, why);
+        return 2;
+    }
+    if (timeout_s > 0) c.deadline_us = fc_mono_us() + (int64_t)(timeout_s * 1e6);
+
+    if ((c.fd = connect_to(&u, url)) < 0) return 1;
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char req[2048], key[25];
+    int n = fc_ws_client_request(req, sizeof req, &u, key);
+    if (n < 0 || send_all(c.fd, req, (size_t)n)) {
+        fprintf(stderr, "framecast-client: cannot send the handshake to %s\n", url);
+        close(c.fd);
+        return 1;
+    }
+
+    /* Read the response head; bytes after it are the first frames. */
+    static uint8_t buf[65536];
+    size_t have = 0, head_len = 0;
+    int rc = 1;
+    while (!head_len) {
+        int w = wait_readable(&c);
+        if (w <= 0) {
+            fprintf(stderr, "framecast-client: %s: no handshake answer in time\n", url);
+            rc = 3;
+            goto out;
+        }
+        ssize_t r = recv(c.fd, buf + have, sizeof buf - have - 1, 0);
+        if (r <= 0) {
+            fprintf(stderr, "framecast-client: %s: connection closed during the handshake\n", url);
+            goto out;
+        }
+        have += (size_t)r;
+        buf[have] = 0;
+        char *e = strstr((char *)buf, "\r\n\r\n");
+        if (e) head_len = (size_t)(e + 4 - (char *)buf);
+        else if (have == sizeof buf - 1) break;
+    }
+    int status = fc_ws_client_check((char *)buf, head_len, key, &why);
+    if (status != 101) {
+        const char *body = (char *)buf + head_len;
+        fprintf(stderr, "framecast-client: %s: %s (HTTP %d%s%.*s)\n", url, why, status,
+                *body ? ": " : "", (int)strcspn(body, "\r\n"), body);
+        goto out;
+    }
+
+    fc_ws_parser_init(&c.parser, 0, 64u << 20);
+    fc_sb_init(&c.msg, 4096);
+    static const fc_ws_parser_cbs cbs = {on_data, on_control};
+    size_t pending = have - head_len;
+    memmove(buf, buf + head_len, pending);
+    for (;;) {
+        if (pending) {
+            int code = fc_ws_parse(&c.parser, buf, pending, &cbs, &c);
+            pending = 0;
+            if (code) {
+                fprintf(stderr, "framecast-client: protocol error from server: %s\n", c.parser.error);
+                send_close(c.fd, (unsigned)code);
+                break;
+            }
+        }
+        if (c.limit > 0 && c.count >= c.limit) {
+            send_close(c.fd, FC_WS_NORMAL);
+            rc = 0;
+            break;
+        }
+        if (c.closed) {
+            rc = c.close_code == FC_WS_NORMAL || c.close_code == FC_WS_GOING_AWAY ||
+                         c.close_code == 1005
+                     ? 0
+                     : 1;
+            break;
+        }
+        int w = wait_readable(&c);
+        if (w == 0) {
+            fprintf(stderr, "framecast-client: timeout after %ld messages\n", c.count);
+            rc = 3;
+            break;
+        }
+        ssize_t r = w < 0 ? -1 : recv(c.fd, buf, sizeof buf, 0);
+        if (r <= 0) {
+            fprintf(stderr, "framecast-client: connection lost after %ld messages\n", c.count);
+            break;
+        }
+        pending = (size_t)r;
+    }
+    fc_sb_free(&c.msg);
+out:
+    close(c.fd);
+    return rc;
+}

@@ -1,0 +1,295 @@
+/* Command-line parsing (see config.h). */
+#include "app/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/log.h"
+
+static const char usage[] =
+    "usage: framecast [options]\n"
+    "\n"
+    "Serves per-frame predictions to WebSocket clients at ws://HOST:PORT/ws/<stream>.\n"
+    "\n"
+    "  --listen HOST:PORT       address to serve on (127.0.0.1:8080; port 0 picks one)\n"
+    "  --source URL             shorthand for --stream demo=URL\n"
+    "  --stream NAME=URL[,k=v]  a stream; repeatable. Stream keys: slow=drop|latest|close,\n"
+    "                           mode=latest|every, workers=N; other keys go to the source\n"
+    "  --predictor NAME[:OPTS]  predictor for every stream (null)\n"
+    "  --workers N              predictor workers per stream (1)\n"
+    "  --slow-policy P          drop|latest|close: what to do with a client over its queue\n"
+    "                           bound (drop)\n"
+    "  --io-threads N           I/O threads (number of cores)\n"
+    "  --queue-bytes N          per-client queue bound in bytes (262144)\n"
+    "  --queue-msgs N           per-client queue bound in messages (4096)\n"
+    "  --max-message N          largest message a client may send, bytes (65536)\n"
+    "  --max-head N             largest HTTP request head, bytes (8192)\n"
+    "  --handshake-timeout MS   time allowed for the request head (10000)\n"
+    "  --ping-interval MS       ping a client silent this long (20000)\n"
+    "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
+    "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
+    "  --log-level L            debug|info|warn|error|off (info)\n"
+    "  --help, --version\n"
+    "\n"
+    "Sources: synthetic:size=WxH,fps=N|max,objects=N,seed=N,noise=N\n"
+    "Predictors: null\n";
+
+static int parse_long(const char *opt, const char *v, long min, long max, long *out, char *err,
+                      size_t errlen) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < min || x > max) {
+        snprintf(err, errlen, "%s: '%s' is not valid (expected an integer from %ld to %ld)", opt, v,
+                 min, max);
+        return FC_EINVAL_OPT;
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse_listen(fc_config *cfg, const char *v, char *err, size_t errlen) {
+    const char *colon = strrchr(v, ':');
+    const char *host = v;
+    size_t hlen = colon ? (size_t)(colon - v) : 0;
+    if (colon && v[0] == '[' && hlen >= 2 && colon[-1] == ']') { /* [::1]:8080 */
+        host = v + 1;
+        hlen -= 2;
+    }
+    long port;
+    if (!colon || hlen == 0 || hlen >= sizeof cfg->host ||
+        parse_long("--listen", colon + 1, 0, 65535, &port, err, errlen)) {
+        snprintf(err, errlen, "--listen: '%s' is not valid (expected HOST:PORT, e.g. 127.0.0.1:8080)",
+                 v);
+        return FC_EINVAL_OPT;
+    }
+    memcpy(cfg->host, host, hlen);
+    cfg->host[hlen] = 0;
+    cfg->hub.host = cfg->host;
+    cfg->hub.port = (int)port;
+    return 0;
+}
+
+static char *own(fc_config *cfg, char *s) {
+    cfg->owned[cfg->nowned++] = s;
+    return s;
+}
+
+static int valid_name(const char *s, size_t n) {
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", s[i]))
+            return 0;
+    return 1;
+}
+
+/* "NAME=URL[,key=value...]": stream keys are taken out, the rest is the source's. */
+static int parse_stream(fc_config *cfg, const char *opt, const char *v, char *err, size_t errlen) {
+    if (cfg->nstreams == FC_MAX_CONFIG_STREAMS) {
+        snprintf(err, errlen, "%s: too many streams (at most %d)", opt, FC_MAX_CONFIG_STREAMS);
+        return FC_EINVAL_OPT;
+    }
+    const char *eq = strchr(v, '=');
+    if (!eq || !valid_name(v, (size_t)(eq - v)) || !eq[1]) {
+        snprintf(err, errlen,
+                 "%s: '%s' is not valid (expected NAME=URL, NAME of letters, digits, '_', '.', '-')",
+                 opt, v);
+        return FC_EINVAL_OPT;
+    }
+    fc_stream_config *s = &cfg->streams[cfg->nstreams];
+    *s = (fc_stream_config){.workers = 0, .mode = FC_SLOT_LATEST, .slow = (enum fc_slow_policy)-1};
+    for (int i = 0; i < cfg->nstreams; i++)
+        if (strncmp(cfg->streams[i].name, v, (size_t)(eq - v)) == 0 &&
+            cfg->streams[i].name[eq - v] == 0) {
+            snprintf(err, errlen, "%s: stream '%.*s' is given twice", opt, (int)(eq - v), v);
+            return FC_EINVAL_OPT;
+        }
+    s->name = own(cfg, strndup(v, (size_t)(eq - v)));
+    char *src = own(cfg, malloc(strlen(eq) + 1));
+    src[0] = 0;
+    char *copy = strdup(eq + 1);
+    char *save = NULL;
+    int first = 1, rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+        if (!first) {
+            long n;
+            if (strncmp(tok, "slow=", 5) == 0) {
+                int p = fc_slow_policy_parse(tok + 5);
+                if (p < 0) {
+                    snprintf(err, errlen, "%s %s: slow='%s' is not valid (expected drop, latest or close)",
+                             opt, s->name, tok + 5);
+                    rc = FC_EINVAL_OPT;
+                }
+                s->slow = (enum fc_slow_policy)p;
+                continue;
+            }
+            if (strncmp(tok, "mode=", 5) == 0) {
+                if (strcmp(tok + 5, "latest") == 0) s->mode = FC_SLOT_LATEST;
+                else if (strcmp(tok + 5, "every") == 0) s->mode = FC_SLOT_EVERY;
+                else {
+                    snprintf(err, errlen, "%s %s: mode='%s' is not valid (expected latest or every)",
+                             opt, s->name, tok + 5);
+                    rc = FC_EINVAL_OPT;
+                }
+                continue;
+            }
+            if (strncmp(tok, "workers=", 8) == 0) {
+                char o[128];
+                snprintf(o, sizeof o, "%s %s: workers", opt, s->name);
+                rc = parse_long(o, tok + 8, 1, 64, &n, err, errlen);
+                s->workers = (int)n;
+                continue;
+            }
+            strcat(src, ",");
+        }
+        strcat(src, tok);
+        first = 0;
+    }
+    free(copy);
+    if (rc) return rc;
+    s->source = src;
+    cfg->nstreams++;
+    return 0;
+}
+
+int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t errlen) {
+    memset(cfg, 0, sizeof *cfg);
+    fc_hub_config_defaults(&cfg->hub);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->hub.io_threads = ncpu > 0 ? (int)ncpu : 1;
+    snprintf(cfg->host, sizeof cfg->host, "%s", "127.0.0.1");
+    cfg->hub.host = cfg->host;
+    cfg->predictor = "null";
+    cfg->workers = 1;
+    cfg->slow = FC_SLOW_DROP;
+    cfg->log_level = FC_LOG_INFO;
+
+    enum { O_LISTEN = 256, O_SOURCE, O_STREAM, O_PREDICTOR, O_WORKERS, O_SLOW, O_IO, O_QBYTES,
+           O_QMSGS, O_MAXMSG, O_MAXHEAD, O_HS_TO, O_PING_IV, O_PING_TO, O_CLOSE_TO, O_LOG,
+           O_HELP, O_VERSION };
+    static const struct option longopts[] = {
+        {"listen", required_argument, 0, O_LISTEN},
+        {"source", required_argument, 0, O_SOURCE},
+        {"stream", required_argument, 0, O_STREAM},
+        {"predictor", required_argument, 0, O_PREDICTOR},
+        {"workers", required_argument, 0, O_WORKERS},
+        {"slow-policy", required_argument, 0, O_SLOW},
+        {"io-threads", required_argument, 0, O_IO},
+        {"queue-bytes", required_argument, 0, O_QBYTES},
+        {"queue-msgs", required_argument, 0, O_QMSGS},
+        {"max-message", required_argument, 0, O_MAXMSG},
+        {"max-head", required_argument, 0, O_MAXHEAD},
+        {"handshake-timeout", required_argument, 0, O_HS_TO},
+        {"ping-interval", required_argument, 0, O_PING_IV},
+        {"ping-timeout", required_argument, 0, O_PING_TO},
+        {"close-timeout", required_argument, 0, O_CLOSE_TO},
+        {"log-level", required_argument, 0, O_LOG},
+        {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0},
+    };
+    opterr = 0;
+    optind = 1;
+    int c, rc = 0;
+    long n;
+    while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        const char *name = c >= O_LISTEN && c <= O_VERSION ? longopts[c - O_LISTEN].name : "";
+        char opt[64];
+        snprintf(opt, sizeof opt, "--%s", name);
+        switch (c) {
+        case O_LISTEN: rc = parse_listen(cfg, optarg, err, errlen); break;
+        case O_SOURCE: {
+            char *spec = own(cfg, malloc(strlen(optarg) + 6));
+            sprintf(spec, "demo=%s", optarg);
+            rc = parse_stream(cfg, opt, spec, err, errlen);
+            break;
+        }
+        case O_STREAM: rc = parse_stream(cfg, opt, optarg, err, errlen); break;
+        case O_PREDICTOR: cfg->predictor = optarg; break;
+        case O_WORKERS:
+            rc = parse_long(opt, optarg, 1, 64, &n, err, errlen);
+            cfg->workers = (int)n;
+            break;
+        case O_SLOW:
+            if ((n = fc_slow_policy_parse(optarg)) < 0) {
+                snprintf(err, errlen, "--slow-policy: '%s' is not valid (expected drop, latest or close)",
+                         optarg);
+                rc = FC_EINVAL_OPT;
+            }
+            cfg->slow = (enum fc_slow_policy)n;
+            break;
+        case O_IO:
+            rc = parse_long(opt, optarg, 1, 256, &n, err, errlen);
+            cfg->hub.io_threads = (int)n;
+            break;
+        case O_QBYTES:
+            rc = parse_long(opt, optarg, 1024, 1L << 30, &n, err, errlen);
+            cfg->hub.queue_bytes = (size_t)n;
+            break;
+        case O_QMSGS:
+            rc = parse_long(opt, optarg, 1, 1 << 20, &n, err, errlen);
+            cfg->hub.queue_msgs = (int)n;
+            break;
+        case O_MAXMSG:
+            rc = parse_long(opt, optarg, 125, 1L << 30, &n, err, errlen);
+            cfg->hub.max_message = (uint64_t)n;
+            break;
+        case O_MAXHEAD:
+            rc = parse_long(opt, optarg, 512, 1 << 20, &n, err, errlen);
+            cfg->hub.head_limit = (size_t)n;
+            break;
+        case O_HS_TO:
+        case O_PING_IV:
+        case O_PING_TO:
+        case O_CLOSE_TO:
+            rc = parse_long(opt, optarg, 10, 3600 * 1000, &n, err, errlen);
+            *(c == O_HS_TO     ? &cfg->hub.handshake_timeout_ms
+              : c == O_PING_IV ? &cfg->hub.ping_interval_ms
+              : c == O_PING_TO ? &cfg->hub.ping_timeout_ms
+                               : &cfg->hub.close_timeout_ms) = (int)n;
+            break;
+        case O_LOG:
+            if ((cfg->log_level = fc_log_parse_level(optarg)) < 0) {
+                snprintf(err, errlen, "--log-level: '%s' is not valid (expected debug, info, warn, error or off)",
+                         optarg);
+                rc = FC_EINVAL_OPT;
+            }
+            break;
+        case O_HELP: fputs(usage, stdout); return FC_CONFIG_EXIT;
+        case O_VERSION: puts("framecast " FC_VERSION); return FC_CONFIG_EXIT;
+        case ':':
+            snprintf(err, errlen, "%s: missing value (see --help)", argv[optind - 1]);
+            rc = FC_EINVAL_OPT;
+            break;
+        default:
+            snprintf(err, errlen, "%s: unknown option (see --help)", argv[optind - 1]);
+            rc = FC_EINVAL_OPT;
+        }
+    }
+    if (!rc && optind < argc) {
+        snprintf(err, errlen, "'%s': unexpected argument (options start with --; see --help)",
+                 argv[optind]);
+        rc = FC_EINVAL_OPT;
+    }
+    if (rc) return rc;
+    if (cfg->nstreams == 0)
+        rc = parse_stream(cfg, "--source", "demo=synthetic:size=640x360,fps=30,objects=3,seed=1",
+                          err, errlen);
+    for (int i = 0; i < cfg->nstreams; i++) {
+        fc_stream_config *s = &cfg->streams[i];
+        if (!s->workers) s->workers = cfg->workers;
+        if ((int)s->slow < 0) s->slow = cfg->slow;
+        s->predictor = cfg->predictor;
+    }
+    return rc;
+}
+
+void fc_config_free(fc_config *cfg) {
+    for (int i = 0; i < cfg->nowned; i++) free(cfg->owned[i]);
+    cfg->nowned = 0;
+}

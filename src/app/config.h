@@ -1,0 +1,32 @@
+/* Command-line configuration of the framecast server. Parsing writes a
+ * message naming the option and what is expected on error. Main thread. */
+#ifndef FC_APP_CONFIG_H
+#define FC_APP_CONFIG_H
+
+#include <stddef.h>
+
+#include "app/pipeline.h"
+#include "hub/hub.h"
+
+#define FC_MAX_CONFIG_STREAMS 16
+
+typedef struct fc_config {
+    fc_hub_config hub;
+    char host[256];
+    fc_stream_config streams[FC_MAX_CONFIG_STREAMS];
+    char *owned[FC_MAX_CONFIG_STREAMS * 3]; /* strings the stream configs point to */
+    int nowned;
+    int nstreams;
+    const char *predictor;
+    int workers;
+    enum fc_slow_policy slow;
+    int log_level;
+} fc_config;
+
+enum { FC_CONFIG_OK = 0, FC_CONFIG_EXIT = 1 /* --help or --version printed */ };
+
+/* Returns FC_CONFIG_OK, FC_CONFIG_EXIT, or a negative code with err set. */
+int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t errlen);
+void fc_config_free(fc_config *cfg);
+
+#endif

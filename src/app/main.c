@@ -1,0 +1,81 @@
+/* framecast: wires the configuration, the hub and one pipeline per stream,
+ * then waits on the main thread for SIGINT/SIGTERM and shuts down in the
+ * reverse order of the data flow (sources first, the hub last). */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "app/config.h"
+#include "app/pipeline.h"
+#include "hub/hub.h"
+#include "util/log.h"
+
+static void on_signal(uv_signal_t *s, int signum) {
+    (void)signum;
+    uv_stop(s->loop);
+}
+
+int main(int argc, char **argv) {
+    char err[512] = "";
+    fc_config cfg;
+    int rc = fc_config_parse(&cfg, argc, argv, err, sizeof err);
+    if (rc == FC_CONFIG_EXIT) return 0;
+    if (rc < 0) {
+        fprintf(stderr, "framecast: %s\n", err);
+        fc_config_free(&cfg);
+        return 2;
+    }
+    fc_log_set_level((enum fc_log_level)cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+
+    fc_hub *hub = NULL;
+    fc_pipeline *pipes[FC_MAX_CONFIG_STREAMS] = {0};
+    int exit_code = 1;
+    if ((rc = fc_hub_create(&hub, &cfg.hub, err, sizeof err)) < 0) goto fail;
+    for (int i = 0; i < cfg.nstreams; i++)
+        if ((rc = fc_pipeline_create(&pipes[i], &cfg.streams[i], hub, err, sizeof err)) < 0)
+            goto fail;
+    if ((rc = fc_hub_start(hub)) < 0) {
+        snprintf(err, sizeof err, "cannot start the I/O threads: %s", uv_strerror(rc));
+        goto fail;
+    }
+    for (int i = 0; i < cfg.nstreams; i++)
+        if ((rc = fc_pipeline_start(pipes[i], err, sizeof err)) < 0) goto fail;
+
+    /* The URL lines are the interface of `make run` and of the tests. */
+    const char *host = cfg.hub.host;
+    int v6 = strchr(host, ':') != NULL;
+    printf("framecast: listening on http://%s%s%s:%d/ (%d I/O threads)\n", v6 ? "[" : "", host,
+           v6 ? "]" : "", fc_hub_port(hub), cfg.hub.io_threads);
+    for (int i = 0; i < cfg.nstreams; i++)
+        printf("framecast: stream '%s' at ws://%s%s%s:%d/ws/%s\n", cfg.streams[i].name,
+               v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub), cfg.streams[i].name);
+    fflush(stdout);
+
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t sigint, sigterm;
+    uv_signal_init(loop, &sigint);
+    uv_signal_init(loop, &sigterm);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_run(loop, UV_RUN_DEFAULT);
+    fc_info("shutting down");
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    exit_code = 0;
+    goto out;
+
+fail:
+    fprintf(stderr, "framecast: %s\n", err[0] ? err : uv_strerror(rc));
+out:
+    for (int i = 0; i < cfg.nstreams; i++)
+        if (pipes[i]) fc_pipeline_stop(pipes[i]);
+    if (hub) fc_hub_stop(hub);
+    for (int i = 0; i < cfg.nstreams; i++) fc_pipeline_destroy(pipes[i]);
+    fc_hub_destroy(hub);
+    fc_config_free(&cfg);
+    return exit_code;
+}

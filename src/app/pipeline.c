@@ -1,0 +1,169 @@
+/* A stream's pipeline (see pipeline.h). */
+#include "app/pipeline.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/ws.h"
+#include "predict/registry.h"
+#include "predict/worker.h"
+#include "source/source.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+
+struct fc_pipeline {
+    fc_stream_config cfg;
+    char *name;
+    fc_hub *hub;
+    int stream_id;
+    fc_source *source;
+    const fc_predictor_api *api;
+    const char *predictor_opts;
+    fc_slot slot;
+    fc_workers *workers;
+    pthread_t source_thread;
+    int source_started;
+    atomic_int stop;
+    /* sequencer */
+    pthread_mutex_t seq_mu;
+    uint64_t seq;
+    int64_t last_index; /* -1 before the first result */
+    uint64_t out_of_order;
+    fc_strbuf sb;
+};
+
+static void json_num(fc_strbuf *sb, double v) {
+    fc_sb_printf(sb, "%.6g", v);
+}
+
+void fc_render_result(fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
+                      const char *model, const fc_result *r) {
+    const fc_frame *f = r->frame;
+    fc_sb_puts(sb, "{\"type\":\"result\",\"stream\":");
+    fc_sb_json_str(sb, stream);
+    fc_sb_printf(sb,
+                 ",\"seq\":%llu,\"capture_us\":%lld,\"publish_us\":%lld,"
+                 "\"frame\":{\"index\":%lld,\"width\":%d,\"height\":%d,\"pts_us\":%lld},"
+                 "\"model\":",
+                 (unsigned long long)seq, (long long)f->capture_us, (long long)publish_us,
+                 (long long)f->view.index, f->view.src_width, f->view.src_height,
+                 (long long)f->view.pts_us);
+    fc_sb_json_str(sb, model);
+    fc_sb_printf(sb, ",\"infer_us\":%lld,\"detections\":[", (long long)r->infer_us);
+    for (int i = 0; i < r->ndets; i++) {
+        const fc_detection *d = &r->dets[i];
+        char label[FC_LABEL_MAX + 1];
+        memcpy(label, d->label, FC_LABEL_MAX);
+        label[FC_LABEL_MAX] = 0; /* a plugin may fill all 32 bytes */
+        fc_sb_puts(sb, i ? ",{\"label\":" : "{\"label\":");
+        fc_sb_json_str(sb, label);
+        fc_sb_puts(sb, ",\"score\":");
+        json_num(sb, d->score);
+        fc_sb_puts(sb, ",\"box\":[");
+        for (int k = 0; k < 4; k++) {
+            if (k) fc_sb_puts(sb, ",");
+            json_num(sb, d->box[k]);
+        }
+        fc_sb_puts(sb, "]}");
+    }
+    fc_sb_puts(sb, "]");
+    if (r->error) {
+        fc_sb_puts(sb, ",\"error\":");
+        fc_sb_json_str(sb, r->error);
+    }
+    fc_sb_puts(sb, "}");
+}
+
+/* The sequencer: runs on worker threads, one at a time. */
+static void on_result(void *ud, const fc_result *r) {
+    fc_pipeline *p = ud;
+    pthread_mutex_lock(&p->seq_mu);
+    if (r->frame->view.index <= p->last_index) {
+        p->out_of_order++; /* a newer frame's result already went out */
+        pthread_mutex_unlock(&p->seq_mu);
+        return;
+    }
+    p->last_index = r->frame->view.index;
+    uint64_t seq = ++p->seq;
+    fc_sb_reset(&p->sb);
+    fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, r);
+    /* Frame it once: header + JSON in one buffer shared by every client. */
+    fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
+    if (msg) {
+        fc_hub_publish(p->hub, p->stream_id, msg);
+        fc_buf_unref(msg);
+    }
+    pthread_mutex_unlock(&p->seq_mu);
+}
+
+static void *source_main(void *arg) {
+    fc_pipeline *p = arg;
+    int rc = p->source->run(p->source, &p->slot, &p->stop);
+    if (rc) fc_error("stream '%s': source failed: %d", p->name, rc);
+    fc_slot_finish(&p->slot); /* workers drain what is left, then end */
+    return NULL;
+}
+
+int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
+                       size_t errlen) {
+    fc_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return -1;
+    p->cfg = *cfg;
+    p->name = strdup(cfg->name);
+    p->hub = hub;
+    p->last_index = -1;
+    pthread_mutex_init(&p->seq_mu, NULL);
+    fc_sb_init(&p->sb, 1024);
+    fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
+    int rc = fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, err, errlen);
+    if (!rc) rc = fc_source_open(&p->source, cfg->source, err, errlen);
+    if (!rc) {
+        p->stream_id = fc_hub_add_stream(hub, cfg->name, cfg->slow);
+        if (p->stream_id < 0) {
+            snprintf(err, errlen, "--stream %s: too many streams", cfg->name);
+            rc = p->stream_id;
+        }
+    }
+    if (rc) {
+        fc_pipeline_destroy(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int fc_pipeline_start(fc_pipeline *p, char *err, size_t errlen) {
+    int rc = fc_workers_start(&p->workers, p->cfg.workers, p->api, p->predictor_opts, &p->slot,
+                              on_result, p, err, errlen);
+    if (rc) return rc;
+    if (pthread_create(&p->source_thread, NULL, source_main, p)) {
+        snprintf(err, errlen, "stream '%s': cannot start the source thread", p->name);
+        return -1;
+    }
+    p->source_started = 1;
+    return 0;
+}
+
+void fc_pipeline_stop(fc_pipeline *p) {
+    atomic_store(&p->stop, 1);
+    fc_slot_close(&p->slot);
+    if (p->source_started) pthread_join(p->source_thread, NULL);
+    p->source_started = 0;
+    fc_workers_join(p->workers);
+    p->workers = NULL;
+}
+
+void fc_pipeline_destroy(fc_pipeline *p) {
+    if (!p) return;
+    fc_pipeline_stop(p);
+    if (p->source) p->source->destroy(p->source);
+    fc_slot_destroy(&p->slot);
+    fc_sb_free(&p->sb);
+    pthread_mutex_destroy(&p->seq_mu);
+    free(p->name);
+    free(p);
+}

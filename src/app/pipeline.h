@@ -1,0 +1,45 @@
+/* A stream's pipeline: source thread -> slot -> predictor workers ->
+ * sequencer -> hub. One per stream; it owns its source, slot and workers.
+ *
+ * The sequencer is the only critical section between workers: it drops a
+ * result older than one already published (so results leave in frame
+ * order), assigns seq (1, 2, 3, ... per stream), stamps publish_us, renders
+ * the JSON and its WebSocket frame header once into one fc_buf, and hands
+ * that to fc_hub_publish.
+ * create/start/stop/destroy on the main thread. */
+#ifndef FC_APP_PIPELINE_H
+#define FC_APP_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub/hub.h"
+#include "source/slot.h"
+
+typedef struct fc_stream_config {
+    const char *name;
+    const char *source; /* URL with the source's own options */
+    const char *predictor; /* "NAME[:OPTIONS]" */
+    int workers;
+    enum fc_slot_mode mode;
+    enum fc_slow_policy slow;
+} fc_stream_config;
+
+typedef struct fc_pipeline fc_pipeline;
+
+/* Opens the source, creates the predictor instances and registers the
+ * stream with the hub (which must not be started yet). */
+int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
+                       size_t errlen);
+int fc_pipeline_start(fc_pipeline *p, char *err, size_t errlen);
+/* Stops the source, lets the workers finish, joins every thread. */
+void fc_pipeline_stop(fc_pipeline *p);
+void fc_pipeline_destroy(fc_pipeline *p);
+
+/* Renders a result message (JSON, no framing) into sb. Exposed for tests. */
+struct fc_strbuf;
+struct fc_result;
+void fc_render_result(struct fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
+                      const char *model, const struct fc_result *r);
+
+#endif

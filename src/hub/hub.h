@@ -1,0 +1,92 @@
+/* The broadcast hub: an HTTP/WebSocket server on N libuv I/O threads that
+ * fans each published message out to every subscriber of its stream.
+ *
+ * Data flow: a publisher (any thread) hands a framed, immutable fc_buf to
+ * fc_hub_publish, which pushes one reference into each I/O loop's inbox (a
+ * mutex-guarded vector, one lock per loop per message, never per client) and
+ * wakes the loop with uv_async_send. The loop drains its inbox, applies the
+ * stream's slow-client policy while queueing a reference on each of its
+ * subscribers, and once per loop iteration (uv_check) writes each socket's
+ * pending messages with one writev (uv_try_write; the rest via uv_write).
+ *
+ * Ownership: each I/O loop owns its connections outright; nothing else
+ * touches them. Loop 0 also owns the listening socket and hands accepted
+ * sockets round-robin to the loops through the same inboxes.
+ *
+ * Threads: create, add_stream, set_http_handler and start on one thread
+ * before traffic; publish and the stats readers on any thread; stop and
+ * destroy on the thread that started it, after publishers have stopped. */
+#ifndef FC_HUB_HUB_H
+#define FC_HUB_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub/http.h"
+#include "util/buf.h"
+#include "util/strbuf.h"
+
+typedef struct fc_hub fc_hub;
+
+/* What to do with a client whose queue is over its limit. */
+enum fc_slow_policy {
+    FC_SLOW_DROP,   /* skip new messages until it catches up (a seq gap) */
+    FC_SLOW_LATEST, /* keep only the newest queued message */
+    FC_SLOW_CLOSE,  /* close with 1008 "slow consumer" */
+};
+
+/* Parses "drop", "latest" or "close"; returns the policy or -1. */
+int fc_slow_policy_parse(const char *name);
+const char *fc_slow_policy_name(enum fc_slow_policy p);
+
+typedef struct fc_hub_config {
+    const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
+    int port;                  /* 0 picks a free port; see fc_hub_port */
+    int io_threads;            /* >= 1 */
+    size_t head_limit;         /* request head bytes before 431 (8 KiB) */
+    int handshake_timeout_ms;  /* request head must complete within (10 s) */
+    int ping_interval_ms;      /* ping a client silent this long (20 s) */
+    int ping_timeout_ms;       /* close a client that does not answer (20 s) */
+    int close_timeout_ms;      /* after our close frame, wait this long (5 s) */
+    uint64_t max_message;      /* largest client message (64 KiB), else 1009 */
+    size_t queue_bytes;        /* per-client queue bound in bytes (256 KiB) */
+    int queue_msgs;            /* per-client queue bound in messages (4096) */
+} fc_hub_config;
+
+/* Fills the defaults above. */
+void fc_hub_config_defaults(fc_hub_config *cfg);
+
+/* Handles a GET that is not a WebSocket upgrade, on an I/O thread. Writes a
+ * complete HTTP response into resp and returns 0, or returns -1 for 404. */
+typedef int (*fc_hub_http_fn)(void *ud, const fc_http_request *req, fc_strbuf *resp);
+
+/* Binds and listens (so a port in use fails here, before anything starts).
+ * On error returns a negative code and writes a message into err. */
+int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errlen);
+/* Registers a stream served at /ws/<name>; returns its id (>= 0) or < 0. */
+int fc_hub_add_stream(fc_hub *hub, const char *name, enum fc_slow_policy policy);
+void fc_hub_set_http_handler(fc_hub *hub, fc_hub_http_fn fn, void *ud);
+int fc_hub_start(fc_hub *hub);
+/* The bound port (useful with port 0). */
+int fc_hub_port(const fc_hub *hub);
+
+/* Fans msg (a complete WebSocket frame) out to the stream's subscribers.
+ * Adds its own references; the caller keeps its own. Any thread. */
+void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg);
+
+/* Counters, summed over loops; any thread, approximate while running. */
+typedef struct fc_hub_stats {
+    uint64_t clients;     /* WebSocket clients now connected */
+    uint64_t accepted;    /* TCP connections accepted */
+    uint64_t sent;        /* messages fully written to clients */
+    uint64_t dropped;     /* messages skipped by the slow-client policy */
+    uint64_t slow_closed; /* clients closed by the close policy */
+    uint64_t writes;      /* write system calls (writev) issued */
+} fc_hub_stats;
+void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out); /* stream -1: all */
+
+/* Closes every client with 1001 and joins the I/O threads. */
+void fc_hub_stop(fc_hub *hub);
+void fc_hub_destroy(fc_hub *hub);
+
+#endif

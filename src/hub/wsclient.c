@@ -1,0 +1,94 @@
+#include "hub/wsclient.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hub/http.h"
+#include "hub/ws.h"
+
+int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
+    memset(out, 0, sizeof *out);
+    if (strncmp(url, "ws://", 5) != 0) {
+        *why = "expected a URL of the form ws://HOST:PORT/PATH";
+        return -1;
+    }
+    const char *h = url + 5, *slash = strchr(h, '/');
+    const char *end = slash ? slash : h + strlen(h);
+    const char *hend = end, *port = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb) {
+            *why = "unterminated [IPv6] address";
+            return -1;
+        }
+        h++;
+        hend = rb;
+        if (rb[1] == ':') port = rb + 2;
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(end - h));
+        if (colon) {
+            hend = colon;
+            port = colon + 1;
+        }
+    }
+    size_t hl = (size_t)(hend - h), pl = port ? (size_t)(end - port) : 0;
+    if (hl == 0 || hl >= sizeof out->host || pl >= sizeof out->port || (port && pl == 0)) {
+        *why = "missing or too long host or port";
+        return -1;
+    }
+    memcpy(out->host, h, hl);
+    if (port) memcpy(out->port, port, pl);
+    else strcpy(out->port, "80");
+    snprintf(out->path, sizeof out->path, "%s", slash ? slash : "/");
+    return 0;
+}
+
+int fc_ws_client_request(char *out, size_t cap, const fc_ws_url *url, char key[25]) {
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1) return -1;
+    EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw);
+    int v6 = strchr(url->host, ':') != NULL;
+    int n = snprintf(out, cap,
+                     "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port, key);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+int fc_ws_client_check(const char *head, size_t len, const char *key, const char **why) {
+    int status;
+    if (len < 12 || sscanf(head, "HTTP/1.%*d %d", &status) != 1) {
+        *why = "the server's answer is not HTTP";
+        return -1;
+    }
+    if (status != 101) {
+        *why = "the server refused the upgrade";
+        return status;
+    }
+    /* Reuse the request parser for the headers: skip the status line. */
+    const char *nl = memchr(head, '\n', len);
+    char buf[4096];
+    size_t rest = len - (size_t)(nl + 1 - head);
+    if (!nl || rest + 20 > sizeof buf) {
+        *why = "the server's answer is too large";
+        return -1;
+    }
+    int n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\n");
+    memcpy(buf + n, nl + 1, rest);
+    fc_http_request req;
+    if (fc_http_parse_request(buf, (size_t)n + rest, &req) <= 0) {
+        *why = "malformed response headers";
+        return -1;
+    }
+    const fc_http_header *h = fc_http_find(&req, "Sec-WebSocket-Accept");
+    char expect[FC_WS_ACCEPT_LEN + 1];
+    fc_ws_accept(key, strlen(key), expect);
+    if (!h || !fc_http_slice_ieq(h->value, expect)) {
+        *why = "wrong Sec-WebSocket-Accept";
+        return -1;
+    }
+    return 101;
+}

@@ -1,0 +1,87 @@
+#include "predict/worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/clock.h"
+
+struct worker {
+    struct fc_workers *pool;
+    pthread_t thread;
+    void *instance;
+    int started;
+};
+
+struct fc_workers {
+    const fc_predictor_api *api;
+    fc_slot *in;
+    fc_result_fn fn;
+    void *ud;
+    int n;
+    int shared; /* one instance for all */
+    struct worker w[];
+};
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    struct fc_workers *pool = w->pool;
+    fc_detection *dets = malloc(FC_MAX_DETECTIONS * sizeof *dets);
+    if (!dets) return NULL;
+    for (fc_frame *f; (f = fc_slot_take(pool->in));) {
+        char err[256] = "";
+        int64_t t0 = fc_mono_us();
+        int n = pool->api->predict(w->instance, &f->view, dets, FC_MAX_DETECTIONS, err, sizeof err);
+        fc_result r = {.frame = f, .dets = dets, .ndets = n > 0 ? n : 0,
+                       .infer_us = fc_mono_us() - t0,
+                       .error = n < 0 ? (err[0] ? err : "predictor failed") : NULL};
+        pool->fn(pool->ud, &r);
+        fc_frame_free(f);
+    }
+    free(dets);
+    return NULL;
+}
+
+/* Destroys the first `created` instances (a shared instance counts once). */
+static void destroy_instances(struct fc_workers *pool, int created) {
+    for (int i = 0; i < created; i++) pool->api->destroy(pool->w[i].instance);
+}
+
+int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const char *opts,
+                     fc_slot *in, fc_result_fn fn, void *ud, char *err, size_t errlen) {
+    struct fc_workers *pool = calloc(1, sizeof *pool + (size_t)n * sizeof(struct worker));
+    if (!pool) return -1;
+    *pool = (struct fc_workers){.api = api, .in = in, .fn = fn, .ud = ud, .n = n,
+                                .shared = (api->flags & FC_PREDICTOR_THREAD_SAFE) != 0};
+    for (int i = 0; i < n; i++) {
+        pool->w[i].pool = pool;
+        if (pool->shared && i > 0) {
+            pool->w[i].instance = pool->w[0].instance;
+            continue;
+        }
+        if (api->create(opts, &pool->w[i].instance, err, errlen)) {
+            destroy_instances(pool, i);
+            free(pool);
+            return -1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&pool->w[i].thread, NULL, worker_main, &pool->w[i])) {
+            snprintf(err, errlen, "cannot start a predictor worker thread");
+            fc_slot_close(in);
+            fc_workers_join(pool);
+            return -1;
+        }
+        pool->w[i].started = 1;
+    }
+    *out = pool;
+    return 0;
+}
+
+void fc_workers_join(fc_workers *pool) {
+    if (!pool) return;
+    for (int i = 0; i < pool->n; i++)
+        if (pool->w[i].started) pthread_join(pool->w[i].thread, NULL);
+    destroy_instances(pool, pool->shared ? 1 : pool->n);
+    free(pool);
+}

@@ -1,0 +1,37 @@
+/* Predictor workers: threads that take frames from a slot, run a predictor
+ * instance on each and hand the result to a callback (the sequencer).
+ *
+ * Each worker owns its predictor instance (or all share one if the table is
+ * FC_PREDICTOR_THREAD_SAFE). Instances are created in fc_workers_start, on
+ * the caller's thread, so a bad option fails before anything runs. The
+ * callback runs on a worker thread and must not keep the frame. */
+#ifndef FC_PREDICT_WORKER_H
+#define FC_PREDICT_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framecast/predictor.h"
+#include "source/slot.h"
+
+#define FC_MAX_DETECTIONS 256
+
+typedef struct fc_result {
+    const fc_frame *frame;
+    const fc_detection *dets;
+    int ndets;
+    int64_t infer_us;
+    const char *error; /* NULL, or why the predictor failed on this frame */
+} fc_result;
+
+typedef void (*fc_result_fn)(void *ud, const fc_result *r);
+
+typedef struct fc_workers fc_workers;
+
+int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const char *opts,
+                     fc_slot *in, fc_result_fn fn, void *ud, char *err, size_t errlen);
+/* Waits for the workers to finish; they do once the slot is closed or
+ * finished and drained. Destroys the instances. */
+void fc_workers_join(fc_workers *w);
+
+#endif

@@ -1,0 +1,93 @@
+#include "source/slot.h"
+
+#include <stdlib.h>
+
+#include "util/error.h"
+
+void fc_slot_init(fc_slot *s, enum fc_slot_mode mode, int depth) {
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->can_take, NULL);
+    pthread_cond_init(&s->can_put, NULL);
+    s->mode = mode;
+    s->depth = depth < 1 ? 1 : depth > FC_SLOT_MAX ? FC_SLOT_MAX : depth;
+    s->head = s->len = 0;
+    s->closed = s->finished = 0;
+    s->put = s->skipped = 0;
+}
+
+void fc_slot_destroy(fc_slot *s) {
+    while (s->len) {
+        fc_frame_free(s->ring[s->head]);
+        s->head = (s->head + 1) % FC_SLOT_MAX;
+        s->len--;
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->can_take);
+    pthread_cond_destroy(&s->can_put);
+}
+
+static int put(fc_slot *s, fc_frame *f, int wait) {
+    pthread_mutex_lock(&s->mu);
+    while (wait && !s->closed && s->len == s->depth) pthread_cond_wait(&s->can_put, &s->mu);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->mu);
+        fc_frame_free(f);
+        return FC_ESTOPPED;
+    }
+    if (s->len == s->depth) { /* latest: the oldest unclaimed frame goes */
+        fc_frame_free(s->ring[s->head]);
+        s->head = (s->head + 1) % FC_SLOT_MAX;
+        s->len--;
+        s->skipped++;
+    }
+    s->ring[(s->head + s->len) % FC_SLOT_MAX] = f;
+    s->len++;
+    s->put++;
+    pthread_cond_signal(&s->can_take);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int fc_slot_put(fc_slot *s, fc_frame *f) {
+    return put(s, f, s->mode == FC_SLOT_EVERY);
+}
+
+int fc_slot_put_wait(fc_slot *s, fc_frame *f) {
+    return put(s, f, 1);
+}
+
+fc_frame *fc_slot_take(fc_slot *s) {
+    pthread_mutex_lock(&s->mu);
+    while (!s->closed && !s->finished && s->len == 0) pthread_cond_wait(&s->can_take, &s->mu);
+    fc_frame *f = NULL;
+    if (!s->closed && s->len) {
+        f = s->ring[s->head];
+        s->head = (s->head + 1) % FC_SLOT_MAX;
+        s->len--;
+        pthread_cond_signal(&s->can_put);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return f;
+}
+
+void fc_slot_close(fc_slot *s) {
+    pthread_mutex_lock(&s->mu);
+    s->closed = 1;
+    pthread_cond_broadcast(&s->can_take);
+    pthread_cond_broadcast(&s->can_put);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void fc_slot_finish(fc_slot *s) {
+    pthread_mutex_lock(&s->mu);
+    s->finished = 1;
+    pthread_cond_broadcast(&s->can_take);
+    pthread_mutex_unlock(&s->mu);
+}
+
+uint64_t fc_slot_skipped(fc_slot *s) {
+    pthread_mutex_lock(&s->mu);
+    uint64_t n = s->skipped;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}

@@ -1,0 +1,46 @@
+/* The hand-off between one source thread and its predictor workers.
+ *
+ * mode=latest: put never waits; a new frame replaces the oldest one nobody
+ * has taken (counted as skipped), so workers always get the freshest frame.
+ * mode=every: put waits while the slot is full, so no frame is lost.
+ * put_wait waits in either mode (used by sources that run "as fast as the
+ * pipeline takes them"). The slot owns the frames it holds.
+ * Any thread; one mutex, taken once per frame per side. */
+#ifndef FC_SOURCE_SLOT_H
+#define FC_SOURCE_SLOT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "source/frame.h"
+
+enum fc_slot_mode { FC_SLOT_LATEST, FC_SLOT_EVERY };
+
+#define FC_SLOT_MAX 8
+
+typedef struct fc_slot {
+    pthread_mutex_t mu;
+    pthread_cond_t can_take, can_put;
+    enum fc_slot_mode mode;
+    int depth; /* frames held at most (1..FC_SLOT_MAX) */
+    fc_frame *ring[FC_SLOT_MAX];
+    int head, len;
+    int closed;   /* stopped: takers get NULL at once */
+    int finished; /* no more frames: takers drain, then get NULL */
+    uint64_t put, skipped;
+} fc_slot;
+
+void fc_slot_init(fc_slot *s, enum fc_slot_mode mode, int depth);
+void fc_slot_destroy(fc_slot *s); /* frees frames still held */
+/* Takes ownership of f. Returns 0, or FC_ESTOPPED (f freed) once closed. */
+int fc_slot_put(fc_slot *s, fc_frame *f);
+int fc_slot_put_wait(fc_slot *s, fc_frame *f);
+/* Waits for the oldest frame and hands it over; NULL once closed. */
+fc_frame *fc_slot_take(fc_slot *s);
+/* Wakes every waiter; puts and takes fail from now on. */
+void fc_slot_close(fc_slot *s);
+/* The source has ended: takers get the frames still held, then NULL. */
+void fc_slot_finish(fc_slot *s);
+uint64_t fc_slot_skipped(fc_slot *s);
+
+#endif
