@@ -37,7 +37,7 @@ static const char usage[] =
     "  --help, --version\n"
     "\n"
     "Sources: synthetic:size=WxH,fps=N|max,objects=N,seed=N,noise=N\n"
-    "Predictors: null\n";
+    "Predictors: null, fake:count=N\n";
 
 static int parse_long(const char *opt, const char *v, long min, long max, long *out, char *err,
                       size_t errlen) {

@@ -12,6 +12,7 @@ static const struct {
     builtin_fn get;
 } builtins[] = {
     {"null", fc_predictor_null},
+    {"fake", fc_predictor_fake},
 };
 
 int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const char **opts,
@@ -25,7 +26,7 @@ int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const ch
             return 0;
         }
     }
-    snprintf(err, errlen, "--predictor: unknown predictor '%.*s' (expected one of: null)", (int)n,
+    snprintf(err, errlen, "--predictor: unknown predictor '%.*s' (expected one of: null, fake)", (int)n,
              spec);
     return FC_EUNKNOWN;
 }

@@ -14,7 +14,7 @@
 #include "framecast/predictor.h"
 #include "source/slot.h"
 
-#define FC_MAX_DETECTIONS 256
+#define FC_MAX_DETECTIONS 1024
 
 typedef struct fc_result {
     const fc_frame *frame;
