@@ -28,6 +28,8 @@ extern "C" {
 /* Pixel formats a predictor may ask for. Planes: GRAY8, RGB24 and BGR24 use
  * plane 0; YUV420P uses planes 0 (Y), 1 (U) and 2 (V). */
 enum fc_pixfmt {
+    FC_PIX_ANY = 0, /* in wants(): no preference, take what the source has (no
+                       conversion); frames then arrive as one of the below */
     FC_PIX_GRAY8 = 1,
     FC_PIX_RGB24 = 2,
     FC_PIX_BGR24 = 3,

@@ -10,6 +10,7 @@
 
 #include "util/error.h"
 #include "util/log.h"
+#include "util/opts.h"
 
 static const char usage[] =
     "usage: framecast [options]\n"
@@ -19,7 +20,8 @@ static const char usage[] =
     "  --listen HOST:PORT       address to serve on (127.0.0.1:8080; port 0 picks one)\n"
     "  --source URL             shorthand for --stream demo=URL\n"
     "  --stream NAME=URL[,k=v]  a stream; repeatable. Stream keys: slow=drop|latest|close,\n"
-    "                           mode=latest|every, workers=N; other keys go to the source\n"
+    "                           mode=latest|every, workers=N, scale=W|WxH, wait=N (start\n"
+    "                           when N clients are subscribed); other keys go to the source\n"
     "  --predictor NAME[:OPTS]  predictor for every stream (null)\n"
     "  --workers N              predictor workers per stream (1)\n"
     "  --slow-policy P          drop|latest|close: what to do with a client over its queue\n"
@@ -37,6 +39,8 @@ static const char usage[] =
     "  --help, --version\n"
     "\n"
     "Sources: synthetic:size=WxH,fps=N|max,objects=N,seed=N,noise=N\n"
+    "         FILE|rtsp://...|http(s)://...|v4l2:/dev/videoN followed by ,fps=N,loop=0|1,\n"
+    "         realtime=0|1,transport=tcp|udp,timeout=S,retries=N,threads=N\n"
     "Predictors: null, fake:count=N\n";
 
 static int parse_long(const char *opt, const char *v, long min, long max, long *out, char *err,
@@ -136,6 +140,28 @@ static int parse_stream(fc_config *cfg, const char *opt, const char *v, char *er
                              opt, s->name, tok + 5);
                     rc = FC_EINVAL_OPT;
                 }
+                continue;
+            }
+            if (strncmp(tok, "scale=", 6) == 0) {
+                const char *v = tok + 6;
+                char *end;
+                long w = strtol(v, &end, 10);
+                if (*end == 0 && w >= 2 && w <= 16384) {
+                    s->scale_w = (int)w;
+                } else if (fc_parse_size(v, &s->scale_w, &s->scale_h)) {
+                    snprintf(err, errlen,
+                             "%s %s: scale='%s' is not valid (expected a width, keeping the aspect "
+                             "ratio, or WxH)",
+                             opt, s->name, v);
+                    rc = FC_EINVAL_OPT;
+                }
+                continue;
+            }
+            if (strncmp(tok, "wait=", 5) == 0) {
+                char o[128];
+                snprintf(o, sizeof o, "%s %s: wait", opt, s->name);
+                rc = parse_long(o, tok + 5, 0, 100000, &n, err, errlen);
+                s->wait_clients = (int)n;
                 continue;
             }
             if (strncmp(tok, "workers=", 8) == 0) {

@@ -34,6 +34,7 @@ struct fc_pipeline {
     int64_t last_index; /* -1 before the first result */
     uint64_t out_of_order;
     fc_strbuf sb;
+    fc_strbuf status_sb; /* used by the source thread only */
 };
 
 static void json_num(fc_strbuf *sb, double v) {
@@ -91,6 +92,9 @@ static void on_result(void *ud, const fc_result *r) {
     uint64_t seq = ++p->seq;
     fc_sb_reset(&p->sb);
     fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, r);
+    /* Frames the slot skipped so far (latest mode): the price of freshness. */
+    p->sb.len--; /* reopen the object */
+    fc_sb_printf(&p->sb, ",\"skipped\":%llu}", (unsigned long long)fc_slot_skipped(&p->slot));
     /* Frame it once: header + JSON in one buffer shared by every client. */
     fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
     if (msg) {
@@ -100,11 +104,60 @@ static void on_result(void *ud, const fc_result *r) {
     pthread_mutex_unlock(&p->seq_mu);
 }
 
+/* Publishes a status message; sticky, so later subscribers get it first.
+ * Called on the source thread only. */
+static void publish_status(fc_pipeline *p, const char *state, const char *error, int attempt,
+                           int retry_ms) {
+    fc_strbuf *sb = &p->status_sb;
+    fc_sb_reset(sb);
+    fc_sb_puts(sb, "{\"type\":\"status\",\"stream\":");
+    fc_sb_json_str(sb, p->name);
+    fc_sb_puts(sb, ",\"state\":");
+    fc_sb_json_str(sb, state);
+    if (error) {
+        fc_sb_puts(sb, ",\"error\":");
+        fc_sb_json_str(sb, error);
+    }
+    fc_sb_printf(sb, ",\"attempt\":%d,\"retry_ms\":%d,\"time_us\":%lld}", attempt, retry_ms,
+                 (long long)fc_now_us());
+    fc_buf *msg = fc_ws_frame(FC_WS_TEXT, sb->data, sb->len);
+    if (msg) {
+        fc_hub_publish_sticky(p->hub, p->stream_id, msg);
+        fc_buf_unref(msg);
+    }
+    if (error) fc_info("stream '%s': %s: %s", p->name, state, error);
+    else fc_info("stream '%s': %s", p->name, state);
+}
+
+static void on_source_status(void *ud, const char *state, const char *error, int attempt,
+                             int retry_ms) {
+    publish_status(ud, state, error, attempt, retry_ms);
+}
+
 static void *source_main(void *arg) {
     fc_pipeline *p = arg;
-    int rc = p->source->run(p->source, &p->slot, &p->stop);
-    if (rc) fc_error("stream '%s': source failed: %d", p->name, rc);
+    if (p->cfg.wait_clients > 0) {
+        publish_status(p, "waiting", NULL, 0, 0);
+        for (;;) { /* polled: this happens once per stream, before anything runs */
+            fc_hub_stats st;
+            fc_hub_stats_get(p->hub, p->stream_id, &st);
+            if (st.clients >= (uint64_t)p->cfg.wait_clients) break;
+            if (fc_source_sleep_until(fc_mono_us() + 10000, &p->stop)) break;
+        }
+    }
+    int rc = atomic_load(&p->stop) ? 0 : p->source->run(p->source, &p->slot, &p->stop);
     fc_slot_finish(&p->slot); /* workers drain what is left, then end */
+    fc_workers_join(p->workers);
+    p->workers = NULL;
+    if (!atomic_load(&p->stop)) {
+        if (rc) {
+            fc_error("stream '%s': %s", p->name, p->source->error);
+            publish_status(p, "failed", p->source->error[0] ? p->source->error : "source failed",
+                           0, 0);
+        } else {
+            publish_status(p, "ended", NULL, 0, 0);
+        }
+    }
     return NULL;
 }
 
@@ -118,6 +171,7 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     p->last_index = -1;
     pthread_mutex_init(&p->seq_mu, NULL);
     fc_sb_init(&p->sb, 1024);
+    fc_sb_init(&p->status_sb, 256);
     fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
     int rc = fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, err, errlen);
     if (!rc) rc = fc_source_open(&p->source, cfg->source, err, errlen);
@@ -140,6 +194,15 @@ int fc_pipeline_start(fc_pipeline *p, char *err, size_t errlen) {
     int rc = fc_workers_start(&p->workers, p->cfg.workers, p->api, p->predictor_opts, &p->slot,
                               on_result, p, err, errlen);
     if (rc) return rc;
+    /* The source converts each frame once into what the predictor wants. */
+    fc_output_spec *o = &p->source->out;
+    fc_workers_wants(p->workers, &o->format, &o->width, &o->height);
+    if (!o->width && !o->height) {
+        o->width = p->cfg.scale_w;
+        o->height = p->cfg.scale_h;
+    }
+    p->source->on_status = on_source_status;
+    p->source->status_ud = p;
     if (pthread_create(&p->source_thread, NULL, source_main, p)) {
         snprintf(err, errlen, "stream '%s': cannot start the source thread", p->name);
         return -1;
@@ -151,9 +214,9 @@ int fc_pipeline_start(fc_pipeline *p, char *err, size_t errlen) {
 void fc_pipeline_stop(fc_pipeline *p) {
     atomic_store(&p->stop, 1);
     fc_slot_close(&p->slot);
-    if (p->source_started) pthread_join(p->source_thread, NULL);
+    if (p->source_started) pthread_join(p->source_thread, NULL); /* it joins the workers */
     p->source_started = 0;
-    fc_workers_join(p->workers);
+    fc_workers_join(p->workers); /* when the source thread never started */
     p->workers = NULL;
 }
 
@@ -163,6 +226,7 @@ void fc_pipeline_destroy(fc_pipeline *p) {
     if (p->source) p->source->destroy(p->source);
     fc_slot_destroy(&p->slot);
     fc_sb_free(&p->sb);
+    fc_sb_free(&p->status_sb);
     pthread_mutex_destroy(&p->seq_mu);
     free(p->name);
     free(p);

@@ -6,6 +6,12 @@
  * order), assigns seq (1, 2, 3, ... per stream), stamps publish_us, renders
  * the JSON and its WebSocket frame header once into one fc_buf, and hands
  * that to fc_hub_publish.
+ *
+ * The source thread also owns the end of the stream: when the source ends it
+ * lets the workers drain, joins them, and publishes the final status
+ * (ended/failed), so clients see it after the last result. Status changes
+ * are published as sticky messages: a client that subscribes later gets the
+ * current status first.
  * create/start/stop/destroy on the main thread. */
 #ifndef FC_APP_PIPELINE_H
 #define FC_APP_PIPELINE_H
@@ -23,6 +29,8 @@ typedef struct fc_stream_config {
     int workers;
     enum fc_slot_mode mode;
     enum fc_slow_policy slow;
+    int scale_w, scale_h; /* scale=W or WxH for the predictor's frames (0: as is) */
+    int wait_clients;     /* wait=N: start the source once N clients are subscribed */
 } fc_stream_config;
 
 typedef struct fc_pipeline fc_pipeline;

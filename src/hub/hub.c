@@ -67,10 +67,11 @@ struct conn {
 /* Per loop, per stream. Counters are written by the loop, read by anyone. */
 struct lstream {
     struct conn *subs;
+    fc_buf *sticky; /* sent first to each new subscriber, or NULL */
     atomic_uint_fast64_t clients, sent, dropped, slow_closed;
 };
 
-enum item_kind { IT_MSG, IT_CONN, IT_STOP };
+enum item_kind { IT_MSG, IT_STICKY, IT_CONN, IT_STOP };
 struct item {
     enum item_kind kind;
     int stream;
@@ -522,6 +523,7 @@ static void conn_upgrade(struct conn *c, int stream, const fc_ws_upgrade *up) {
     if (ls->subs) ls->subs->sub_prev = c;
     ls->subs = c;
     atomic_fetch_add_explicit(&ls->clients, 1, memory_order_relaxed);
+    if (ls->sticky) conn_queue_raw(c, fc_buf_ref(ls->sticky));
 }
 
 static int find_stream(const fc_hub *hub, fc_http_slice name) {
@@ -747,6 +749,10 @@ static void on_wake(uv_async_t *a) {
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];
         switch (it->kind) {
+        case IT_STICKY:
+            if (lp->streams[it->stream].sticky) fc_buf_unref(lp->streams[it->stream].sticky);
+            lp->streams[it->stream].sticky = fc_buf_ref(it->buf);
+            /* fall through: it is also an ordinary message */
         case IT_MSG:
             if (!lp->stopping) {
                 enum fc_slow_policy policy = hub->streams[it->stream].policy;
@@ -855,11 +861,19 @@ int fc_hub_start(fc_hub *hub) {
     return 0;
 }
 
-void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg) {
+static void publish(fc_hub *hub, int stream, fc_buf *msg, enum item_kind kind) {
     if (stream < 0 || stream >= hub->nstreams) return;
     fc_buf_ref_n(msg, hub->nloops);
     for (int i = 0; i < hub->nloops; i++)
-        inbox_push(&hub->loops[i], (struct item){.kind = IT_MSG, .stream = stream, .buf = msg});
+        inbox_push(&hub->loops[i], (struct item){.kind = kind, .stream = stream, .buf = msg});
+}
+
+void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg) {
+    publish(hub, stream, msg, IT_MSG);
+}
+
+void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg) {
+    publish(hub, stream, msg, IT_STICKY);
 }
 
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
@@ -893,7 +907,7 @@ void fc_hub_destroy(fc_hub *hub) {
     for (int i = 0; hub->loops && i < hub->nloops; i++) {
         struct loop *lp = &hub->loops[i];
         for (size_t k = 0; k < lp->inbox.n; k++) { /* published after the stop */
-            if (lp->inbox.items[k].kind == IT_MSG) fc_buf_unref(lp->inbox.items[k].buf);
+            if (lp->inbox.items[k].kind <= IT_STICKY) fc_buf_unref(lp->inbox.items[k].buf);
             if (lp->inbox.items[k].kind == IT_CONN) close(lp->inbox.items[k].fd);
         }
         uv_run(&lp->uv, UV_RUN_NOWAIT); /* run close callbacks */
@@ -903,6 +917,7 @@ void fc_hub_destroy(fc_hub *hub) {
         free(lp->scratch);
         free(lp->dirty);
         free(lp->rbuf);
+        for (int s = 0; s < hub->nstreams; s++) fc_buf_unref(lp->streams[s].sticky);
     }
     free(hub->loops);
     for (int i = 0; i < hub->nstreams; i++) free(hub->streams[i].name);

@@ -74,6 +74,11 @@ int fc_hub_port(const fc_hub *hub);
  * Adds its own references; the caller keeps its own. Any thread. */
 void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg);
 
+/* Like fc_hub_publish, and the loops keep msg as the stream's sticky
+ * message: every client that subscribes later receives it first (the
+ * stream's current status). Replaces the previous sticky message. */
+void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg);
+
 /* Counters, summed over loops; any thread, approximate while running. */
 typedef struct fc_hub_stats {
     uint64_t clients;     /* WebSocket clients now connected */

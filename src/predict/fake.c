@@ -29,7 +29,7 @@ static int fake_create(const char *opts, void **instance, char *err, size_t errl
 
 static void fake_wants(void *instance, enum fc_pixfmt *format, int *width, int *height) {
     (void)instance;
-    *format = FC_PIX_GRAY8;
+    *format = FC_PIX_ANY;
     *width = *height = 0;
 }
 

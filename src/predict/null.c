@@ -15,7 +15,7 @@ static int null_create(const char *opts, void **instance, char *err, size_t errl
 
 static void null_wants(void *instance, enum fc_pixfmt *format, int *width, int *height) {
     (void)instance;
-    *format = FC_PIX_GRAY8;
+    *format = FC_PIX_ANY;
     *width = *height = 0;
 }
 

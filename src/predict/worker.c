@@ -78,6 +78,12 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
     return 0;
 }
 
+void fc_workers_wants(fc_workers *pool, enum fc_pixfmt *format, int *width, int *height) {
+    *format = FC_PIX_ANY;
+    *width = *height = 0;
+    if (pool->api->wants) pool->api->wants(pool->w[0].instance, format, width, height);
+}
+
 void fc_workers_join(fc_workers *pool) {
     if (!pool) return;
     for (int i = 0; i < pool->n; i++)

@@ -30,6 +30,9 @@ typedef struct fc_workers fc_workers;
 
 int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const char *opts,
                      fc_slot *in, fc_result_fn fn, void *ud, char *err, size_t errlen);
+/* The format and size the predictor instances want (FC_PIX_ANY, 0, 0 = no
+ * preference). */
+void fc_workers_wants(fc_workers *w, enum fc_pixfmt *format, int *width, int *height);
 /* Waits for the workers to finish; they do once the slot is closed or
  * finished and drained. Destroys the instances. */
 void fc_workers_join(fc_workers *w);

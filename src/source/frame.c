@@ -2,24 +2,47 @@
 
 #include <stdlib.h>
 
-fc_frame *fc_frame_new_rgb(int w, int h) {
+int fc_pixfmt_bpp(enum fc_pixfmt f) {
+    return f == FC_PIX_RGB24 || f == FC_PIX_BGR24 ? 3 : 1;
+}
+
+const char *fc_pixfmt_name(enum fc_pixfmt f) {
+    switch (f) {
+    case FC_PIX_GRAY8: return "gray8";
+    case FC_PIX_RGB24: return "rgb24";
+    case FC_PIX_BGR24: return "bgr24";
+    case FC_PIX_YUV420P: return "yuv420p";
+    default: return "any";
+    }
+}
+
+fc_frame *fc_frame_new(enum fc_pixfmt format, int w, int h) {
     fc_frame *f = calloc(1, sizeof *f);
     if (!f) return NULL;
-    f->pixels = malloc((size_t)w * (size_t)h * 3);
+    size_t y = (size_t)w * (size_t)h * (size_t)fc_pixfmt_bpp(format);
+    int cw = (w + 1) / 2, ch = (h + 1) / 2;
+    size_t c = format == FC_PIX_YUV420P ? (size_t)cw * (size_t)ch : 0;
+    f->pixels = malloc(y + 2 * c);
     if (!f->pixels) {
         free(f);
         return NULL;
     }
     f->view.data[0] = f->pixels;
-    f->view.stride[0] = w * 3;
+    f->view.stride[0] = w * fc_pixfmt_bpp(format);
+    if (c) {
+        f->view.data[1] = f->pixels + y;
+        f->view.data[2] = f->pixels + y + c;
+        f->view.stride[1] = f->view.stride[2] = cw;
+    }
     f->view.width = f->view.src_width = w;
     f->view.height = f->view.src_height = h;
-    f->view.format = FC_PIX_RGB24;
+    f->view.format = format;
     return f;
 }
 
 void fc_frame_free(fc_frame *f) {
     if (!f) return;
+    if (f->release) f->release(f->opaque);
     free(f->pixels);
     free(f);
 }

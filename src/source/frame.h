@@ -1,6 +1,7 @@
 /* Decoded frames as they travel from a source to the predictor workers.
  * A frame is written by the source thread before it is handed over, then
- * only read; whoever holds it last frees it (fc_frame_free). */
+ * only read; whoever holds it last frees it (fc_frame_free). Its pixels are
+ * either its own storage or borrowed from a decoder buffer (release). */
 #ifndef FC_SOURCE_FRAME_H
 #define FC_SOURCE_FRAME_H
 
@@ -20,11 +21,21 @@ typedef struct fc_frame {
     int64_t capture_us; /* wall clock when the frame was made or decoded */
     int ntruth;         /* ground truth, synthetic sources only */
     fc_box truth[FC_MAX_TRUTH];
-    uint8_t *pixels; /* owned storage behind view.data */
+    uint8_t *pixels; /* owned storage behind view.data, or NULL */
+    void (*release)(void *opaque); /* frees borrowed pixels, or NULL */
+    void *opaque;
 } fc_frame;
 
-/* A frame with w x h RGB24 storage, or NULL. */
-fc_frame *fc_frame_new_rgb(int w, int h);
+/* A frame with its own storage for format at w x h (planes contiguous,
+ * strides = width * bytes per pixel), or NULL. src size = w x h. */
+fc_frame *fc_frame_new(enum fc_pixfmt format, int w, int h);
+static inline fc_frame *fc_frame_new_rgb(int w, int h) {
+    return fc_frame_new(FC_PIX_RGB24, w, h);
+}
 void fc_frame_free(fc_frame *f);
+
+/* Bytes per pixel of plane 0 (1 or 3). */
+int fc_pixfmt_bpp(enum fc_pixfmt f);
+const char *fc_pixfmt_name(enum fc_pixfmt f);
 
 #endif

@@ -1,10 +1,12 @@
-/* Source dispatch by URL scheme. */
+/* Source dispatch by URL scheme, and helpers shared by sources. */
 #include "source/source.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "source/synthetic.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 int fc_source_open(fc_source **out, const char *url, char *err, size_t errlen) {
@@ -12,9 +14,15 @@ int fc_source_open(fc_source **out, const char *url, char *err, size_t errlen) {
     size_t n = sizeof synth - 1;
     if (strncmp(url, synth, n) == 0 && (url[n] == 0 || url[n] == ':'))
         return fc_synth_source_open(out, url[n] ? url + n + 1 : "", err, errlen);
-    snprintf(err, errlen,
-             "--source: unknown source '%s' (expected synthetic:[size=WxH,fps=N|max,objects=N,"
-             "seed=N,noise=N])",
-             url);
-    return FC_EUNKNOWN;
+    return fc_ffmpeg_source_open(out, url, err, errlen);
+}
+
+int fc_source_sleep_until(int64_t due_us, atomic_int *stop) {
+    for (int64_t now = fc_mono_us(); now < due_us; now = fc_mono_us()) {
+        if (atomic_load(stop)) return 1;
+        int64_t until = due_us - now > 50000 ? now + 50000 : due_us;
+        struct timespec ts = {.tv_sec = until / 1000000, .tv_nsec = (until % 1000000) * 1000};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
+    return atomic_load(stop) != 0;
 }

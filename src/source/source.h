@@ -1,28 +1,49 @@
 /* Video sources: where frames come from. A source runs on its own thread
- * (started by the pipeline) and puts frames into a slot; it owns every
- * decoder context it opens. Open on any thread, run on exactly one. */
+ * (started by the pipeline) and puts frames into a slot, converted as the
+ * pipeline asked (out); it owns every decoder context it opens.
+ * Open on any thread; run on exactly one; destroy after run returned. */
 #ifndef FC_SOURCE_SOURCE_H
 #define FC_SOURCE_SOURCE_H
 
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "source/convert.h"
 #include "source/slot.h"
 
 typedef struct fc_source fc_source;
 
+/* States a source reports while it runs (the pipeline adds ended/failed). */
+typedef void (*fc_source_status_fn)(void *ud, const char *state, const char *error, int attempt,
+                                    int retry_ms);
+
 struct fc_source {
-    const char *kind; /* "synthetic", ... */
+    const char *kind; /* "synthetic", "ffmpeg" */
     int width, height; /* 0 while unknown */
     double fps;        /* nominal rate; 0 = as fast as the pipeline takes */
+    fc_output_spec out; /* set by the pipeline before run */
+    fc_source_status_fn on_status; /* set by the pipeline; may be NULL */
+    void *status_ud;
+    char error[256]; /* the last error, when run returned one */
     /* Produces frames into out until *stop becomes non-zero or the source
-     * ends. Returns 0 at a normal end or stop, a negative code on failure. */
+     * ends. Returns 0 at a normal end or stop, a negative code on failure
+     * (with error set). */
     int (*run)(fc_source *src, fc_slot *out, atomic_int *stop);
     void (*destroy)(fc_source *src);
 };
 
-/* Opens a source from a URL such as "synthetic:size=640x360,fps=30". On
- * error writes a message naming the URL and what is expected into err. */
+/* Opens a source from a URL: "synthetic:OPTIONS", or anything FFmpeg opens
+ * (a file path, rtsp://, http(s)://, v4l2:/dev/videoN) followed by
+ * ",key=value" options. Only checks what can be checked without I/O; the
+ * source connects when it runs. On error writes a message naming the URL
+ * and what is expected into err. */
 int fc_source_open(fc_source **out, const char *url, char *err, size_t errlen);
+
+/* Sleeps until the monotonic time due_us, waking every 50 ms to check *stop.
+ * Returns 1 if stopped. */
+int fc_source_sleep_until(int64_t due_us, atomic_int *stop);
+
+/* FFmpeg-backed sources (files, cameras, devices). */
+int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, size_t errlen);
 
 #endif

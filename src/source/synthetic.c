@@ -186,31 +186,48 @@ struct synth_source {
     fc_synth *synth;
 };
 
-static void sleep_until_us(int64_t mono_us) {
-    struct timespec ts = {.tv_sec = mono_us / 1000000, .tv_nsec = (mono_us % 1000000) * 1000};
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
 static int synth_run(fc_source *src, fc_slot *out, atomic_int *stop) {
     struct synth_source *ss = (struct synth_source *)src;
     const fc_synth_config *cfg = &ss->synth->cfg;
+    fc_convert conv = {0};
+    int convert = !fc_output_matches(&src->out, fc_pixfmt_to_av(FC_PIX_RGB24), cfg->width,
+                                     cfg->height);
+    fc_frame *rgb = NULL;
+    int rc = 0;
+    if (src->on_status) src->on_status(src->status_ud, "live", NULL, 0, 0);
     int64_t start = fc_mono_us();
     for (int64_t i = 0; !atomic_load(stop); i++) {
-        if (cfg->fps > 0) {
-            /* Pace against the start, not the previous frame, so there is no
-             * drift; sleep in short steps so a stop is noticed quickly. */
-            int64_t due = start + (int64_t)(i * 1e6 / cfg->fps);
-            for (int64_t now = fc_mono_us(); now < due && !atomic_load(stop); now = fc_mono_us())
-                sleep_until_us(due - now > 50000 ? now + 50000 : due);
-            if (atomic_load(stop)) break;
+        /* Pace against the start, not the previous frame, so there is no drift. */
+        if (cfg->fps > 0 && fc_source_sleep_until(start + (int64_t)(i * 1e6 / cfg->fps), stop))
+            break;
+        if (!rgb && !(rgb = fc_frame_new_rgb(cfg->width, cfg->height))) {
+            rc = -ENOMEM;
+            break;
         }
-        fc_frame *f = fc_frame_new_rgb(cfg->width, cfg->height);
-        if (!f) return -ENOMEM;
-        fc_synth_render(ss->synth, i, f);
-        int rc = cfg->fps > 0 ? fc_slot_put(out, f) : fc_slot_put_wait(out, f);
-        if (rc) break;
+        fc_synth_render(ss->synth, i, rgb);
+        fc_frame *f = rgb;
+        if (convert) { /* into the predictor's format; the RGB frame is reused */
+            const uint8_t *const src_planes[4] = {rgb->view.data[0], NULL, NULL, NULL};
+            const int src_stride[4] = {rgb->view.stride[0], 0, 0, 0};
+            f = fc_convert_image(&conv, src_planes, src_stride, fc_pixfmt_to_av(FC_PIX_RGB24),
+                                 cfg->width, cfg->height, &src->out);
+            if (!f) {
+                rc = -ENOMEM;
+                break;
+            }
+            f->view.index = rgb->view.index;
+            f->view.pts_us = rgb->view.pts_us;
+            f->capture_us = rgb->capture_us;
+            f->ntruth = rgb->ntruth;
+            memcpy(f->truth, rgb->truth, sizeof f->truth);
+        } else {
+            rgb = NULL; /* handed over */
+        }
+        if ((cfg->fps > 0 ? fc_slot_put(out, f) : fc_slot_put_wait(out, f))) break;
     }
-    return 0;
+    fc_frame_free(rgb);
+    fc_convert_free(&conv);
+    return rc;
 }
 
 static void synth_destroy(fc_source *src) {

@@ -1,0 +1,81 @@
+#include "source/convert.h"
+
+#include <libavutil/pixfmt.h>
+#include <libswscale/swscale.h>
+
+int fc_pixfmt_to_av(enum fc_pixfmt f) {
+    switch (f) {
+    case FC_PIX_GRAY8: return AV_PIX_FMT_GRAY8;
+    case FC_PIX_RGB24: return AV_PIX_FMT_RGB24;
+    case FC_PIX_BGR24: return AV_PIX_FMT_BGR24;
+    case FC_PIX_YUV420P: return AV_PIX_FMT_YUV420P;
+    default: return AV_PIX_FMT_NONE;
+    }
+}
+
+enum fc_pixfmt fc_pixfmt_from_av(int av_format) {
+    switch (av_format) {
+    case AV_PIX_FMT_GRAY8: return FC_PIX_GRAY8;
+    case AV_PIX_FMT_RGB24: return FC_PIX_RGB24;
+    case AV_PIX_FMT_BGR24: return FC_PIX_BGR24;
+    case AV_PIX_FMT_YUV420P:
+    case AV_PIX_FMT_YUVJ420P: return FC_PIX_YUV420P; /* same layout, full range */
+    default: return FC_PIX_ANY;
+    }
+}
+
+static enum fc_pixfmt out_format(const fc_output_spec *spec, int av_format) {
+    if (spec->format != FC_PIX_ANY) return spec->format;
+    enum fc_pixfmt f = fc_pixfmt_from_av(av_format);
+    return f != FC_PIX_ANY ? f : FC_PIX_YUV420P;
+}
+
+void fc_output_size(const fc_output_spec *spec, int in_w, int in_h, int *out_w, int *out_h) {
+    int w = spec->width, h = spec->height;
+    if (!w && !h) {
+        w = in_w;
+        h = in_h;
+    } else if (!h) {
+        h = (int)((int64_t)in_h * w / in_w);
+    } else if (!w) {
+        w = (int)((int64_t)in_w * h / in_h);
+    }
+    *out_w = w < 2 ? 2 : w;
+    *out_h = h < 2 ? 2 : h;
+}
+
+int fc_output_matches(const fc_output_spec *spec, int av_format, int in_w, int in_h) {
+    int w, h;
+    fc_output_size(spec, in_w, in_h, &w, &h);
+    enum fc_pixfmt have = fc_pixfmt_from_av(av_format);
+    return have != FC_PIX_ANY && have == out_format(spec, av_format) && w == in_w && h == in_h;
+}
+
+fc_frame *fc_convert_image(fc_convert *c, const uint8_t *const src[4], const int stride[4],
+                           int av_format, int in_w, int in_h, const fc_output_spec *spec) {
+    int w, h;
+    fc_output_size(spec, in_w, in_h, &w, &h);
+    enum fc_pixfmt fmt = out_format(spec, av_format);
+    fc_frame *f = fc_frame_new(fmt, w, h);
+    if (!f) return NULL;
+    /* Scaling uses area averaging (good for downscaling, which is the common
+     * case for models); a same-size conversion is a plain colour conversion. */
+    c->sws = sws_getCachedContext(c->sws, in_w, in_h, av_format, w, h, fc_pixfmt_to_av(fmt),
+                                  SWS_AREA, NULL, NULL, NULL);
+    if (!c->sws) {
+        fc_frame_free(f);
+        return NULL;
+    }
+    uint8_t *dst[4] = {(uint8_t *)f->view.data[0], (uint8_t *)f->view.data[1],
+                       (uint8_t *)f->view.data[2], NULL};
+    int dst_stride[4] = {f->view.stride[0], f->view.stride[1], f->view.stride[2], 0};
+    sws_scale(c->sws, src, stride, 0, in_h, dst, dst_stride);
+    f->view.src_width = in_w;
+    f->view.src_height = in_h;
+    return f;
+}
+
+void fc_convert_free(fc_convert *c) {
+    sws_freeContext(c->sws);
+    c->sws = NULL;
+}

@@ -1,0 +1,38 @@
+/* Pixel conversion and scaling with libswscale: once per frame, on the
+ * source thread, into the format and size the stream's predictor asked for.
+ * A converter caches its SwsContext; one converter per source thread. */
+#ifndef FC_SOURCE_CONVERT_H
+#define FC_SOURCE_CONVERT_H
+
+#include <stdint.h>
+
+#include "source/frame.h"
+
+/* The conversion a stream wants: format (FC_PIX_ANY = keep the source's
+ * when it is one of ours) and size (0 = keep; a single 0 keeps the aspect). */
+typedef struct fc_output_spec {
+    enum fc_pixfmt format;
+    int width, height;
+} fc_output_spec;
+
+typedef struct fc_convert {
+    struct SwsContext *sws;
+} fc_convert;
+
+/* libavutil's AVPixelFormat for one of ours, and back (FC_PIX_ANY if none). */
+int fc_pixfmt_to_av(enum fc_pixfmt f);
+enum fc_pixfmt fc_pixfmt_from_av(int av_format);
+
+/* The output size for an input of in_w x in_h (even sizes for YUV420P). */
+void fc_output_size(const fc_output_spec *spec, int in_w, int in_h, int *out_w, int *out_h);
+
+/* 1 if an image of av_format at in_w x in_h already is what spec wants. */
+int fc_output_matches(const fc_output_spec *spec, int av_format, int in_w, int in_h);
+
+/* Converts an image into a new frame as spec wants. src_width/src_height of
+ * the frame are in_w x in_h. Returns NULL on failure. */
+fc_frame *fc_convert_image(fc_convert *c, const uint8_t *const src[4], const int stride[4],
+                           int av_format, int in_w, int in_h, const fc_output_spec *spec);
+void fc_convert_free(fc_convert *c);
+
+#endif

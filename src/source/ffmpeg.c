@@ -1,0 +1,402 @@
+/* The FFmpeg source: files, network cameras (rtsp://, http(s)://, HLS) and
+ * V4L2 devices, demuxed and decoded with libavformat/libavcodec on the
+ * source thread, converted once per frame with libswscale (or handed over
+ * without a copy when the decoder already produces what the predictor wants).
+ *
+ * Live sources (network, devices) reconnect by themselves: an open failure,
+ * an error, an end of stream or no frame for `timeout` seconds leads to a
+ * reopen after a backoff of 0.5 s doubling to 30 s with +-20 % jitter,
+ * forever unless retries=N. Files end at EOF, or loop with loop=1, and are
+ * paced by their timestamps unless realtime=0.
+ *
+ * Options after the URL: fps=N (cap), loop=0|1, realtime=0|1,
+ * transport=tcp|udp (rtsp), timeout=SECONDS (10), retries=N (-1: forever),
+ * threads=N (decoder threads, 1). */
+#include <errno.h>
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source/source.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/opts.h"
+
+#define FF_EOF 1 /* decode_loop: the input ended normally */
+
+struct ff_source {
+    fc_source base;
+    char *url;      /* what avformat opens */
+    char *display;  /* the URL as given, for messages (credentials removed) */
+    const AVInputFormat *ifmt; /* forced input format (v4l2), or NULL */
+    int live;
+    /* options */
+    double fps_cap;
+    int loop, realtime, retries, threads;
+    int64_t timeout_us;
+    char transport[8];
+    /* per connection */
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    int vstream;
+    AVPacket *pkt;
+    AVFrame *frm;
+    fc_convert conv;
+    /* across connections */
+    atomic_int *stop;
+    int64_t deadline_us;   /* for the blocking call in progress; 0 = none */
+    int64_t last_frame_us; /* monotonic time of the last decoded frame */
+    int64_t index;         /* next frame number */
+    int64_t pts_offset_us; /* added to pts so loops keep increasing */
+    int64_t first_pts_us, last_pts_us, frame_dur_us;
+    int64_t wall_base_us; /* realtime pacing: monotonic time of first_pts */
+    int64_t next_due_us;  /* fps cap: pts of the next frame to keep */
+    int have_first;
+    uint64_t frames_since_open;
+};
+
+static void set_error(struct ff_source *s, const char *what, int averr) {
+    char e[AV_ERROR_MAX_STRING_SIZE] = "";
+    if (averr) av_strerror(averr, e, sizeof e);
+    snprintf(s->base.error, sizeof s->base.error, "%s%s%s", what, averr ? ": " : "", e);
+}
+
+static void status(struct ff_source *s, const char *state, const char *error, int attempt,
+                   int retry_ms) {
+    if (s->base.on_status) s->base.on_status(s->base.status_ud, state, error, attempt, retry_ms);
+}
+
+/* libavformat calls this during blocking I/O: non-zero aborts the call. */
+static int interrupt_cb(void *opaque) {
+    struct ff_source *s = opaque;
+    if (atomic_load(s->stop)) return 1;
+    return s->deadline_us && fc_mono_us() > s->deadline_us;
+}
+
+static void close_input(struct ff_source *s) {
+    avcodec_free_context(&s->dec);
+    avformat_close_input(&s->fmt);
+}
+
+static int open_input(struct ff_source *s) {
+    s->fmt = avformat_alloc_context();
+    if (!s->fmt) return AVERROR(ENOMEM);
+    s->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, s};
+    s->fmt->flags |= AVFMT_FLAG_DISCARD_CORRUPT | AVFMT_FLAG_GENPTS;
+    AVDictionary *o = NULL;
+    if (strncmp(s->url, "rtsp://", 7) == 0) av_dict_set(&o, "rtsp_transport", s->transport, 0);
+    s->deadline_us = fc_mono_us() + s->timeout_us;
+    int rc = avformat_open_input(&s->fmt, s->url, s->ifmt, &o);
+    av_dict_free(&o);
+    if (rc < 0) { /* avformat_open_input freed the context */
+        char what[600];
+        snprintf(what, sizeof what, "cannot open '%s'", s->display);
+        set_error(s, what, rc);
+        return rc;
+    }
+    if ((rc = avformat_find_stream_info(s->fmt, NULL)) < 0) {
+        set_error(s, "cannot read stream information", rc);
+        return rc;
+    }
+    const AVCodec *codec = NULL;
+    s->vstream = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (s->vstream < 0) {
+        snprintf(s->base.error, sizeof s->base.error,
+                 s->vstream == AVERROR_DECODER_NOT_FOUND ? "'%s': no decoder for its video"
+                                                         : "'%s' has no video stream",
+                 s->display);
+        return s->vstream;
+    }
+    AVStream *st = s->fmt->streams[s->vstream];
+    s->dec = avcodec_alloc_context3(codec);
+    if (!s->dec) return AVERROR(ENOMEM);
+    avcodec_parameters_to_context(s->dec, st->codecpar);
+    s->dec->thread_count = s->threads;
+    if ((rc = avcodec_open2(s->dec, codec, NULL)) < 0) {
+        set_error(s, "cannot open the video decoder", rc);
+        return rc;
+    }
+    s->base.width = s->dec->width;
+    s->base.height = s->dec->height;
+    AVRational r = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    s->base.fps = r.num && r.den ? av_q2d(r) : 0;
+    s->frame_dur_us = s->base.fps > 0 ? (int64_t)(1e6 / s->base.fps) : 33333;
+    return 0;
+}
+
+static void release_avframe(void *opaque) {
+    AVFrame *f = opaque;
+    av_frame_free(&f);
+}
+
+/* Turns a decoded frame into an fc_frame and hands it to the slot.
+ * Returns 0, or 1 when the slot is closed. */
+static int emit_frame(struct ff_source *s, AVFrame *frm, fc_slot *out) {
+    AVStream *st = s->fmt->streams[s->vstream];
+    int64_t ts = frm->best_effort_timestamp;
+    int64_t pts_us = ts == AV_NOPTS_VALUE ? (s->have_first ? s->last_pts_us + s->frame_dur_us : 0)
+                                          : av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q);
+    if (!s->have_first) {
+        s->have_first = 1;
+        s->first_pts_us = pts_us;
+        s->wall_base_us = fc_mono_us();
+        s->next_due_us = pts_us;
+    }
+    s->last_pts_us = pts_us;
+    int64_t index = s->index++;
+    s->last_frame_us = fc_mono_us();
+    s->frames_since_open++;
+
+    /* fps cap: drop before any conversion work. */
+    if (s->fps_cap > 0) {
+        if (pts_us < s->next_due_us) return 0;
+        int64_t step = (int64_t)(1e6 / s->fps_cap);
+        s->next_due_us += step;
+        if (s->next_due_us < pts_us) s->next_due_us = pts_us + step; /* after a jump */
+    }
+    if (s->realtime &&
+        fc_source_sleep_until(s->wall_base_us + (pts_us - s->first_pts_us), s->stop))
+        return 1;
+
+    fc_frame *f;
+    if (fc_output_matches(&s->base.out, frm->format, frm->width, frm->height)) {
+        /* Already what the predictor wants: borrow the decoder's buffer. */
+        AVFrame *ref = av_frame_clone(frm);
+        f = ref ? calloc(1, sizeof *f) : NULL;
+        if (!f) {
+            av_frame_free(&ref);
+            return 0;
+        }
+        for (int i = 0; i < 3; i++) {
+            f->view.data[i] = ref->data[i];
+            f->view.stride[i] = ref->linesize[i];
+        }
+        f->view.width = f->view.src_width = frm->width;
+        f->view.height = f->view.src_height = frm->height;
+        f->view.format = fc_pixfmt_from_av(frm->format);
+        f->release = release_avframe;
+        f->opaque = ref;
+    } else {
+        f = fc_convert_image(&s->conv, (const uint8_t *const *)frm->data, frm->linesize,
+                             frm->format, frm->width, frm->height, &s->base.out);
+        if (!f) return 0;
+    }
+    f->view.index = index;
+    f->view.pts_us = pts_us + s->pts_offset_us;
+    f->capture_us = fc_now_us();
+    return fc_slot_put(out, f) ? 1 : 0;
+}
+
+static int receive_frames(struct ff_source *s, fc_slot *out) {
+    int rc;
+    while ((rc = avcodec_receive_frame(s->dec, s->frm)) == 0) {
+        int stopped = emit_frame(s, s->frm, out);
+        av_frame_unref(s->frm);
+        if (stopped) return 1;
+    }
+    return 0;
+}
+
+/* Seeks a file back to its start for loop=1. */
+static int rewind_input(struct ff_source *s) {
+    int64_t start = s->fmt->start_time == AV_NOPTS_VALUE ? 0 : s->fmt->start_time;
+    int rc = avformat_seek_file(s->fmt, -1, INT64_MIN, start, start, 0);
+    if (rc < 0) return rc;
+    avcodec_flush_buffers(s->dec);
+    s->pts_offset_us += s->last_pts_us + s->frame_dur_us - s->first_pts_us;
+    s->have_first = 0;
+    return 0;
+}
+
+/* Reads and decodes until EOF (FF_EOF), an error (< 0, error set) or stop (0). */
+static int decode_loop(struct ff_source *s, fc_slot *out) {
+    s->last_frame_us = fc_mono_us();
+    while (!atomic_load(s->stop)) {
+        s->deadline_us = fc_mono_us() + s->timeout_us;
+        int rc = av_read_frame(s->fmt, s->pkt);
+        if (rc == AVERROR_EOF || (rc < 0 && s->fmt->pb && avio_feof(s->fmt->pb))) {
+            avcodec_send_packet(s->dec, NULL); /* drain the decoder */
+            if (receive_frames(s, out)) return 0;
+            if (s->loop && !s->live && s->frames_since_open > 0 && rewind_input(s) == 0) continue;
+            set_error(s, "end of stream", 0);
+            return FF_EOF;
+        }
+        if (rc < 0) {
+            if (atomic_load(s->stop)) return 0;
+            if (rc == AVERROR_EXIT)
+                snprintf(s->base.error, sizeof s->base.error, "no data for %lld s",
+                         (long long)(s->timeout_us / 1000000));
+            else set_error(s, "read error", rc);
+            return rc;
+        }
+        if (s->pkt->stream_index == s->vstream) {
+            rc = avcodec_send_packet(s->dec, s->pkt);
+            /* A corrupt packet is skipped; the decoder recovers at the next key frame. */
+            if (rc < 0 && rc != AVERROR(EAGAIN)) fc_debug("%s: decode error, skipped", s->display);
+            if (receive_frames(s, out)) {
+                av_packet_unref(s->pkt);
+                return 0;
+            }
+        }
+        av_packet_unref(s->pkt);
+        if (fc_mono_us() - s->last_frame_us > s->timeout_us) {
+            snprintf(s->base.error, sizeof s->base.error, "no frame for %lld s",
+                     (long long)(s->timeout_us / 1000000));
+            return AVERROR(ETIMEDOUT);
+        }
+    }
+    return 0;
+}
+
+static int ff_run(fc_source *src, fc_slot *out, atomic_int *stop) {
+    struct ff_source *s = (struct ff_source *)src;
+    s->stop = stop;
+    s->pkt = av_packet_alloc();
+    s->frm = av_frame_alloc();
+    if (!s->pkt || !s->frm) return -ENOMEM;
+    double backoff_s = 0.5;
+    int attempt = 0, rc = 0;
+    uint64_t seed = (uint64_t)fc_mono_us();
+    while (!atomic_load(stop)) {
+        status(s, attempt ? "reconnecting" : "connecting", attempt ? src->error : NULL, attempt, 0);
+        s->frames_since_open = 0;
+        rc = open_input(s);
+        if (rc == 0) {
+            status(s, "live", NULL, 0, 0);
+            rc = decode_loop(s, out);
+            if (s->frames_since_open > 0) { /* it worked for a while: start over */
+                backoff_s = 0.5;
+                attempt = 0;
+            }
+        }
+        close_input(s);
+        s->have_first = 0; /* realtime pacing restarts with the new connection */
+        if (atomic_load(stop)) {
+            rc = 0;
+            break;
+        }
+        if (!s->live) {
+            rc = rc == FF_EOF ? 0 : rc;
+            break;
+        }
+        attempt++;
+        if (s->retries >= 0 && attempt > s->retries) {
+            if (rc == FF_EOF) rc = AVERROR_EOF;
+            break;
+        }
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        double jitter = 0.8 + 0.4 * (double)(seed >> 11) / (double)(1ull << 53);
+        int delay_ms = (int)(backoff_s * jitter * 1000);
+        fc_warn("stream source '%s': %s; reconnecting in %d ms (attempt %d)", s->display,
+                src->error, delay_ms, attempt);
+        status(s, "reconnecting", src->error, attempt, delay_ms);
+        if (fc_source_sleep_until(fc_mono_us() + (int64_t)delay_ms * 1000, stop)) break;
+        backoff_s = backoff_s * 2 > 30 ? 30 : backoff_s * 2;
+    }
+    av_packet_free(&s->pkt);
+    av_frame_free(&s->frm);
+    fc_convert_free(&s->conv);
+    return rc < 0 ? rc : 0;
+}
+
+static void ff_destroy(fc_source *src) {
+    struct ff_source *s = (struct ff_source *)src;
+    free(s->url);
+    free(s->display);
+    free(s);
+}
+
+/* The URL with any user:password@ removed, for messages and the API. */
+static char *redact(const char *url) {
+    char *r = strdup(url);
+    char *scheme = strstr(r, "://");
+    if (!scheme) return r;
+    char *host = scheme + 3, *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at && (!slash || at < slash)) memmove(host, at + 1, strlen(at + 1) + 1);
+    return r;
+}
+
+int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, size_t errlen) {
+    char *copy = strdup(url_and_opts);
+    char *comma = strchr(copy, ',');
+    if (comma) *comma = 0;
+    const char *url = copy, *opts = comma ? comma + 1 : "";
+    char ctx[600];
+    snprintf(ctx, sizeof ctx, "--source '%s'", url);
+
+    struct ff_source *s = calloc(1, sizeof *s);
+    fc_opts o = {0};
+    int rc = FC_EINVAL_OPT;
+    if (!s) goto fail;
+    avdevice_register_all(); /* idempotent */
+    if (strncmp(url, "v4l2:", 5) == 0) {
+        s->ifmt = av_find_input_format("video4linux2");
+        if (!s->ifmt) {
+            snprintf(err, errlen, "%s: this FFmpeg has no V4L2 support", ctx);
+            goto fail;
+        }
+        s->url = strdup(url + 5);
+        s->live = 1;
+    } else {
+        const char *colon = strstr(url, "://");
+        if (colon) {
+            const char *proto = avio_find_protocol_name(url);
+            if (!proto) {
+                snprintf(err, errlen,
+                         "%s: unknown URL scheme '%.*s' (expected a file path, rtsp://, "
+                         "http(s)://, v4l2:/dev/videoN or synthetic:)",
+                         ctx, (int)(colon - url), url);
+                rc = FC_EUNKNOWN;
+                goto fail;
+            }
+            s->live = strcmp(proto, "file") != 0;
+        }
+        s->url = strdup(url);
+    }
+    s->display = redact(url);
+    if ((rc = fc_opts_parse(&o, ctx, opts, err, errlen))) goto fail;
+    long v;
+    double d;
+    if ((rc = fc_opts_double(&o, "fps", 0, 0, 1000, &d, err, errlen))) goto fail;
+    s->fps_cap = d;
+    if ((rc = fc_opts_int(&o, "loop", 0, 0, 1, &v, err, errlen))) goto fail;
+    s->loop = (int)v;
+    if ((rc = fc_opts_int(&o, "realtime", !s->live, 0, 1, &v, err, errlen))) goto fail;
+    s->realtime = (int)v;
+    if ((rc = fc_opts_int(&o, "retries", -1, -1, 1000000, &v, err, errlen))) goto fail;
+    s->retries = (int)v;
+    if ((rc = fc_opts_int(&o, "threads", 1, 0, 64, &v, err, errlen))) goto fail;
+    s->threads = (int)v;
+    if ((rc = fc_opts_double(&o, "timeout", 10, 0.1, 3600, &d, err, errlen))) goto fail;
+    s->timeout_us = (int64_t)(d * 1e6);
+    const char *tr = fc_opts_get(&o, "transport");
+    if (tr && strcmp(tr, "tcp") != 0 && strcmp(tr, "udp") != 0) {
+        snprintf(err, errlen, "%s: transport='%s' is not valid (expected tcp or udp)", ctx, tr);
+        rc = FC_EINVAL_OPT;
+        goto fail;
+    }
+    snprintf(s->transport, sizeof s->transport, "%s", tr ? tr : "tcp");
+    if ((rc = fc_opts_finish(&o, "fps, loop, realtime, retries, threads, timeout, transport", err,
+                             errlen)))
+        goto fail;
+    if (s->loop && s->live) {
+        snprintf(err, errlen, "%s: loop=1 applies to files only", ctx);
+        rc = FC_EINVAL_OPT;
+        goto fail;
+    }
+    fc_opts_free(&o);
+    free(copy);
+    s->base = (fc_source){.kind = "ffmpeg", .run = ff_run, .destroy = ff_destroy};
+    *out = &s->base;
+    return 0;
+fail:
+    fc_opts_free(&o);
+    if (s) ff_destroy(&s->base);
+    free(copy);
+    return rc ? rc : FC_EINVAL_OPT;
+}
