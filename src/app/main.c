@@ -9,6 +9,7 @@
 #include "app/config.h"
 #include "app/pipeline.h"
 #include "hub/hub.h"
+#include "util/error.h"
 #include "util/log.h"
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -70,6 +71,7 @@ int main(int argc, char **argv) {
 
 fail:
     fprintf(stderr, "framecast: %s\n", err[0] ? err : uv_strerror(rc));
+    if (rc == FC_EINVAL_OPT || rc == FC_EUNKNOWN) exit_code = 2; /* bad arguments */
 out:
     for (int i = 0; i < cfg.nstreams; i++)
         if (pipes[i]) fc_pipeline_stop(pipes[i]);

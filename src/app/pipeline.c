@@ -175,6 +175,11 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
     int rc = fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, err, errlen);
     if (!rc) rc = fc_source_open(&p->source, cfg->source, err, errlen);
+    /* Predictor instances are created now so bad options fail at start-up;
+     * the worker threads wait on the slot until the source runs. */
+    if (!rc)
+        rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts, &p->slot,
+                              on_result, p, err, errlen);
     if (!rc) {
         p->stream_id = fc_hub_add_stream(hub, cfg->name, cfg->slow);
         if (p->stream_id < 0) {
@@ -191,9 +196,6 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
 }
 
 int fc_pipeline_start(fc_pipeline *p, char *err, size_t errlen) {
-    int rc = fc_workers_start(&p->workers, p->cfg.workers, p->api, p->predictor_opts, &p->slot,
-                              on_result, p, err, errlen);
-    if (rc) return rc;
     /* The source converts each frame once into what the predictor wants. */
     fc_output_spec *o = &p->source->out;
     fc_workers_wants(p->workers, &o->format, &o->width, &o->height);

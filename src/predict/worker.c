@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "util/clock.h"
+#include "util/error.h"
 
 struct worker {
     struct fc_workers *pool;
@@ -62,7 +63,7 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
         if (api->create(opts, &pool->w[i].instance, err, errlen)) {
             destroy_instances(pool, i);
             free(pool);
-            return -1;
+            return FC_EINVAL_OPT;
         }
     }
     for (int i = 0; i < n; i++) {
