@@ -41,7 +41,7 @@ static const char usage[] =
     "Sources: synthetic:size=WxH,fps=N|max,objects=N,seed=N,noise=N\n"
     "         FILE|rtsp://...|http(s)://...|v4l2:/dev/videoN followed by ,fps=N,loop=0|1,\n"
     "         realtime=0|1,transport=tcp|udp,timeout=S,retries=N,threads=N\n"
-    "Predictors: null, fake:count=N\n";
+    "Predictors: null, fake:count=N,delay_ms=N,busy_ms=N\n";
 
 static int parse_long(const char *opt, const char *v, long min, long max, long *out, char *err,
                       size_t errlen) {

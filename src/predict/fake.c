@@ -1,28 +1,39 @@
 /* The fake predictor: count= detections per frame at deterministic positions,
- * with no image work. For benchmarks that need results of a given size
- * (count=1 gives about 300 bytes, each further detection about 70). */
+ * with no image work. For benchmarks and tests that need results of a given
+ * size (count=1 gives about 300 bytes, each further detection about 70) or a
+ * model of a given speed: delay_ms= sleeps (a model waiting on a device),
+ * busy_ms= spins the CPU (a model computing). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "predict/registry.h"
 #include "predict/worker.h"
+#include "util/error.h"
 #include "util/opts.h"
 
 struct fake {
     int count;
+    long delay_ms, busy_ms;
 };
 
 static int fake_create(const char *opts, void **instance, char *err, size_t errlen) {
     fc_opts o;
     long count;
-    if (fc_opts_parse(&o, "--predictor fake", opts, err, errlen)) return -1;
+    if (fc_opts_parse(&o, "--predictor fake", opts, err, errlen)) return FC_EINVAL_OPT;
+    long delay_ms, busy_ms;
     int rc = fc_opts_int(&o, "count", 1, 0, FC_MAX_DETECTIONS, &count, err, errlen);
-    if (!rc) rc = fc_opts_finish(&o, "count", err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "delay_ms", 0, 0, 60000, &delay_ms, err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "busy_ms", 0, 0, 60000, &busy_ms, err, errlen);
+    if (!rc) rc = fc_opts_finish(&o, "count, delay_ms, busy_ms", err, errlen);
     fc_opts_free(&o);
     if (rc) return -1;
     struct fake *f = malloc(sizeof *f);
     if (!f) return -1;
     f->count = (int)count;
+    f->delay_ms = delay_ms;
+    f->busy_ms = busy_ms;
     *instance = f;
     return 0;
 }
@@ -37,6 +48,21 @@ static int fake_predict(void *instance, const fc_frame_view *frame, fc_detection
                         char *err, size_t errlen) {
     const struct fake *f = instance;
     (void)err, (void)errlen;
+    if (f->delay_ms) {
+        struct timespec ts = {.tv_sec = f->delay_ms / 1000, .tv_nsec = f->delay_ms % 1000 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (f->busy_ms) {
+        /* Thread CPU time, so the work is the same however busy the machine is. */
+        struct timespec t0, t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        volatile uint64_t x = 0;
+        do {
+            for (int i = 0; i < 10000; i++) x += (uint64_t)i * i;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < f->busy_ms);
+        (void)x;
+    }
     int n = f->count < max ? f->count : max;
     for (int i = 0; i < n; i++) {
         int k = (int)((frame->index + i) % 97);

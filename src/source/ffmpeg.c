@@ -13,6 +13,7 @@
  * transport=tcp|udp (rtsp), timeout=SECONDS (10), retries=N (-1: forever),
  * threads=N (decoder threads, 1). */
 #include <errno.h>
+#include <stdarg.h>
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
@@ -76,6 +77,17 @@ static int interrupt_cb(void *opaque) {
     struct ff_source *s = opaque;
     if (atomic_load(s->stop)) return 1;
     return s->deadline_us && fc_mono_us() > s->deadline_us;
+}
+
+/* FFmpeg's own messages go to our log at debug level: what matters reaches
+ * the user through the stream's status and our own messages. */
+static void av_log_to_fc(void *avcl, int level, const char *fmt, va_list vl) {
+    if (level > AV_LOG_WARNING) return;
+    char line[512];
+    int print_prefix = 1;
+    av_log_format_line(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
+    line[strcspn(line, "\n")] = 0;
+    fc_debug("ffmpeg: %s", line);
 }
 
 static void close_input(struct ff_source *s) {
@@ -263,7 +275,7 @@ static int ff_run(fc_source *src, fc_slot *out, atomic_int *stop) {
     int attempt = 0, rc = 0;
     uint64_t seed = (uint64_t)fc_mono_us();
     while (!atomic_load(stop)) {
-        status(s, attempt ? "reconnecting" : "connecting", attempt ? src->error : NULL, attempt, 0);
+        if (attempt == 0) status(s, "connecting", NULL, 0, 0);
         s->frames_since_open = 0;
         rc = open_input(s);
         if (rc == 0) {
@@ -334,6 +346,7 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
     int rc = FC_EINVAL_OPT;
     if (!s) goto fail;
     avdevice_register_all(); /* idempotent */
+    av_log_set_callback(av_log_to_fc);
     if (strncmp(url, "v4l2:", 5) == 0) {
         s->ifmt = av_find_input_format("video4linux2");
         if (!s->ifmt) {
@@ -345,7 +358,9 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
     } else {
         const char *colon = strstr(url, "://");
         if (colon) {
-            const char *proto = avio_find_protocol_name(url);
+            /* RTSP is a demuxer, not an AVIO protocol, so it is named here. */
+            int rtsp = strncmp(url, "rtsp://", 7) == 0 || strncmp(url, "rtsps://", 8) == 0;
+            const char *proto = rtsp ? "rtsp" : avio_find_protocol_name(url);
             if (!proto) {
                 snprintf(err, errlen,
                          "%s: unknown URL scheme '%.*s' (expected a file path, rtsp://, "

@@ -885,10 +885,10 @@ static void ws_parse_too_big_fragments(void **state) {
     fc_ws_parser p;
     fc_ws_parser_init(&p, 1, MAX_MESSAGE);
     size_t fed = 0;
-    assert_int_equal(feed(&p, &r, w, 4096, &fed), FC_WS_TOO_BIG);
+    assert_int_equal(feed(&p, &r, w, 1, &fed), FC_WS_TOO_BIG);
+    assert_int_equal(fed, ok_len + 6); /* as soon as the third header is complete */
     assert_int_equal(r.len, 65536);
     assert_int_equal(r.ends, 0);
-    assert_true(fed <= ok_len + 4096);
     rec_reset(&r);
 
     /* The same total as one message is fine when it fits. */
@@ -1113,9 +1113,11 @@ static void ws_client_round_trip(void **state) {
     fc_ws_upgrade u;
     assert_int_equal(fc_ws_check_upgrade(&hr, &u), 101);
 
+    char acc[FC_WS_ACCEPT_LEN + 1];
+    fc_ws_accept(key, strlen(key), acc);
+    assert_string_equal(u.accept, acc);
     char resp[512];
     int rn = answer(resp, sizeof resp, key, "");
-    assert_string_equal(strstr(resp, "Accept: ") + 8, u.accept + 0 == u.accept ? strstr(resp, u.accept) : "");
     assert_int_equal(fc_ws_client_check(resp, (size_t)rn, key, &why), 101);
 
     /* Two requests use different keys. */
