@@ -814,7 +814,7 @@ static void report(struct bench *b) {
     }
     printf("closed by server  %ld (%ld stalled, %ld active)%s%s\n", b->closed_by_server,
            b->closed_stalled, b->closed_by_server - b->closed_stalled, codes.len ? "; codes: " : "",
-           codes.data);
+           codes.len ? codes.data : "");
     if (b->unanswered)
         printf("close handshake   %ld clients saw EOF without an answer to their close frame\n",
                b->unanswered);

@@ -21,10 +21,12 @@ import argparse
 import json
 import os
 import re
+import selectors
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,11 +94,8 @@ class Runner:
         # taskset execs the server, so the pid is the server's own.
         p = subprocess.Popen(["taskset", "-c", cores] + cmd, stdout=subprocess.PIPE, stderr=err,
                              text=True, start_new_session=True, cwd=ROOT)
-        self.live.append(p)
-        with open(self.pidfile, "a") as f:
-            f.write(f"{p.pid}\n")
+        self.track(p)
         # Read the "listening on" line with a deadline (select on the pipe).
-        import selectors
         sel = selectors.DefaultSelector()
         sel.register(p.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + 15
@@ -119,8 +118,14 @@ class Runner:
         # Keep draining stdout so the server never blocks on a full pipe.
         out = open(os.path.join(self.outdir, f"{tag}.server.out"), "w")
         out.write(buf)
-        out.flush()
-        p._drain = subprocess.Popen(["cat"], stdin=p.stdout, stdout=out)
+
+        def drain():
+            for line in p.stdout:
+                out.write(line)
+            out.close()
+
+        p._drain = threading.Thread(target=drain, daemon=True)
+        p._drain.start()
         return p, port
 
     def stop_server(self, p, grace=10):
@@ -139,20 +144,32 @@ class Runner:
         if not note and p.returncode not in (0, -signal.SIGTERM):
             note = f"exit status {p.returncode} after SIGTERM"
         if getattr(p, "_drain", None):
-            try:
-                p._drain.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p._drain.kill()
+            p._drain.join(timeout=5)
+        self.untrack(p)
+        return note
+
+    # The pid file lists the children not yet reaped, for run_all.sh's trap
+    # in case this runner is killed before it can stop them itself.
+    def track(self, p):
+        self.live.append(p)
+        self.write_pids()
+
+    def untrack(self, p):
         if p in self.live:
             self.live.remove(p)
-        return note
+        self.write_pids()
+
+    def write_pids(self):
+        with open(self.pidfile + ".tmp", "w") as f:
+            f.write("".join(f"{p.pid}\n" for p in self.live))
+        os.replace(self.pidfile + ".tmp", self.pidfile)
 
     def kill_all(self):
         for p in list(self.live):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        self.live.clear()
+            self.untrack(p)
 
     def message_size(self, port):
         """Mean size of a few messages as framecast-client prints them."""
@@ -178,14 +195,15 @@ class Runner:
         with open(os.path.join(self.outdir, f"{tag}.bench.out"), "w") as out, \
                 open(os.path.join(self.outdir, f"{tag}.bench.err"), "w") as err:
             b = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
-            with open(self.pidfile, "a") as f:
-                f.write(f"{b.pid}\n")
+            self.track(b)
             try:
                 rc = b.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 b.kill()
                 b.wait()
+                self.untrack(b)
                 return None, f"framecast-bench did not finish within {limit}s (killed)", cmd
+            self.untrack(b)
         lines = open(os.path.join(self.outdir, f"{tag}.bench.out")).read().strip().splitlines()
         res = None
         if lines:
@@ -312,8 +330,10 @@ def got_every_message(r, sc):
     if not r:
         return False
     expected = sc["rate"] * sc["duration"]
+    # closed_by_server also counts stalled clients, so it is not checked here: a
+    # fast client the server closed has fewer messages than the window had.
     return (r.get("gaps") == 0 and r.get("reorders", 0) == 0 and
-            r.get("closed_by_server", 0) == 0 and (r.get("min_msgs") or 0) >= 0.97 * expected)
+            (r.get("min_msgs") or 0) >= 0.97 * expected)
 
 
 def targets(results):
