@@ -36,6 +36,7 @@ static const char usage[] =
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
     "  --log-level L            debug|info|warn|error|off (info)\n"
+    "  --exit-when-done         exit once every stream has ended or failed (batch runs)\n"
     "  --help, --version\n"
     "\n"
     "Sources: synthetic:size=WxH,fps=N|max,objects=N,seed=N,noise=N\n"
@@ -197,7 +198,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
 
     enum { O_LISTEN = 256, O_SOURCE, O_STREAM, O_PREDICTOR, O_WORKERS, O_SLOW, O_IO, O_QBYTES,
            O_QMSGS, O_MAXMSG, O_MAXHEAD, O_HS_TO, O_PING_IV, O_PING_TO, O_CLOSE_TO, O_LOG,
-           O_HELP, O_VERSION };
+           O_HELP, O_VERSION, O_EXIT_DONE };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"source", required_argument, 0, O_SOURCE},
@@ -217,6 +218,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"log-level", required_argument, 0, O_LOG},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
+        {"exit-when-done", no_argument, 0, O_EXIT_DONE},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -224,7 +226,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_VERSION ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_EXIT_DONE ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -286,6 +288,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
                 rc = FC_EINVAL_OPT;
             }
             break;
+        case O_EXIT_DONE: cfg->exit_when_done = 1; break;
         case O_HELP: fputs(usage, stdout); return FC_CONFIG_EXIT;
         case O_VERSION: puts("framecast " FC_VERSION); return FC_CONFIG_EXIT;
         case ':':

@@ -2,6 +2,7 @@
  * then waits on the main thread for SIGINT/SIGTERM and shuts down in the
  * reverse order of the data flow (sources first, the hub last). */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -15,6 +16,28 @@
 static void on_signal(uv_signal_t *s, int signum) {
     (void)signum;
     uv_stop(s->loop);
+}
+
+/* Streams that ended by themselves, counted on the main thread. */
+struct ended {
+    uv_async_t async;
+    atomic_int count;
+    int total;
+    int exit_when_done;
+};
+
+static void on_stream_ended(void *ud) { /* a source thread */
+    struct ended *e = ud;
+    atomic_fetch_add(&e->count, 1);
+    uv_async_send(&e->async);
+}
+
+static void on_ended_async(uv_async_t *a) {
+    struct ended *e = a->data;
+    if (e->exit_when_done && atomic_load(&e->count) >= e->total) {
+        fc_info("every stream has ended");
+        uv_stop(a->loop);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -33,6 +56,16 @@ int main(int argc, char **argv) {
     fc_hub *hub = NULL;
     fc_pipeline *pipes[FC_MAX_CONFIG_STREAMS] = {0};
     int exit_code = 1;
+    uv_loop_t *loop = uv_default_loop();
+    struct ended ended = {.total = cfg.nstreams, .exit_when_done = cfg.exit_when_done};
+    uv_async_init(loop, &ended.async, on_ended_async);
+    ended.async.data = &ended;
+    uv_signal_t sigint, sigterm;
+    uv_signal_init(loop, &sigint);
+    uv_signal_init(loop, &sigterm);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+
     if ((rc = fc_hub_create(&hub, &cfg.hub, err, sizeof err)) < 0) goto fail;
     for (int i = 0; i < cfg.nstreams; i++)
         if ((rc = fc_pipeline_create(&pipes[i], &cfg.streams[i], hub, err, sizeof err)) < 0)
@@ -42,7 +75,8 @@ int main(int argc, char **argv) {
         goto fail;
     }
     for (int i = 0; i < cfg.nstreams; i++)
-        if ((rc = fc_pipeline_start(pipes[i], err, sizeof err)) < 0) goto fail;
+        if ((rc = fc_pipeline_start(pipes[i], on_stream_ended, &ended, err, sizeof err)) < 0)
+            goto fail;
 
     /* The URL lines are the interface of `make run` and of the tests. */
     const char *host = cfg.hub.host;
@@ -54,18 +88,8 @@ int main(int argc, char **argv) {
                v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub), cfg.streams[i].name);
     fflush(stdout);
 
-    uv_loop_t *loop = uv_default_loop();
-    uv_signal_t sigint, sigterm;
-    uv_signal_init(loop, &sigint);
-    uv_signal_init(loop, &sigterm);
-    uv_signal_start(&sigint, on_signal, SIGINT);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
     fc_info("shutting down");
-    uv_close((uv_handle_t *)&sigint, NULL);
-    uv_close((uv_handle_t *)&sigterm, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_loop_close(loop);
     exit_code = 0;
     goto out;
 
@@ -78,6 +102,11 @@ out:
     if (hub) fc_hub_stop(hub);
     for (int i = 0; i < cfg.nstreams; i++) fc_pipeline_destroy(pipes[i]);
     fc_hub_destroy(hub);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&ended.async, NULL);
+    uv_run(loop, UV_RUN_DEFAULT); /* close callbacks */
+    uv_loop_close(loop);
     fc_config_free(&cfg);
     return exit_code;
 }

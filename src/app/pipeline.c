@@ -27,6 +27,8 @@ struct fc_pipeline {
     fc_workers *workers;
     pthread_t source_thread;
     int source_started;
+    void (*ended)(void *);
+    void *ended_ud;
     atomic_int stop;
     /* sequencer */
     pthread_mutex_t seq_mu;
@@ -157,6 +159,7 @@ static void *source_main(void *arg) {
         } else {
             publish_status(p, "ended", NULL, 0, 0);
         }
+        if (p->ended) p->ended(p->ended_ud);
     }
     return NULL;
 }
@@ -195,7 +198,10 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     return 0;
 }
 
-int fc_pipeline_start(fc_pipeline *p, char *err, size_t errlen) {
+int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, char *err,
+                      size_t errlen) {
+    p->ended = ended;
+    p->ended_ud = ended_ud;
     /* The source converts each frame once into what the predictor wants. */
     fc_output_spec *o = &p->source->out;
     fc_workers_wants(p->workers, &o->format, &o->width, &o->height);

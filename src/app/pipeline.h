@@ -39,7 +39,10 @@ typedef struct fc_pipeline fc_pipeline;
  * stream with the hub (which must not be started yet). */
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen);
-int fc_pipeline_start(fc_pipeline *p, char *err, size_t errlen);
+/* Starts the source. When it ends by itself (not through stop) the pipeline
+ * calls ended(ended_ud) from its source thread, after the final status. */
+int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, char *err,
+                      size_t errlen);
 /* Stops the source, lets the workers finish, joins every thread. */
 void fc_pipeline_stop(fc_pipeline *p);
 void fc_pipeline_destroy(fc_pipeline *p);

@@ -298,7 +298,7 @@ static int ff_run(fc_source *src, fc_slot *out, atomic_int *stop) {
         }
         attempt++;
         if (s->retries >= 0 && attempt > s->retries) {
-            if (rc == FF_EOF) rc = AVERROR_EOF;
+            if (rc == FF_EOF) rc = 0; /* the stream ended and may not be retried: ended */
             break;
         }
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;

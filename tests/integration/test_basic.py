@@ -54,8 +54,16 @@ def run_framecast(*args, timeout=30):
 class TestBroadcast(unittest.TestCase):
     """Two different clients subscribed at once see the same stream."""
 
-    def check_messages(self, msgs, who):
-        self.assertGreaterEqual(len(msgs), 50, f"{who}: too few messages")
+    def check_messages(self, all_msgs, who):
+        """Checks the result messages of all_msgs; returns them. Other types
+        (a stream's status) may be interleaved and are only checked for shape."""
+        msgs = []
+        for m in all_msgs:
+            self.assertIsInstance(m.get("type"), str, f"{who}: message without a type: {m}")
+            self.assertEqual(m.get("stream"), "demo", f"{who}: {m}")
+            if m["type"] == "result":
+                msgs.append(m)
+        self.assertGreaterEqual(len(msgs), 50, f"{who}: too few result messages")
         for m in msgs:
             for k in CONTRACT_FIELDS:
                 self.assertIn(k, m, f"{who}: field {k!r} missing in {m}")
@@ -76,6 +84,7 @@ class TestBroadcast(unittest.TestCase):
         self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))), f"{who}: seq not consecutive")
         indexes = [m["frame"]["index"] for m in msgs]
         self.assertEqual(indexes, sorted(set(indexes)), f"{who}: frame.index not increasing")
+        return msgs
 
     def test_two_clients_receive_the_same_stream(self):
         with fc.Server() as srv:
@@ -86,7 +95,7 @@ class TestBroadcast(unittest.TestCase):
             async def collect():
                 out = []
                 async with websockets.connect(url, max_size=None) as ws:
-                    while len(out) < 60:
+                    while sum(m.get("type") == "result" for m in out) < 60:
                         raw = await asyncio.wait_for(ws.recv(), timeout=10)
                         self.assertIsInstance(raw, str, "messages must be text frames")
                         out.append(json.loads(raw))
@@ -105,8 +114,8 @@ class TestBroadcast(unittest.TestCase):
             cl_msgs = [json.loads(line) for line in out.splitlines() if line.strip()]
             self.assertEqual(len(cl_msgs), 60, "framecast-client --count 60 printed a different count")
 
-            self.check_messages(py_msgs, "python-websockets")
-            self.check_messages(cl_msgs, "framecast-client")
+            py_msgs = self.check_messages(py_msgs, "python-websockets")
+            cl_msgs = self.check_messages(cl_msgs, "framecast-client")
             py_by_seq = {m["seq"]: m for m in py_msgs}
             cl_by_seq = {m["seq"]: m for m in cl_msgs}
             common = set(py_by_seq) & set(cl_by_seq)

@@ -11,7 +11,6 @@ must have applied the policy.
 """
 
 import asyncio
-import json
 import os
 import socket
 import struct
@@ -21,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fc  # noqa: E402
-from test_ws_protocol import CLOSE, TEXT, Closed, RawWs  # noqa: E402
+from test_ws_protocol import CLOSE, TEXT, Closed, RawWs, result_seq  # noqa: E402
 
 import websockets  # noqa: E402  (Debian's python3-websockets, legacy API)
 
@@ -62,10 +61,6 @@ def stalled_client(port):
     return RawWs.connect(port, sock=s)
 
 
-def seq_of(payload):
-    return json.loads(payload)["seq"]
-
-
 class SlowClientTest(unittest.TestCase):
     def run_fast_clients(self, srv, stalled, done):
         """Runs the fast clients until FAST_SECONDS have passed and done(bytes
@@ -79,8 +74,10 @@ class SlowClientTest(unittest.TestCase):
                         msg = await asyncio.wait_for(ws.recv(), timeout=5)
                     except asyncio.TimeoutError:
                         raise AssertionError("a fast client got nothing for 5 s") from None
-                    results.append((time.monotonic(), seq_of(msg)))
                     nbytes[0] += len(msg)
+                    seq = result_seq(msg)
+                    if seq is not None:  # not a status message
+                        results.append((time.monotonic(), seq))
 
         async def main():
             stop = asyncio.Event()
@@ -142,9 +139,9 @@ class SlowClientTest(unittest.TestCase):
         while True:
             _, op, payload = stalled.read_frame(timeout=max(0.01, deadline - time.monotonic()))
             self.assertNotEqual(op, CLOSE, f"stalled client was closed: {payload[:2]!r} {payload[2:]!r}")
-            if op != TEXT:
+            if op != TEXT or result_seq(payload) is None:
                 continue
-            seqs.append(seq_of(payload))
+            seqs.append(result_seq(payload))
             if seqs[-1] >= live_seq:
                 return seqs
 
@@ -217,8 +214,8 @@ class SlowClientTest(unittest.TestCase):
                             close = payload
                             stalled.expect_eof()
                             break
-                        if op == TEXT:
-                            seqs.append(seq_of(payload))
+                        if op == TEXT and result_seq(payload) is not None:
+                            seqs.append(result_seq(payload))
                 except Closed:
                     pass
                 if seqs:

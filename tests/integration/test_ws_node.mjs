@@ -117,7 +117,10 @@ test('receives at least 30 messages with consecutive seq', async () => {
     ws.on('message', (data, isBinary) => {
       try {
         assert.equal(isBinary, false, 'messages are text frames');
-        msgs.push(JSON.parse(data.toString('utf8')));
+        const m = JSON.parse(data.toString('utf8'));
+        assert.equal(m.stream, 'demo');
+        if (m.type !== 'result') return; // e.g. the stream's status
+        msgs.push(m);
         if (msgs.length === 30) resolve();
       } catch (e) {
         reject(e);

@@ -134,22 +134,22 @@ static void http_parse_leading_empty_lines(void **state) {
 static void http_parse_bad_request_line(void **state) {
     (void)state;
     static const char *bad[] = {
-        "GET  / HTTP/1.1\r\n\r\n",       /* two spaces */
-        "GET / HTTP/1.1 \r\n\r\n",       /* trailing space */
-        " GET / HTTP/1.1\r\n\r\n",       /* leading space */
-        "GET /\r\n\r\n",                 /* no version */
-        "GET\r\n\r\n",                   /* method only */
-        "GET / HTTP/1.1x\r\n\r\n",       /* junk after the version */
-        "GET / HTTP/1\r\n\r\n",          /* short version */
-        "GET / http/1.1\r\n\r\n",        /* lower case */
-        "GET / HTTP/1,1\r\n\r\n",        /* not a dot */
-        "GET / HTTP/a.1\r\n\r\n",        /* not a digit */
-        "G(T / HTTP/1.1\r\n\r\n",        /* not a token */
-        "GET /a\x01z HTTP/1.1\r\n\r\n",  /* control byte in the target */
-        "GET /a\x7fz HTTP/1.1\r\n\r\n",  /* DEL in the target */
-        "GET /a\tb HTTP/1.1\r\n\r\n",    /* tab in the target */
-        "GET / HTTP/1.1\rX: y\r\n\r\n",  /* bare CR */
-        "GET /\xff HTTP/1.1 x\r\n\r\n",  /* a third field */
+        "GET  / HTTP/1.1\r\n\r\n",      /* two spaces */
+        "GET / HTTP/1.1 \r\n\r\n",      /* trailing space */
+        " GET / HTTP/1.1\r\n\r\n",      /* leading space */
+        "GET /\r\n\r\n",                /* no version */
+        "GET\r\n\r\n",                  /* method only */
+        "GET / HTTP/1.1x\r\n\r\n",      /* junk after the version */
+        "GET / HTTP/1\r\n\r\n",         /* short version */
+        "GET / http/1.1\r\n\r\n",       /* lower case */
+        "GET / HTTP/1,1\r\n\r\n",       /* not a dot */
+        "GET / HTTP/a.1\r\n\r\n",       /* not a digit */
+        "G(T / HTTP/1.1\r\n\r\n",       /* not a token */
+        "GET /a\x01z HTTP/1.1\r\n\r\n", /* control byte in the target */
+        "GET /a\x7fz HTTP/1.1\r\n\r\n", /* DEL in the target */
+        "GET /a\tb HTTP/1.1\r\n\r\n",   /* tab in the target */
+        "GET / HTTP/1.1\rX: y\r\n\r\n", /* bare CR */
+        "GET /\xff HTTP/1.1 x\r\n\r\n", /* a third field */
     };
     fc_http_request req;
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -163,18 +163,18 @@ static void http_parse_bad_request_line(void **state) {
 static void http_parse_bad_headers(void **state) {
     (void)state;
     static const char *bad[] = {
-        "GET / HTTP/1.1\r\nHost : x\r\n\r\n",             /* space before the colon */
-        "GET / HTTP/1.1\r\nHost\t: x\r\n\r\n",            /* tab before the colon */
-        "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",   /* obs-fold */
-        "GET / HTTP/1.1\r\nHost: x\r\n\tfolded\r\n\r\n",  /* obs-fold with a tab */
-        "GET / HTTP/1.1\r\nNoColon\r\n\r\n",              /* no colon */
-        "GET / HTTP/1.1\r\n: empty-name\r\n\r\n",         /* empty name */
-        "GET / HTTP/1.1\r\nBad(Name): x\r\n\r\n",         /* not a token */
-        "GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n",         /* control byte */
-        "GET / HTTP/1.1\r\nX: a\x1f\r\n\r\n",             /* control byte */
-        "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n",             /* DEL */
-        "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",              /* bare CR in a value */
-        "GET / HTTP/1.1\r\nX: a\r\r\n\r\n",               /* CR CR LF */
+        "GET / HTTP/1.1\r\nHost : x\r\n\r\n",            /* space before the colon */
+        "GET / HTTP/1.1\r\nHost\t: x\r\n\r\n",           /* tab before the colon */
+        "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",  /* obs-fold */
+        "GET / HTTP/1.1\r\nHost: x\r\n\tfolded\r\n\r\n", /* obs-fold with a tab */
+        "GET / HTTP/1.1\r\nNoColon\r\n\r\n",             /* no colon */
+        "GET / HTTP/1.1\r\n: empty-name\r\n\r\n",        /* empty name */
+        "GET / HTTP/1.1\r\nBad(Name): x\r\n\r\n",        /* not a token */
+        "GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n",           /* control byte */
+        "GET / HTTP/1.1\r\nX: a\x1f\r\n\r\n",            /* control byte */
+        "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n",            /* DEL */
+        "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",             /* bare CR in a value */
+        "GET / HTTP/1.1\r\nX: a\r\r\n\r\n",              /* CR CR LF */
     };
     fc_http_request req;
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {

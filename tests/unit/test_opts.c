@@ -113,8 +113,7 @@ static void opts_int(void **state) {
         assert_non_null(strstr(err, "from 0 to 10"));
     }
     assert_int_equal(fc_opts_int(&o, "high", 0, 0, 10, &v, err, sizeof err), FC_EINVAL_OPT);
-    assert_string_equal(err,
-                        CTX ": high='11' is not valid (expected an integer from 0 to 10)");
+    assert_string_equal(err, CTX ": high='11' is not valid (expected an integer from 0 to 10)");
     fc_opts_free(&o);
 }
 
@@ -122,9 +121,8 @@ static void opts_double(void **state) {
     (void)state;
     fc_opts o;
     char err[160] = "";
-    assert_int_equal(fc_opts_parse(&o, CTX, "a=0.5,b=1e-1,c=nan,d=abc,e=2,f=0.5x,g=inf", err,
-                                   sizeof err),
-                     0);
+    assert_int_equal(
+        fc_opts_parse(&o, CTX, "a=0.5,b=1e-1,c=nan,d=abc,e=2,f=0.5x,g=inf", err, sizeof err), 0);
     double d = 0;
     assert_int_equal(fc_opts_double(&o, "a", 0, 0, 1, &d, err, sizeof err), 0);
     assert_true(d == 0.5);
@@ -150,9 +148,9 @@ static void opts_parse_size(void **state) {
     assert_int_equal(w, 1);
     assert_int_equal(h, 2);
     assert_int_equal(fc_parse_size("16384x16384", &w, &h), 0);
-    static const char *bad[] = {"",       "640",      "640x",   "x360",        "0x5",
-                                "5x0",    "-1x5",     "5x-1",   "640x360x",    "640*360",
-                                "640x3a", "16385x10", "10x16385", "99999999999999999999x1"};
+    static const char *bad[] = {
+        "",     "640",      "640x",    "x360",   "0x5",      "5x0",      "-1x5",
+        "5x-1", "640x360x", "640*360", "640x3a", "16385x10", "10x16385", "99999999999999999999x1"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         w = h = -7;
         if (fc_parse_size(bad[k], &w, &h) != FC_EINVAL_OPT) fail_msg("'%s' was accepted", bad[k]);
@@ -163,10 +161,10 @@ static void opts_parse_size(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(opts_empty),      cmocka_unit_test(opts_values),
-        cmocka_unit_test(opts_last_wins),  cmocka_unit_test(opts_malformed),
+        cmocka_unit_test(opts_empty),       cmocka_unit_test(opts_values),
+        cmocka_unit_test(opts_last_wins),   cmocka_unit_test(opts_malformed),
         cmocka_unit_test(opts_unknown_key), cmocka_unit_test(opts_int),
-        cmocka_unit_test(opts_double),     cmocka_unit_test(opts_parse_size),
+        cmocka_unit_test(opts_double),      cmocka_unit_test(opts_parse_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

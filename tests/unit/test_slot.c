@@ -49,9 +49,12 @@ static void *call_main(void *arg) {
     call *c = arg;
     int rc = 0;
     fc_frame *f = NULL;
-    if (c->op == PUT) rc = fc_slot_put(c->slot, c->frame);
-    else if (c->op == PUT_WAIT) rc = fc_slot_put_wait(c->slot, c->frame);
-    else f = fc_slot_take(c->slot);
+    if (c->op == PUT)
+        rc = fc_slot_put(c->slot, c->frame);
+    else if (c->op == PUT_WAIT)
+        rc = fc_slot_put_wait(c->slot, c->frame);
+    else
+        f = fc_slot_take(c->slot);
     pthread_mutex_lock(&c->mu);
     c->rc = rc;
     if (c->op == TAKE) c->frame = f;
@@ -282,7 +285,7 @@ static void slot_close_wakes_putter(void **state) {
     fc_slot_close(&s);
     assert_returns(&c);
     assert_int_equal(c.rc, FC_ESTOPPED); /* and the frame was freed */
-    fc_slot_destroy(&s);                  /* frees frame 0 */
+    fc_slot_destroy(&s);                 /* frees frame 0 */
 }
 
 static void slot_closed_refuses(void **state) {

@@ -106,7 +106,8 @@ static void sb_json_utf8(void **state) {
     json(&sb, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF");
     assert_string_equal(sb.data, "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF\"");
     /* Each invalid byte becomes U+FFFD. */
-    json(&sb, "a\xFF" "b");
+    json(&sb, "a\xFF"
+              "b");
     assert_string_equal(sb.data, "\"a" FFFD "b\"");
     json(&sb, "\x80");
     assert_string_equal(sb.data, "\"" FFFD "\"");

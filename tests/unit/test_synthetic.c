@@ -149,8 +149,8 @@ static void synth_truth_matches_pixels(void **state) {
                 for (int x = b->x; x < b->x + b->w; x++) {
                     size_t o = ((size_t)y * W + x) * 3;
                     if (memcmp(f->pixels + o, back->pixels + o, 3) == 0)
-                        fail_msg("frame %d: pixel (%d,%d) in box %d is background", fi ? 50 : 0,
-                                 x, y, k);
+                        fail_msg("frame %d: pixel (%d,%d) in box %d is background", fi ? 50 : 0, x,
+                                 y, k);
                 }
         }
     }
@@ -247,12 +247,9 @@ static void synth_config_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(synth_deterministic),
-        cmocka_unit_test(synth_deterministic_with_noise),
-        cmocka_unit_test(synth_truth_in_frame),
-        cmocka_unit_test(synth_truth_matches_pixels),
-        cmocka_unit_test(synth_timestamps),
-        cmocka_unit_test(synth_config_defaults),
+        cmocka_unit_test(synth_deterministic),  cmocka_unit_test(synth_deterministic_with_noise),
+        cmocka_unit_test(synth_truth_in_frame), cmocka_unit_test(synth_truth_matches_pixels),
+        cmocka_unit_test(synth_timestamps),     cmocka_unit_test(synth_config_defaults),
         cmocka_unit_test(synth_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,10 +25,10 @@
 typedef struct rec {
     uint8_t *data; /* every data byte delivered, all messages concatenated */
     size_t len, cap;
-    int ends;        /* on_data calls with fin = 1 */
-    int msg_opcode;  /* opcode of the last data callback */
-    int mixed;       /* a data callback's opcode changed inside a message */
-    int in_msg;      /* a data chunk arrived since the last end */
+    int ends;         /* on_data calls with fin = 1 */
+    int msg_opcode;   /* opcode of the last data callback */
+    int mixed;        /* a data callback's opcode changed inside a message */
+    int in_msg;       /* a data chunk arrived since the last end */
     char events[512]; /* 'd' data (runs collapsed), 'e' end, 'P' ping, 'O' pong, 'C' close */
     size_t nevents;
     int nctl;
@@ -181,14 +181,14 @@ static void ws_accept_rfc_example(void **state) {
 static void ws_key_valid(void **state) {
     (void)state;
 #define KV(s) fc_ws_key_valid(s, strlen(s))
-    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQ=="), 1);                 /* 16 bytes */
-    assert_int_equal(KV("AAAAAAAAAAAAAAAAAAAAAA=="), 1);                 /* 16 zero bytes */
-    assert_int_equal(KV("dGhlIHNhbXBsZSBub25j"), 0);                     /* 15 bytes */
-    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQ"), 0);                   /* no padding */
-    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQA="), 0);                 /* 17 bytes */
-    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQAA"), 0);                 /* 18 bytes */
-    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZ!=="), 0);                 /* bad character */
-    assert_int_equal(KV("dGhlIHNhbXBsZSBub2 jZQ=="), 0);                 /* space inside */
+    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQ=="), 1); /* 16 bytes */
+    assert_int_equal(KV("AAAAAAAAAAAAAAAAAAAAAA=="), 1); /* 16 zero bytes */
+    assert_int_equal(KV("dGhlIHNhbXBsZSBub25j"), 0);     /* 15 bytes */
+    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQ"), 0);   /* no padding */
+    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQA="), 0); /* 17 bytes */
+    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQAA"), 0); /* 18 bytes */
+    assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZ!=="), 0); /* bad character */
+    assert_int_equal(KV("dGhlIHNhbXBsZSBub2 jZQ=="), 0); /* space inside */
     assert_int_equal(KV(""), 0);
     assert_int_equal(KV("dGhlIHNhbXBsZSBub25jZQ==dGhlIHNhbXBsZSBub25jZQ=="), 0);
 #undef KV
@@ -215,12 +215,12 @@ static int upgrade(const char *head, fc_ws_upgrade *u) {
 }
 
 #define REQ(method, version, upgrade_h, connection, ver, key)                                      \
-    method " /stream?x=1 HTTP/" version "\r\nHost: example.com\r\n" upgrade_h connection           \
-           ver key "\r\n"
-#define UPG     "Upgrade: websocket\r\n"
-#define CONN    "Connection: Upgrade\r\n"
-#define VER13   "Sec-WebSocket-Version: 13\r\n"
-#define KEYHDR  "Sec-WebSocket-Key: " GOOD_KEY "\r\n"
+    method " /stream?x=1 HTTP/" version "\r\nHost: example.com\r\n" upgrade_h connection ver key   \
+           "\r\n"
+#define UPG    "Upgrade: websocket\r\n"
+#define CONN   "Connection: Upgrade\r\n"
+#define VER13  "Sec-WebSocket-Version: 13\r\n"
+#define KEYHDR "Sec-WebSocket-Key: " GOOD_KEY "\r\n"
 
 static void ws_upgrade_good(void **state) {
     (void)state;
@@ -229,8 +229,7 @@ static void ws_upgrade_good(void **state) {
     assert_string_equal(u.accept, "s3pPLMBiTxaWLrGS0r4jR4UFt0g=");
     /* Header names and the Upgrade token are case-insensitive. */
     assert_int_equal(upgrade("GET / HTTP/1.1\r\nupgrade: WebSocket\r\nCONNECTION: upgrade\r\n"
-                             "sec-websocket-version: 13\r\nsec-websocket-key: " GOOD_KEY
-                             "\r\n\r\n",
+                             "sec-websocket-version: 13\r\nsec-websocket-key: " GOOD_KEY "\r\n\r\n",
                              &u),
                      101);
     assert_string_equal(u.accept, "s3pPLMBiTxaWLrGS0r4jR4UFt0g=");
@@ -264,8 +263,7 @@ static void ws_upgrade_upgrade_header(void **state) {
     (void)state;
     fc_ws_upgrade u;
     assert_int_equal(upgrade(REQ("GET", "1.1", "", CONN, VER13, KEYHDR), &u), 400);
-    assert_int_equal(upgrade(REQ("GET", "1.1", "Upgrade: h2c\r\n", CONN, VER13, KEYHDR), &u),
-                     400);
+    assert_int_equal(upgrade(REQ("GET", "1.1", "Upgrade: h2c\r\n", CONN, VER13, KEYHDR), &u), 400);
     assert_int_equal(upgrade(REQ("GET", "1.1", "Upgrade: websockets\r\n", CONN, VER13, KEYHDR), &u),
                      400);
     assert_int_equal(upgrade(REQ("GET", "1.1", "Upgrade:\r\n", CONN, VER13, KEYHDR), &u), 400);
@@ -277,8 +275,8 @@ static void ws_upgrade_connection_tokens(void **state) {
     (void)state;
     fc_ws_upgrade u;
     assert_int_equal(upgrade(REQ("GET", "1.1", UPG, "", VER13, KEYHDR), &u), 400);
-    assert_int_equal(upgrade(REQ("GET", "1.1", UPG, "Connection: keep-alive\r\n", VER13, KEYHDR), &u),
-                     400);
+    assert_int_equal(
+        upgrade(REQ("GET", "1.1", UPG, "Connection: keep-alive\r\n", VER13, KEYHDR), &u), 400);
     assert_int_equal(upgrade(REQ("GET", "1.1", UPG, "Connection: Upgrades\r\n", VER13, KEYHDR), &u),
                      400);
     assert_int_equal(
@@ -288,8 +286,7 @@ static void ws_upgrade_connection_tokens(void **state) {
         upgrade(REQ("GET", "1.1", UPG, "Connection: keep-alive,upgrade\r\n", VER13, KEYHDR), &u),
         101);
     assert_int_equal(
-        upgrade(REQ("GET", "1.1", UPG, "Connection: UPGRADE , close\r\n", VER13, KEYHDR), &u),
-        101);
+        upgrade(REQ("GET", "1.1", UPG, "Connection: UPGRADE , close\r\n", VER13, KEYHDR), &u), 101);
 }
 
 static void ws_upgrade_websocket_version(void **state) {
@@ -404,7 +401,10 @@ static void ws_close_frame_layout(void **state) {
 
     b = fc_ws_close_frame(1001, "bye");
     assert_int_equal(b->len, 7);
-    assert_memory_equal(b->data, "\x88\x05\x03\xE9" "bye", 7);
+    assert_memory_equal(b->data,
+                        "\x88\x05\x03\xE9"
+                        "bye",
+                        7);
     fc_buf_unref(b);
 
     /* A long reason is cut so the payload is exactly 125 bytes. */
@@ -493,7 +493,9 @@ static void ws_utf8_feed(void **state) {
     /* Stray or missing continuation bytes. */
     assert_int_equal(utf8("\x80"), -1);
     assert_int_equal(utf8("a\xBF"), -1);
-    assert_int_equal(utf8("\xE2\x82" "a"), -1);
+    assert_int_equal(utf8("\xE2\x82"
+                          "a"),
+                     -1);
     assert_int_equal(utf8("\xC3\xA9\xA9"), -1);
     /* Truncated: valid so far, not at a boundary. */
     assert_int_equal(utf8("\xE2\x82"), 1);
@@ -962,10 +964,18 @@ static void ws_parse_close_codes(void **state) {
 static void ws_parse_close_reason(void **state) {
     (void)state;
     rec r = {0};
-    assert_int_equal(parse_close(&r, "\x03\xE8" "bye \xC3\xA9", 8), 0);
+    assert_int_equal(parse_close(&r,
+                                 "\x03\xE8"
+                                 "bye \xC3\xA9",
+                                 8),
+                     0);
     assert_int_equal(r.ctl_len[0], 8);
     assert_memory_equal(r.ctl[0] + 2, "bye \xC3\xA9", 6);
-    assert_int_equal(parse_close(&r, "\x03\xE8" "bad \xC3", 7), FC_WS_INVALID_DATA);
+    assert_int_equal(parse_close(&r,
+                                 "\x03\xE8"
+                                 "bad \xC3",
+                                 7),
+                     FC_WS_INVALID_DATA);
     assert_int_equal(r.nctl, 0);
     assert_int_equal(parse_close(&r, "\x03\xE8\xED\xA0\x80", 5), FC_WS_INVALID_DATA);
     assert_int_equal(r.nctl, 0);
@@ -1059,10 +1069,9 @@ static void ws_url_parse(void **state) {
     assert_string_equal(u.host, "fe80::1");
     assert_string_equal(u.port, "80");
 
-    static const char *bad[] = {"http://localhost/", "wss://h/",      "ws://",
-                                "ws:///path",        "ws://:80/",     "ws://host:/",
-                                "ws://[::1/",        "ws://[]:80/",   "ws://h:123456789/",
-                                "localhost:8080"};
+    static const char *bad[] = {"http://localhost/", "wss://h/",      "ws://",      "ws:///path",
+                                "ws://:80/",         "ws://host:/",   "ws://[::1/", "ws://[]:80/",
+                                "ws://h:123456789/", "localhost:8080"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         why = NULL;
         if (fc_ws_url_parse(bad[k], &u, &why) != -1) fail_msg("'%s' was accepted", bad[k]);
@@ -1159,9 +1168,10 @@ static void ws_client_check_rejects(void **state) {
 static void ws_client_check_accept_is_case_sensitive(void **state) {
     (void)state;
     const char *key = GOOD_KEY, *why = NULL;
-    const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Accept: S3PPLMBITXAWLRGS0R4JR4UFT0G=\r\n"
-                       "\r\n";
+    const char *resp =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: S3PPLMBITXAWLRGS0R4JR4UFT0G=\r\n"
+        "\r\n";
     assert_int_equal(fc_ws_client_check(resp, strlen(resp), key, &why), -1);
 }
 
