@@ -62,7 +62,7 @@
 #define MSG_MIN_CAP     1024        /* first size of a connection's reassembly buffer */
 #define MAX_PENDING     512         /* handshakes in flight at once */
 #define CONNECT_TICK_MS 5
-#define RSS_TICK_MS     100
+#define TICK_MS         100 /* RSS samples and the loop-lag probe */
 #define DRAIN_MS        2000
 #define CLOSE_GRACE_MS  2000
 #define STALLED_RCVBUF  4096
@@ -171,7 +171,7 @@ struct bench {
     struct sockaddr_storage addr;
     struct conn *conns;
     enum phase phase;
-    uv_timer_t connect_timer, phase_timer, rss_timer;
+    uv_timer_t connect_timer, phase_timer, tick_timer;
     /* connect phase */
     int64_t start_mono, last_tick_mono;
     double tokens;
@@ -183,10 +183,12 @@ struct bench {
     /* measure phase */
     int64_t rx_us; /* CLOCK_REALTIME at the read being processed */
     int64_t t0_mono, t1_mono;
+    int64_t last_tick_us; /* for the loop-lag probe; 0 before the first tick */
+    int64_t lag_max_us;   /* how late the tick ran at worst during the window */
     struct rusage ru0, ru1;
     hist lat;
     uint64_t deliveries, unparsed, gaps, reorders, negative;
-    /* closes, over the whole run until the bench starts closing */
+    /* closes the server started, whenever the bench learnt of them */
     long closed_by_server, closed_stalled, protocol_errors;
     long unanswered; /* connections that ended without answering our close */
     long unfinished; /* still open when CLOSE_GRACE_MS ran out */
@@ -240,14 +242,20 @@ static long proc_rss_kb(long pid) {
     return p ? strtol(p + 7, NULL, 10) : -1;
 }
 
-static void sample_rss(struct bench *b) {
+/* Samples the server's RSS and measures how late this tick runs: a loop
+ * that is busy, or starved of CPU by other processes, delays every receipt
+ * timestamp by as much, which the bench's own CPU time alone does not show. */
+static void on_tick(uv_timer_t *t) {
+    struct bench *b = t->data;
+    int64_t now = fc_mono_us();
+    if (b->phase == P_MEASURE && b->last_tick_us) {
+        int64_t lag = now - b->last_tick_us - TICK_MS * 1000;
+        if (lag > b->lag_max_us) b->lag_max_us = lag;
+    }
+    b->last_tick_us = now;
     if (!b->o.server_pid) return;
     long kb = proc_rss_kb(b->o.server_pid);
     if (kb > b->rss_peak) b->rss_peak = kb;
-}
-
-static void on_rss_tick(uv_timer_t *t) {
-    sample_rss(t->data);
 }
 
 static long long sample_cpu(const struct bench *b) {
@@ -730,7 +738,7 @@ static void on_finish(uv_timer_t *t) {
     if (b->o.server_pid) b->rss_after = proc_rss_kb(b->o.server_pid);
     uv_close((uv_handle_t *)&b->connect_timer, NULL);
     uv_close((uv_handle_t *)&b->phase_timer, NULL);
-    uv_close((uv_handle_t *)&b->rss_timer, NULL);
+    uv_close((uv_handle_t *)&b->tick_timer, NULL);
 }
 
 /* --- Report --------------------------------------------------------------- */
@@ -828,12 +836,27 @@ static void report(struct bench *b) {
             printf("server cpu        %.2f us per delivery (%.1f%% of one core)\n",
                    b->deliveries ? server_cpu_us / (double)b->deliveries : 0,
                    server_cpu_us / (window_s * 1e6) * 100);
-        printf("server rss kB     start %ld  peak %ld  end of window %ld  after close %ld\n",
-               b->rss_start, b->rss_peak, b->rss_end, b->rss_after);
+        else if (measured)
+            printf("server cpu        n/a (pid %ld was gone at the end of the window)\n",
+                   o->server_pid);
+        char kb[4][24];
+        const long rss[4] = {b->rss_start, b->rss_peak, b->rss_end, b->rss_after};
+        for (int i = 0; i < 4; i++)
+            if (rss[i] >= 0)
+                snprintf(kb[i], sizeof kb[i], "%ld", rss[i]);
+            else
+                snprintf(kb[i], sizeof kb[i], "n/a");
+        printf("server rss kB     start %s  peak %s  end of window %s  after close %s\n", kb[0],
+               kb[1], kb[2], kb[3]);
     }
-    if (measured)
+    if (measured) {
         printf("bench cpu         %.1f%% of one core%s\n", bench_pct,
                bench_pct > 90 ? " (the bench may be the bottleneck)" : "");
+        printf("bench loop lag    max %.1f ms%s\n", (double)b->lag_max_us / 1000,
+               b->lag_max_us > 50000 ? " (the bench was busy or starved of CPU: latencies include "
+                                       "its delay)"
+                                     : "");
+    }
 
     if (o->json) {
         fc_strbuf sb;
@@ -867,6 +890,7 @@ static void report(struct bench *b) {
         json_int(&sb, "server_rss_peak_kb", b->rss_peak >= 0, b->rss_peak);
         json_int(&sb, "server_rss_end_kb", b->rss_end >= 0, b->rss_end);
         json_real(&sb, "bench_cpu_pct", measured, bench_pct);
+        json_real(&sb, "bench_loop_lag_max_ms", measured, (double)b->lag_max_us / 1000);
         fc_sb_puts(&sb, "}");
         puts(sb.data);
         fc_sb_free(&sb);
@@ -1115,13 +1139,13 @@ int main(int argc, char **argv) {
     uv_loop_init(&b->loop);
     uv_timer_init(&b->loop, &b->connect_timer);
     uv_timer_init(&b->loop, &b->phase_timer);
-    uv_timer_init(&b->loop, &b->rss_timer);
-    b->connect_timer.data = b->phase_timer.data = b->rss_timer.data = b;
+    uv_timer_init(&b->loop, &b->tick_timer);
+    b->connect_timer.data = b->phase_timer.data = b->tick_timer.data = b;
     b->phase = P_CONNECT;
     b->start_mono = b->last_tick_mono = fc_mono_us();
     b->tokens = 1;
     uv_timer_start(&b->connect_timer, on_connect_tick, 0, CONNECT_TICK_MS);
-    if (o.server_pid) uv_timer_start(&b->rss_timer, on_rss_tick, RSS_TICK_MS, RSS_TICK_MS);
+    uv_timer_start(&b->tick_timer, on_tick, TICK_MS, TICK_MS);
     schedule(b, on_connect_settled, o.connect_timeout_s);
 
     /* Ends when every handle is closed: on_finish closes the timers last. */

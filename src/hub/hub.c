@@ -750,10 +750,11 @@ static void on_wake(uv_async_t *a) {
         struct item *it = &items[i];
         switch (it->kind) {
         case IT_STICKY:
-            if (lp->streams[it->stream].sticky) fc_buf_unref(lp->streams[it->stream].sticky);
-            lp->streams[it->stream].sticky = fc_buf_ref(it->buf);
-            /* fall through: it is also an ordinary message */
         case IT_MSG:
+            if (it->kind == IT_STICKY) { /* kept for later subscribers, and sent now */
+                if (lp->streams[it->stream].sticky) fc_buf_unref(lp->streams[it->stream].sticky);
+                lp->streams[it->stream].sticky = fc_buf_ref(it->buf);
+            }
             if (!lp->stopping) {
                 enum fc_slow_policy policy = hub->streams[it->stream].policy;
                 for (struct conn *c = lp->streams[it->stream].subs, *next; c; c = next) {

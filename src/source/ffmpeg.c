@@ -64,7 +64,10 @@ struct ff_source {
 static void set_error(struct ff_source *s, const char *what, int averr) {
     char e[AV_ERROR_MAX_STRING_SIZE] = "";
     if (averr) av_strerror(averr, e, sizeof e);
-    snprintf(s->base.error, sizeof s->base.error, "%s%s%s", what, averr ? ": " : "", e);
+    /* Truncating a long path in the message is fine; the check keeps GCC's
+     * -Wformat-truncation quiet about it. */
+    if (snprintf(s->base.error, sizeof s->base.error, "%s%s%s", what, averr ? ": " : "", e) < 0)
+        s->base.error[0] = 0;
 }
 
 static void status(struct ff_source *s, const char *state, const char *error, int attempt,

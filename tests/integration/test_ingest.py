@@ -2,6 +2,8 @@
 RTSP server (GStreamer) that goes away and comes back, freshness under a slow
 predictor, and bad inputs that must not disturb other streams."""
 
+import functools
+import http.server
 import json
 import os
 import shutil
@@ -153,6 +155,33 @@ class IngestTest(unittest.TestCase):
             finally:
                 sub.close()
 
+    def test_hls_over_http(self):
+        """An HLS playlist served over HTTP: every frame arrives, then the stream ends."""
+        hls_dir = os.path.join(self.dir, "hls")
+        os.makedirs(hls_dir, exist_ok=True)
+        make_video(os.path.join(hls_dir, "clip.m3u8"),
+                   ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "30", "-f", "hls",
+                    "-hls_time", "1", "-hls_playlist_type", "vod"], 2)
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=hls_dir)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.m3u8"
+        try:
+            with fc.Server("--stream", f"web={url},retries=0,mode=every,wait=1") as server:
+                sub = Subscriber(server.url("web"))
+                try:
+                    fc.wait_for(lambda: sub.has_state("ended"), 60, "the HLS stream to end")
+                    self.assertEqual([r["frame"]["index"] for r in sub.results()], list(range(60)))
+                finally:
+                    sub.close()
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+
     def test_rtsp_reconnects(self):
         """The camera goes away and comes back: reconnecting is broadcast, seq continues."""
         rtsp = RtspServer()
@@ -202,8 +231,10 @@ class IngestTest(unittest.TestCase):
                        "--stream", f"text={notvideo}",
                        "--stream", f"broken={broken},realtime=0,mode=every,wait=1",
                        "--stream", "refused=rtsp://127.0.0.1:1/,timeout=2",
+                       "--stream", "nodevice=v4l2:/dev/video99,retries=0",
                        "--stream", "ok=synthetic:size=64x64,fps=20") as server:
-            subs = {n: Subscriber(server.url(n)) for n in ["missing", "text", "broken", "refused", "ok"]}
+            subs = {n: Subscriber(server.url(n))
+                    for n in ["missing", "text", "broken", "refused", "nodevice", "ok"]}
             try:
                 fc.wait_for(lambda: subs["missing"].has_state("failed"), 20, "missing: failed")
                 err = subs["missing"].statuses()[-1]["error"]
@@ -220,6 +251,8 @@ class IngestTest(unittest.TestCase):
                 self.assertIn("refused", retries[0]["error"].lower())
                 self.assertEqual([s["attempt"] for s in retries[:3]], [1, 2, 3])
                 self.assertLess(retries[0]["retry_ms"], retries[2]["retry_ms"])
+                fc.wait_for(lambda: subs["nodevice"].has_state("failed"), 20, "nodevice: failed")
+                self.assertIn("/dev/video99", subs["nodevice"].statuses()[-1]["error"])
                 n = len(subs["ok"].results())
                 fc.wait_for(lambda: len(subs["ok"].results()) > n + 10, 20, "the good stream to flow")
             finally:

@@ -5,19 +5,33 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "hub/ws.h"
 #include "util/strbuf.h"
 
+/* strbuf.h: data is "always NUL-terminated when cap > 0", fresh ones too. */
+static void sb_init_is_empty_string(void **state) {
+    (void)state;
+    static const size_t reserve[] = {0, 1, 64, 1000};
+    for (size_t k = 0; k < 4; k++) {
+        fc_strbuf sb;
+        fc_sb_init(&sb, reserve[k]);
+        assert_non_null(sb.data);
+        assert_true(sb.cap > reserve[k]);
+        assert_int_equal(sb.len, 0);
+        unsigned char c0 = (unsigned char)sb.data[0];
+        fc_sb_free(&sb);
+        if (c0 != 0)
+            fail_msg("fc_sb_init(%zu): data[0] is 0x%02x, not a terminator", reserve[k], c0);
+    }
+}
+
 static void sb_append_and_grow(void **state) {
     (void)state;
     fc_strbuf sb;
     fc_sb_init(&sb, 0);
-    assert_non_null(sb.data);
-    assert_true(sb.cap > 0);
-    assert_int_equal(sb.len, 0);
-    assert_string_equal(sb.data, "");
     fc_sb_puts(&sb, "abc");
     fc_sb_append(&sb, "def\0ghi", 7);
     assert_int_equal(sb.len, 10);
@@ -54,9 +68,12 @@ static void sb_printf(void **state) {
     /* Exactly filling the room that is left. */
     fc_sb_reset(&sb);
     size_t room = sb.cap - 1;
-    memset(big, 'c', room);
-    big[room] = 0;
-    fc_sb_printf(&sb, "%s", big);
+    char *fill = malloc(room + 1);
+    assert_non_null(fill);
+    memset(fill, 'c', room);
+    fill[room] = 0;
+    fc_sb_printf(&sb, "%s", fill);
+    free(fill);
     assert_int_equal(sb.len, room);
     assert_int_equal(strlen(sb.data), room);
     fc_sb_printf(&sb, "%s", "d");
@@ -143,8 +160,11 @@ static void sb_json_grows(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sb_append_and_grow), cmocka_unit_test(sb_printf),
-        cmocka_unit_test(sb_json_escapes),    cmocka_unit_test(sb_json_utf8),
+        cmocka_unit_test(sb_init_is_empty_string),
+        cmocka_unit_test(sb_append_and_grow),
+        cmocka_unit_test(sb_printf),
+        cmocka_unit_test(sb_json_escapes),
+        cmocka_unit_test(sb_json_utf8),
         cmocka_unit_test(sb_json_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
