@@ -121,8 +121,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rcb = feed(&pb, &b, stream, n);
 
     CHECK(rca == rcb);
-    CHECK(a.log.len == b.log.len && memcmp(a.log.data, b.log.data, a.log.len) == 0);
-    CHECK(a.closed == b.closed);
+    if (rca == 0) {
+        CHECK(a.log.len == b.log.len && memcmp(a.log.data, b.log.data, a.log.len) == 0);
+        CHECK(a.closed == b.closed);
+    } else {
+        /* Data of a chunk that fails UTF-8 validation is withheld, so how
+         * much was delivered before the error depends on the chunking; each
+         * transcript must still be a prefix of the other. */
+        size_t common = a.log.len < b.log.len ? a.log.len : b.log.len;
+        CHECK(memcmp(a.log.data, b.log.data, common) == 0);
+        CHECK(!a.closed && !b.closed);
+    }
     CHECK(a.data_total <= n);
 
     fc_sb_free(&a.log);
