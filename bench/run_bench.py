@@ -172,12 +172,13 @@ class Runner:
             self.untrack(p)
 
     def message_size(self, port):
-        """Mean size of a few messages as framecast-client prints them."""
+        """Mean size of a few results as framecast-client prints them."""
         try:
             out = subprocess.run([self.client, "--count", "5", "--timeout", "5",
                                   f"ws://127.0.0.1:{port}/ws/demo"], capture_output=True,
                                  text=True, timeout=10).stdout
-            lines = [len(x.encode()) for x in out.splitlines() if x.startswith("{")]
+            # Only results: framecast also sends a short status message on connect.
+            lines = [len(x.encode()) for x in out.splitlines() if '"type":"result"' in x]
             return round(statistics.mean(lines)) if lines else None
         except (subprocess.TimeoutExpired, OSError):
             return None

@@ -122,7 +122,7 @@ static int parse_stream(fc_config *cfg, const char *opt, const char *v, char *er
     int first = 1, rc = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
         if (!first) {
-            long n;
+            long n = 0;
             if (strncmp(tok, "slow=", 5) == 0) {
                 int p = fc_slow_policy_parse(tok + 5);
                 if (p < 0) {
@@ -224,7 +224,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     opterr = 0;
     optind = 1;
     int c, rc = 0;
-    long n;
+    long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         const char *name = c >= O_LISTEN && c <= O_EXIT_DONE ? longopts[c - O_LISTEN].name : "";
         char opt[64];

@@ -604,6 +604,12 @@ static void conn_http_input(struct conn *c, size_t old_len) {
     }
     fc_http_request req;
     int rc = fc_http_parse_request(c->head, c->head_len, &req);
+    if (rc == FC_HTTP_INCOMPLETE) { /* e.g. blank lines before the request line */
+        if (c->head_len >= c->lp->hub->cfg.head_limit)
+            conn_http_reply(c, 431, "Request Header Fields Too Large", NULL,
+                            "request head too large");
+        return;
+    }
     if (rc > 0) conn_handle_request(c, &req);
     else if (rc == FC_HTTP_ETOO_LARGE)
         conn_http_reply(c, 431, "Request Header Fields Too Large", NULL, "too many headers");

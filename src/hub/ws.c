@@ -1,6 +1,7 @@
 /* RFC 6455 codec (see ws.h). SHA-1 and base64 come from OpenSSL. */
 #include "hub/ws.h"
 
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 int fc_ws_key_valid(const char *key, size_t len) {
     /* 16 bytes encode to exactly 24 base64 characters ending in "==". */
     if (len != 24 || key[22] != '=' || key[23] != '=') return 0;
+    /* EVP_DecodeBlock takes '=' anywhere as zero bits: check the alphabet. */
+    for (size_t i = 0; i < 22; i++)
+        if (!isalnum((unsigned char)key[i]) && key[i] != '+' && key[i] != '/') return 0;
     unsigned char out[18];
     int n = EVP_DecodeBlock(out, (const unsigned char *)key, 24);
     /* EVP_DecodeBlock does not strip padding: 24 chars give 18 bytes, 2 of them padding. */
@@ -36,7 +40,7 @@ void fc_ws_accept(const char *key, size_t len, char out[FC_WS_ACCEPT_LEN + 1]) {
 int fc_ws_check_upgrade(const fc_http_request *req, fc_ws_upgrade *out) {
     memset(out, 0, sizeof *out);
     const fc_http_header *h;
-    if (!fc_http_slice_ieq(req->method, "GET") || req->method.p[0] != 'G') {
+    if (req->method.len != 3 || memcmp(req->method.p, "GET", 3) != 0) { /* case-sensitive */
         out->reason = "a WebSocket upgrade must use GET";
         return out->status = 405;
     }
@@ -120,7 +124,11 @@ fc_buf *fc_ws_close_frame(unsigned code, const char *reason) {
         n = 2;
         if (reason) {
             size_t r = strlen(reason);
-            if (r > sizeof payload - 2) r = sizeof payload - 2;
+            if (r > sizeof payload - 2) {
+                r = sizeof payload - 2;
+                /* Cut at a character boundary: never before a continuation byte. */
+                while (r > 0 && ((unsigned char)reason[r] & 0xC0) == 0x80) r--;
+            }
             memcpy(payload + 2, reason, r);
             n += r;
         }

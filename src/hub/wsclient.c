@@ -26,6 +26,10 @@ int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
         h++;
         hend = rb;
         if (rb[1] == ':') port = rb + 2;
+        else if (rb + 1 != end) {
+            *why = "unexpected characters after the [IPv6] address";
+            return -1;
+        }
     } else {
         const char *colon = memchr(h, ':', (size_t)(end - h));
         if (colon) {
@@ -38,6 +42,11 @@ int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
         *why = "missing or too long host or port";
         return -1;
     }
+    for (size_t i = 0; i < pl; i++)
+        if (port[i] < '0' || port[i] > '9') {
+            *why = "the port must be a number";
+            return -1;
+        }
     memcpy(out->host, h, hl);
     if (port) memcpy(out->port, port, pl);
     else strcpy(out->port, "80");
@@ -60,7 +69,13 @@ int fc_ws_client_request(char *out, size_t cap, const fc_ws_url *url, char key[2
 
 int fc_ws_client_check(const char *head, size_t len, const char *key, const char **why) {
     int status;
-    if (len < 12 || sscanf(head, "HTTP/1.%*d %d", &status) != 1) {
+    char line[64];
+    const char *nl = memchr(head, '\n', len);
+    size_t ll = nl ? (size_t)(nl - head) : len;
+    if (ll >= sizeof line) ll = sizeof line - 1;
+    memcpy(line, head, ll); /* head need not be NUL-terminated */
+    line[ll] = 0;
+    if (len < 12 || sscanf(line, "HTTP/1.%*d %d", &status) != 1) {
         *why = "the server's answer is not HTTP";
         return -1;
     }
@@ -69,10 +84,13 @@ int fc_ws_client_check(const char *head, size_t len, const char *key, const char
         return status;
     }
     /* Reuse the request parser for the headers: skip the status line. */
-    const char *nl = memchr(head, '\n', len);
     char buf[4096];
+    if (!nl) {
+        *why = "malformed response headers";
+        return -1;
+    }
     size_t rest = len - (size_t)(nl + 1 - head);
-    if (!nl || rest + 20 > sizeof buf) {
+    if (rest + 20 > sizeof buf) {
         *why = "the server's answer is too large";
         return -1;
     }
@@ -83,10 +101,18 @@ int fc_ws_client_check(const char *head, size_t len, const char *key, const char
         *why = "malformed response headers";
         return -1;
     }
+    const fc_http_header *up = fc_http_find(&req, "Upgrade");
+    const fc_http_header *conn = fc_http_find(&req, "Connection");
+    if (!up || !fc_http_has_token(up->value, "websocket") || !conn ||
+        !fc_http_has_token(conn->value, "Upgrade")) {
+        *why = "the answer lacks 'Upgrade: websocket' or 'Connection: Upgrade'";
+        return -1;
+    }
     const fc_http_header *h = fc_http_find(&req, "Sec-WebSocket-Accept");
     char expect[FC_WS_ACCEPT_LEN + 1];
     fc_ws_accept(key, strlen(key), expect);
-    if (!h || !fc_http_slice_ieq(h->value, expect)) {
+    /* base64 is case-sensitive */
+    if (!h || h->value.len != FC_WS_ACCEPT_LEN || memcmp(h->value.p, expect, FC_WS_ACCEPT_LEN)) {
         *why = "wrong Sec-WebSocket-Accept";
         return -1;
     }

@@ -13,6 +13,7 @@ static const struct {
 } builtins[] = {
     {"null", fc_predictor_null},
     {"fake", fc_predictor_fake},
+    {"motion", fc_predictor_motion},
 };
 
 int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const char **opts,
@@ -26,7 +27,7 @@ int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const ch
             return 0;
         }
     }
-    snprintf(err, errlen, "--predictor: unknown predictor '%.*s' (expected one of: null, fake)", (int)n,
+    snprintf(err, errlen, "--predictor: unknown predictor '%.*s' (expected one of: null, fake, motion)", (int)n,
              spec);
     return FC_EUNKNOWN;
 }

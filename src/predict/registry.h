@@ -15,5 +15,6 @@ int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const ch
 /* Built-ins. */
 const fc_predictor_api *fc_predictor_null(void);
 const fc_predictor_api *fc_predictor_fake(void);
+const fc_predictor_api *fc_predictor_motion(void);
 
 #endif

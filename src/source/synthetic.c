@@ -88,10 +88,12 @@ fc_synth *fc_synth_new(const fc_synth_config *cfg) {
         return NULL;
     }
     uint64_t st = cfg->seed;
-    /* Background: 16-pixel tiles of muted grey-blue with a gentle gradient. */
+    /* Background: 16-pixel tiles of dark grey-blue with a gentle gradient,
+     * at least ~35 luma levels below every object pixel, so the objects are
+     * there to be found even with noise. */
     uint8_t tiles[64][3];
     for (int i = 0; i < 64; i++) {
-        int g = rand_range(&st, 40, 90);
+        int g = rand_range(&st, 30, 70);
         tiles[i][0] = (uint8_t)g;
         tiles[i][1] = (uint8_t)(g + 10);
         tiles[i][2] = (uint8_t)(g + 25);
@@ -113,9 +115,9 @@ fc_synth *fc_synth_new(const fc_synth_config *cfg) {
         o->y0 = rand_range(&st, 0, H - o->h);
         o->vx = rand_range(&st, 1, 4) * speed * (splitmix64(&st) & 1 ? 1 : -1);
         o->vy = rand_range(&st, 1, 3) * speed * (splitmix64(&st) & 1 ? 1 : -1);
-        o->color[0] = (uint8_t)rand_range(&st, 160, 255);
-        o->color[1] = (uint8_t)rand_range(&st, 100, 255);
-        o->color[2] = (uint8_t)rand_range(&st, 0, 120);
+        o->color[0] = (uint8_t)rand_range(&st, 200, 255);
+        o->color[1] = (uint8_t)rand_range(&st, 170, 255);
+        o->color[2] = (uint8_t)rand_range(&st, 0, 200);
     }
     return s;
 }
@@ -157,8 +159,8 @@ void fc_synth_render(const fc_synth *s, int64_t index, fc_frame *f) {
             for (int x = 0; x < b->w; x++) {
                 /* Diagonal stripes give the object texture of its own. */
                 int dark = ((x + y - b->x - b->y) / 6) & 1;
-                row[3 * x] = (uint8_t)(col[0] - dark * 40);
-                row[3 * x + 1] = (uint8_t)(col[1] - dark * 40 * (col[1] > 40));
+                row[3 * x] = (uint8_t)(col[0] - dark * 30);
+                row[3 * x + 1] = (uint8_t)(col[1] - dark * 30);
                 row[3 * x + 2] = col[2];
             }
         }

@@ -10,6 +10,7 @@ void fc_sb_init(fc_strbuf *sb, size_t reserve) {
     sb->data = NULL;
     sb->len = sb->cap = 0;
     fc_sb_reserve(sb, reserve ? reserve : 64);
+    sb->data[0] = 0;
 }
 
 void fc_sb_free(fc_strbuf *sb) {

@@ -63,6 +63,12 @@ class TestBroadcast(unittest.TestCase):
             self.assertEqual(m.get("stream"), "demo", f"{who}: {m}")
             if m["type"] == "result":
                 msgs.append(m)
+            elif m["type"] == "status":
+                self.assertNotIn("seq", m, f"{who}: status messages carry no seq")
+        # A subscriber gets the stream's current status first; the synthetic
+        # source is live from its first frame.
+        self.assertEqual((all_msgs[0]["type"], all_msgs[0].get("state")), ("status", "live"),
+                         f"{who}: first message {all_msgs[0]}")
         self.assertGreaterEqual(len(msgs), 50, f"{who}: too few result messages")
         for m in msgs:
             for k in CONTRACT_FIELDS:

@@ -1,0 +1,151 @@
+/* The motion predictor against the synthetic source's ground truth: frames
+ * rendered by fc_synth, converted to the predictor's format by the same
+ * converter the sources use, boxes scored by IoU. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predict/registry.h"
+#include "predict/worker.h"
+#include "source/convert.h"
+#include "source/synthetic.h"
+
+static double iou(const float *a, const fc_box *b) {
+    double x0 = a[0] > b->x ? a[0] : b->x, y0 = a[1] > b->y ? a[1] : b->y;
+    double x1 = a[0] + a[2] < b->x + b->w ? a[0] + a[2] : b->x + b->w;
+    double y1 = a[1] + a[3] < b->y + b->h ? a[1] + a[3] : b->y + b->h;
+    if (x1 <= x0 || y1 <= y0) return 0;
+    double inter = (x1 - x0) * (y1 - y0);
+    return inter / ((double)a[2] * a[3] + (double)b->w * b->h - inter);
+}
+
+static int boxes_overlap(const fc_box *a, const fc_box *b, int margin) {
+    return a->x < b->x + b->w + margin && b->x < a->x + a->w + margin &&
+           a->y < b->y + b->h + margin && b->y < a->y + a->h + margin;
+}
+
+struct score {
+    int objects, found, boxes, false_boxes;
+};
+
+/* Runs the predictor over frames [0, frames) and scores those from settle on.
+ * Objects closer than 8 working pixels (320 across) to another are not
+ * scored: their motion is one blob, as it would be for any motion detector. */
+static void run(const char *synth_opts, const char *motion_opts, int frames, int settle,
+                struct score *sc) {
+    char err[256];
+    fc_synth_config cfg;
+    assert_int_equal(fc_synth_config_parse(&cfg, synth_opts, err, sizeof err), 0);
+    fc_synth *s = fc_synth_new(&cfg);
+    const fc_predictor_api *api = fc_predictor_motion();
+    void *inst;
+    assert_int_equal(api->create(motion_opts, &inst, err, sizeof err), 0);
+    fc_output_spec spec = {0};
+    api->wants(inst, &spec.format, &spec.width, &spec.height);
+    fc_convert conv = {0};
+    fc_frame *rgb = fc_frame_new_rgb(cfg.width, cfg.height);
+    static fc_detection dets[FC_MAX_DETECTIONS];
+    memset(sc, 0, sizeof *sc);
+    int margin = 8 * cfg.width / 320;
+    for (int i = 0; i < frames; i++) {
+        fc_synth_render(s, i, rgb);
+        const uint8_t *const planes[4] = {rgb->view.data[0], NULL, NULL, NULL};
+        const int strides[4] = {rgb->view.stride[0], 0, 0, 0};
+        fc_frame *g = fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24),
+                                       cfg.width, cfg.height, &spec);
+        assert_non_null(g);
+        g->view.index = i;
+        g->view.pts_us = rgb->view.pts_us;
+        int n = api->predict(inst, &g->view, dets, FC_MAX_DETECTIONS, err, sizeof err);
+        assert_true(n >= 0);
+        fc_frame_free(g);
+        if (i < settle) continue;
+        int matched[FC_MAX_DETECTIONS] = {0};
+        for (int k = 0; k < rgb->ntruth; k++) {
+            int alone = 1;
+            for (int j = 0; j < rgb->ntruth; j++)
+                if (j != k && boxes_overlap(&rgb->truth[k], &rgb->truth[j], margin)) alone = 0;
+            double best = 0;
+            int best_d = -1;
+            for (int d = 0; d < n; d++) {
+                double v = iou(dets[d].box, &rgb->truth[k]);
+                if (v > best) best = v, best_d = d;
+            }
+            if (best_d >= 0 && best >= 0.5) matched[best_d] = 1;
+            if (!alone) {
+                if (best_d >= 0) matched[best_d] = 1; /* a blob of several objects is no false box */
+                continue;
+            }
+            sc->objects++;
+            sc->found += best >= 0.5;
+            if (getenv("MOTION_DEBUG") && best < 0.5)
+                printf("frame %d missed [%d,%d %dx%d] best iou %.2f %s\n", i, rgb->truth[k].x,
+                       rgb->truth[k].y, rgb->truth[k].w, rgb->truth[k].h, best,
+                       best_d >= 0 ? "" : "(no box)");
+        }
+        for (int d = 0; d < n; d++) {
+            int touches = 0;
+            for (int k = 0; k < rgb->ntruth; k++) touches |= iou(dets[d].box, &rgb->truth[k]) > 0;
+            sc->boxes++;
+            sc->false_boxes += !matched[d] && !touches;
+            if (getenv("MOTION_DEBUG") && !matched[d] && !touches)
+                printf("frame %d false box %.0f,%.0f %.0fx%.0f\n", i, dets[d].box[0], dets[d].box[1],
+                       dets[d].box[2], dets[d].box[3]);
+        }
+    }
+    fc_frame_free(rgb);
+    fc_convert_free(&conv);
+    api->destroy(inst);
+    fc_synth_free(s);
+}
+
+static void check(const char *synth_opts, const char *motion_opts) {
+    struct score sc;
+    run(synth_opts, motion_opts, 300, 150, &sc);
+    printf("  %-55s found %d/%d (%.1f%%), false %d/%d boxes\n", synth_opts, sc.found, sc.objects,
+           100.0 * sc.found / (sc.objects ? sc.objects : 1), sc.false_boxes, sc.boxes);
+    assert_true(sc.objects > 50);
+    assert_true(sc.found * 100 >= sc.objects * 95);
+    assert_true(sc.false_boxes * 100 < (sc.boxes ? sc.boxes : 1) * 5);
+}
+
+static void test_finds_moving_objects(void **state) {
+    (void)state;
+    check("size=640x360,objects=3,seed=1", "");
+    check("size=640x360,objects=4,seed=2", "");
+    check("size=640x360,objects=2,seed=3,noise=8", "");
+    check("size=1280x720,objects=3,seed=4,noise=4", "");
+    check("size=320x240,objects=5,seed=5", "");
+}
+
+static void test_static_scene_has_no_boxes(void **state) {
+    (void)state;
+    struct score sc;
+    run("size=640x360,objects=0,seed=7,noise=6", "", 120, 1, &sc);
+    assert_int_equal(sc.boxes, 0);
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    char err[256];
+    void *inst;
+    const fc_predictor_api *api = fc_predictor_motion();
+    assert_int_not_equal(api->create("threshold=0", &inst, err, sizeof err), 0);
+    assert_non_null(strstr(err, "threshold"));
+    assert_int_not_equal(api->create("speed=3", &inst, err, sizeof err), 0);
+    assert_non_null(strstr(err, "speed"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_finds_moving_objects),
+        cmocka_unit_test(test_static_scene_has_no_boxes),
+        cmocka_unit_test(test_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
