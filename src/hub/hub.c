@@ -129,6 +129,7 @@ struct fc_hub {
 static void conn_close(struct conn *c);
 static void conn_mark_dirty(struct conn *c);
 static void conn_send_close(struct conn *c, unsigned code, const char *reason);
+static void conn_flush(struct conn *c);
 
 /* --- Configuration ------------------------------------------------------- */
 
@@ -275,7 +276,16 @@ static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy
     if (c->close_sent || c->state != C_WS) return;
     const fc_hub_config *cfg = &c->lp->hub->cfg;
     struct lstream *ls = &c->lp->streams[c->stream];
-    if (c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs) {
+    int over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
+    if (over && !c->writing) {
+        /* The bound is for bytes the client has not taken. Messages queued in
+         * this same inbox batch have not been offered to the socket yet (the
+         * loop may have been descheduled): offer them before judging. */
+        conn_flush(c);
+        if (c->state != C_WS || c->close_sent) return;
+        over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
+    }
+    if (over) {
         switch (policy) {
         case FC_SLOW_DROP:
             atomic_fetch_add_explicit(&ls->dropped, 1, memory_order_relaxed);

@@ -62,7 +62,7 @@ def stalled_client(port):
 
 
 class SlowClientTest(unittest.TestCase):
-    def run_fast_clients(self, srv, stalled, done):
+    def run_fast_clients(self, srv, done):
         """Runs the fast clients until FAST_SECONDS have passed and done(bytes
         received by each fast client) is true. Returns per-client seq lists."""
         url = srv.url()
@@ -159,7 +159,7 @@ class SlowClientTest(unittest.TestCase):
         with fc.Server(*COMMON, "--stream", f"demo={SOURCE},slow=drop") as srv:
             stalled = stalled_client(srv.port)
             try:
-                results = self.run_fast_clients(srv, stalled, self.overflowed(srv, stalled))
+                results = self.run_fast_clients(srv, self.overflowed(srv, stalled))
                 self.check_fast(results)
                 self.assert_stays_connected_with_gap(srv, stalled, results)
             finally:
@@ -169,7 +169,7 @@ class SlowClientTest(unittest.TestCase):
         with fc.Server(*COMMON, "--source", SOURCE, "--slow-policy", "latest") as srv:
             stalled = stalled_client(srv.port)
             try:
-                results = self.run_fast_clients(srv, stalled, self.overflowed(srv, stalled))
+                results = self.run_fast_clients(srv, self.overflowed(srv, stalled))
                 self.check_fast(results)
                 self.assert_stays_connected_with_gap(srv, stalled, results)
             finally:
@@ -195,7 +195,7 @@ class SlowClientTest(unittest.TestCase):
                         track["tx"], track["changed"] = e["tx"], now
                     return False
 
-                results = self.run_fast_clients(srv, stalled, done)
+                results = self.run_fast_clients(srv, done)
                 self.check_fast(results)
                 # Once the kernel's buffer stopped taking data, the queue was
                 # over its bound within a few messages; from then on the server
