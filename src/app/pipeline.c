@@ -23,6 +23,7 @@ struct fc_pipeline {
     fc_source *source;
     const fc_predictor_api *api;
     const char *predictor_opts;
+    void *plugin; /* dlopen handle, or NULL */
     fc_slot slot;
     fc_workers *workers;
     pthread_t source_thread;
@@ -176,7 +177,8 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     fc_sb_init(&p->sb, 1024);
     fc_sb_init(&p->status_sb, 256);
     fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
-    int rc = fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, err, errlen);
+    int rc = fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, &p->plugin, err,
+                                 errlen);
     if (!rc) rc = fc_source_open(&p->source, cfg->source, err, errlen);
     /* Predictor instances are created now so bad options fail at start-up;
      * the worker threads wait on the slot until the source runs. */
@@ -233,6 +235,7 @@ void fc_pipeline_destroy(fc_pipeline *p) {
     fc_pipeline_stop(p);
     if (p->source) p->source->destroy(p->source);
     fc_slot_destroy(&p->slot);
+    fc_predictor_unload(p->plugin); /* after the workers destroyed their instances */
     fc_sb_free(&p->sb);
     fc_sb_free(&p->status_sb);
     pthread_mutex_destroy(&p->seq_mu);

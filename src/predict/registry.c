@@ -1,5 +1,6 @@
 #include "predict/registry.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,11 +15,59 @@ static const struct {
     {"null", fc_predictor_null},
     {"fake", fc_predictor_fake},
     {"motion", fc_predictor_motion},
+    {"exec", fc_predictor_exec},
 };
 
+static int load_plugin(const char *spec, const fc_predictor_api **api, const char **opts,
+                       void **plugin, char *err, size_t errlen) {
+    const char *so = strstr(spec, ".so");
+    const char *colon = so ? strchr(so, ':') : strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    char path[4096];
+    snprintf(path, sizeof path, "%.*s", (int)n, spec);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(err, errlen, "--predictor: cannot load plugin '%s': %s", path, dlerror());
+        return FC_EUNKNOWN;
+    }
+    fc_predictor_entry_fn entry = (fc_predictor_entry_fn)dlsym(h, "fc_predictor_entry");
+    const fc_predictor_api *a = entry ? entry() : NULL;
+    if (!a) {
+        snprintf(err, errlen,
+                 "--predictor: '%s' is not a framecast plugin (no fc_predictor_entry function "
+                 "returning its table)",
+                 path);
+    } else if (a->abi_major != FC_PREDICTOR_ABI_MAJOR) {
+        snprintf(err, errlen,
+                 "--predictor: plugin '%s' was built for predictor ABI %u, this framecast has ABI "
+                 "%d: rebuild it against this framecast's include/framecast/predictor.h",
+                 path, a->abi_major, FC_PREDICTOR_ABI_MAJOR);
+        a = NULL;
+    } else if (!a->create || !a->predict || !a->destroy || !a->name) {
+        snprintf(err, errlen, "--predictor: plugin '%s' lacks create, predict, destroy or name",
+                 path);
+        a = NULL;
+    }
+    if (!a) {
+        dlclose(h);
+        return FC_EINVAL_OPT;
+    }
+    *api = a;
+    *opts = colon ? colon + 1 : "";
+    *plugin = h;
+    return 0;
+}
+
+void fc_predictor_unload(void *plugin) {
+    if (plugin) dlclose(plugin);
+}
+
 int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const char **opts,
-                        char *err, size_t errlen) {
+                        void **plugin, char *err, size_t errlen) {
+    *plugin = NULL;
     const char *colon = strchr(spec, ':');
+    if (memchr(spec, '/', colon ? (size_t)(colon - spec) : strlen(spec)) || strstr(spec, ".so"))
+        return load_plugin(spec, api, opts, plugin, err, errlen);
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
         if (strlen(builtins[i].name) == n && strncmp(builtins[i].name, spec, n) == 0) {
@@ -27,7 +76,7 @@ int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const ch
             return 0;
         }
     }
-    snprintf(err, errlen, "--predictor: unknown predictor '%.*s' (expected one of: null, fake, motion)", (int)n,
+    snprintf(err, errlen, "--predictor: unknown predictor '%.*s' (expected one of: null, fake, motion, exec, or a plugin PATH.so)", (int)n,
              spec);
     return FC_EUNKNOWN;
 }

@@ -1,5 +1,7 @@
-/* Predictor lookup: a spec "NAME[:OPTIONS]" names a built-in predictor.
- * Any thread; the tables returned are static and immutable. */
+/* Predictor lookup: a spec "NAME[:OPTIONS]" names a built-in predictor, and
+ * "PATH.so[:OPTIONS]" (a path with a '/') a plugin, loaded with dlopen and
+ * checked against FC_PREDICTOR_ABI_MAJOR. Main thread; the tables returned
+ * are immutable and live until fc_predictor_unload. */
 #ifndef FC_PREDICT_REGISTRY_H
 #define FC_PREDICT_REGISTRY_H
 
@@ -10,11 +12,14 @@
 /* Resolves spec. On success *api is the table and *opts points into spec
  * (after the ':', or "" when none). On error writes a message into err. */
 int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const char **opts,
-                        char *err, size_t errlen);
+                        void **plugin, char *err, size_t errlen);
+/* Unloads a plugin returned by lookup (NULL: nothing to do). */
+void fc_predictor_unload(void *plugin);
 
 /* Built-ins. */
 const fc_predictor_api *fc_predictor_null(void);
 const fc_predictor_api *fc_predictor_fake(void);
 const fc_predictor_api *fc_predictor_motion(void);
+const fc_predictor_api *fc_predictor_exec(void);
 
 #endif

@@ -78,6 +78,8 @@ class Server:
             self.proc.wait()
             raise AssertionError("framecast did not stop within %ss of SIGTERM" % timeout)
         self._stderr_thread.join(timeout=5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
         if code != 0:
             raise AssertionError(f"framecast exited with {code}:\n" + "".join(self.stderr_lines))
         return code
