@@ -11,6 +11,7 @@ This example finds bright regions: pixels brighter than THRESHOLD, grouped
 into boxes on a coarse grid. It uses only numpy (Debian's python3-numpy).
 """
 
+import argparse
 import json
 import struct
 import sys
@@ -59,6 +60,10 @@ def read_exact(stream, n):
 
 
 def main():
+    global THRESHOLD
+    ap = argparse.ArgumentParser(description="framecast exec model: bright regions")
+    ap.add_argument("--threshold", type=int, default=THRESHOLD, help="mean luma of a bright cell")
+    THRESHOLD = ap.parse_args().threshold
     stdin, stdout = sys.stdin.buffer, sys.stdout
     while True:
         (magic, hsize, index, pts_us, width, height, fmt, size,

@@ -135,7 +135,7 @@ static void stop_child(struct exec_pred *e) {
     if (e->out_fd >= 0) close(e->out_fd);
     e->in_fd = e->out_fd = -1;
     if (e->pid > 0) {
-        kill(e->pid, SIGKILL);
+        kill(-e->pid, SIGKILL); /* the whole group */
         waitpid(e->pid, NULL, 0);
     }
     e->pid = 0;
@@ -161,8 +161,15 @@ static int start_child(struct exec_pred *e, char *err, size_t errlen) {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    /* Its own process group, so stopping it stops everything the command
+     * started (the shell and the model alike). */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     char *argv[] = {"/bin/sh", "-c", e->cmd, NULL};
-    int rc = posix_spawn(&e->pid, "/bin/sh", &fa, NULL, argv, environ);
+    int rc = posix_spawn(&e->pid, "/bin/sh", &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     close(in[0]);
     close(out[1]);
@@ -228,6 +235,7 @@ static long read_line(struct exec_pred *e, int64_t deadline, char *err, size_t e
         }
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
             int status = 0;
+            kill(-e->pid, SIGKILL); /* whatever is left of its group */
             waitpid(e->pid, &status, 0);
             e->pid = 0;
             if (WIFEXITED(status))
