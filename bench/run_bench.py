@@ -11,7 +11,7 @@ Scenarios (SCENARIOS="S1 S2 S3 MC", default all):
   S1       1000 clients, ~300 B, each server as fast as it goes (framecast
            fps=max; peers publish in a loop that yields once per message)
   S1-rate  framecast at fixed rates of k x the message rate python's
-           broadcast() reached in S1 (k = 1.5, 3, 5; stops at the first rate
+           broadcast() reached in S1 (k = 1.5, 3, 5, 8; stops at the first rate
            not sustained): the deliveries/s framecast sustains with every
            client getting every message. Part of S1.
   S2       1000 clients, ~300 B, 30 msgs/s
@@ -19,7 +19,8 @@ Scenarios (SCENARIOS="S1 S2 S3 MC", default all):
            server also runs S3-base (no stalled client) right after, the
            reference for the p99 target
   MC       framecast --io-threads 1 vs 2, server allowed cores 0 and 1 (the
-           bench stays on core 1), at a fixed high rate and at fps=max
+           bench stays on core 1), at 5x and 8x python broadcast()'s S1 message
+           rate (fps=max is left out: S1 shows what it does)
 
 Every run also records how much CPU other processes on the machine took
 while it ran ("others%", in % of one core): the machine is shared.
@@ -76,8 +77,8 @@ SCENARIOS = {
     "MC": dict(SMALL, title="MC: framecast --io-threads 1 vs 2, 1000 clients, server on cores 0,1 "
                "(bench on core 1)", clients=1000, stalled=0, rate=None, duration=dur(8), warmup=2),
 }
-SWEEP = [1.5, 3, 5]
-MC_RATE_K = 5  # MC's fixed rate, in multiples of python broadcast()'s S1 message rate
+SWEEP = [1.5, 3, 5, 8]
+MC_RATE_K = (5, 8)  # MC's fixed rates, in multiples of python broadcast()'s S1 message rate
 FALLBACK_REF_RATE = 60  # msgs/s, when S1 has no python broadcast() figure
 
 
@@ -593,7 +594,7 @@ def main():
                     results.append(runner.measure("S3-base", name, scb, scb["rate"]))
             else:
                 sc = dict(SCENARIOS["MC"])
-                for rate in (math.ceil(MC_RATE_K * ref_msg_rate()), 0):
+                for rate in (math.ceil(k * ref_msg_rate()) for k in MC_RATE_K):
                     for io in (1, 2):
                         results.append(runner.measure("MC", "framecast", sc, rate, cores="0,1",
                                                       io_threads=io,

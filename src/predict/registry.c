@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/strbuf.h"
 
 typedef const fc_predictor_api *(*builtin_fn)(void);
 
@@ -16,6 +17,9 @@ static const struct {
     {"fake", fc_predictor_fake},
     {"motion", fc_predictor_motion},
     {"exec", fc_predictor_exec},
+#ifdef FC_HAVE_CASCADE
+    {"cascade", fc_predictor_cascade},
+#endif
 };
 
 static int load_plugin(const char *spec, const fc_predictor_api **api, const char **opts,
@@ -76,7 +80,13 @@ int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const ch
             return 0;
         }
     }
-    snprintf(err, errlen, "--predictor: unknown predictor '%.*s' (expected one of: null, fake, motion, exec, or a plugin PATH.so)", (int)n,
-             spec);
+    fc_strbuf names;
+    fc_sb_init(&names, 128);
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        fc_sb_printf(&names, "%s, ", builtins[i].name);
+    snprintf(err, errlen,
+             "--predictor: unknown predictor '%.*s' (expected one of: %sor a plugin PATH.so)",
+             (int)n, spec, names.data);
+    fc_sb_free(&names);
     return FC_EUNKNOWN;
 }

@@ -21,5 +21,6 @@ const fc_predictor_api *fc_predictor_null(void);
 const fc_predictor_api *fc_predictor_fake(void);
 const fc_predictor_api *fc_predictor_motion(void);
 const fc_predictor_api *fc_predictor_exec(void);
+const fc_predictor_api *fc_predictor_cascade(void); /* when built with OpenCV */
 
 #endif

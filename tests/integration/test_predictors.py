@@ -92,6 +92,80 @@ class ExecTest(unittest.TestCase):
             self.assertIn(want, p.stderr)
 
 
+TESTDATA = os.environ.get("FC_TESTDATA", os.path.join(SRC, "build", "testdata"))
+VTEST = os.path.join(TESTDATA, "vtest.avi")
+MESSI = os.path.join(TESTDATA, "messi5.jpg")
+
+
+def has_cascade():
+    p = subprocess.run([fc.FRAMECAST, "--listen", "127.0.0.1:0", "--predictor", "cascade:"],
+                       capture_output=True, text=True, timeout=30)
+    return "unknown predictor" not in p.stderr
+
+
+class RealFootageTest(unittest.TestCase):
+    @unittest.skipUnless(os.path.exists(VTEST), f"{VTEST} absent (scripts/bootstrap extracts it "
+                         "from Debian's opencv-doc)")
+    def test_motion_on_people_walking(self):
+        """vtest.avi: people walk through the whole clip; motion boxes on most frames."""
+        with fc.Server("--stream", f"walk={VTEST},realtime=0,mode=every,wait=1",
+                       "--predictor", "motion") as server:
+            sub = Subscriber(server.url("walk"), timeout=300)
+            try:
+                fc.wait_for(lambda: len(sub.results()) >= 200, 240, "200 results")
+                results = sub.results()[30:200]  # after the background settles
+                with_boxes = [r for r in results if r["detections"]]
+                self.assertGreater(len(with_boxes), 0.9 * len(results))
+                w, h = results[0]["frame"]["width"], results[0]["frame"]["height"]
+                self.assertEqual((w, h), (768, 576))
+                for r in with_boxes:
+                    for d in r["detections"]:
+                        x, y, bw, bh = d["box"]
+                        self.assertTrue(0 <= x and 0 <= y and x + bw <= w + 1 and y + bh <= h + 1, d)
+                        # people, not the whole frame
+                        self.assertLess(bw * bh, 0.25 * w * h, d)
+            finally:
+                sub.close()
+
+    @unittest.skipUnless(os.path.exists(MESSI), f"{MESSI} absent (scripts/bootstrap extracts it "
+                         "from Debian's opencv-doc)")
+    def test_cascade_finds_the_face(self):
+        """A short video of messi5.jpg: the frontal-face cascade finds the face near (238, 100)."""
+        if not has_cascade():
+            self.skipTest("framecast was built without OpenCV (the cascade predictor)")
+        tmp = tempfile.mkdtemp(prefix="fc-face-")
+        clip = os.path.join(tmp, "face.mp4")
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-loop", "1", "-i", MESSI,
+                        "-t", "1", "-r", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                        "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", clip], check=True)
+        with fc.Server("--stream", f"face={clip},realtime=0,mode=every,wait=1",
+                       "--predictor", "cascade:model=haarcascade_frontalface_default.xml") as server:
+            sub = Subscriber(server.url("face"))
+            try:
+                fc.wait_for(lambda: sub.has_state("ended"), 120, "the clip to end")
+                results = sub.results()
+                self.assertEqual(len(results), 10)
+                for r in results:
+                    self.assertEqual(r["model"], "cascade")
+                    near = [d for d in r["detections"]
+                            if abs(d["box"][0] + d["box"][2] / 2 - 238) < 25
+                            and abs(d["box"][1] + d["box"][3] / 2 - 100) < 25
+                            and 25 < d["box"][2] < 100]
+                    self.assertTrue(near, r["detections"])
+                    self.assertEqual(near[0]["label"], "frontalface_default")
+            finally:
+                sub.close()
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_cascade_bad_model(self):
+        if not has_cascade():
+            self.skipTest("framecast was built without OpenCV (the cascade predictor)")
+        p = subprocess.run([fc.FRAMECAST, "--listen", "127.0.0.1:0", "--predictor",
+                            "cascade:model=nosuch.xml"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot load model 'nosuch.xml'", p.stderr)
+
+
 class PluginTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -1,0 +1,161 @@
+// The cascade predictor: OpenCV's CascadeClassifier (Haar or LBP) behind the
+// C predictor table. The only C++ file in framecast; it is built when
+// OpenCV's objdetect module is present (scripts/bootstrap installs it).
+//
+// Options: model= (a file name in Debian's opencv-data directories, e.g.
+// haarcascade_frontalface_default.xml, or a path), scale_factor (1.1),
+// min_neighbors (3), min_size (pixels, 30), width (working width, 640;
+// 0 = source width), label (the model's name without extension).
+// One instance per worker: CascadeClassifier::detectMultiScale is not
+// documented as thread-safe.
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+extern "C" {
+#include "predict/registry.h"
+#include "util/error.h"
+#include "util/opts.h"
+}
+
+namespace {
+
+struct Cascade {
+    cv::CascadeClassifier classifier;
+    double scale_factor = 1.1;
+    int min_neighbors = 3;
+    int min_size = 30;
+    int width = 640;
+    std::string label;
+};
+
+const char *const kDataDirs[] = {"/usr/share/opencv4/haarcascades/",
+                                 "/usr/share/opencv4/lbpcascades/"};
+
+std::string resolve_model(const std::string &model) {
+    if (model.find('/') != std::string::npos) return model;
+    for (const char *dir : kDataDirs) {
+        std::string path = std::string(dir) + model;
+        if (access(path.c_str(), R_OK) == 0) return path;
+    }
+    return "";
+}
+
+int cascade_create(const char *opts, void **instance, char *err, size_t errlen) {
+    fc_opts o;
+    if (fc_opts_parse(&o, "--predictor cascade", opts, err, errlen)) return FC_EINVAL_OPT;
+    auto *c = new Cascade();
+    long neighbors = 0, min_size = 0, width = 0;
+    const char *model = fc_opts_get(&o, "model");
+    const char *label = fc_opts_get(&o, "label");
+    int rc = fc_opts_double(&o, "scale_factor", 1.1, 1.01, 4, &c->scale_factor, err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "min_neighbors", 3, 0, 100, &neighbors, err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "min_size", 30, 1, 10000, &min_size, err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "width", 640, 0, 16384, &width, err, errlen);
+    if (!rc)
+        rc = fc_opts_finish(&o, "model, scale_factor, min_neighbors, min_size, width, label", err,
+                            errlen);
+    if (!rc && !model) {
+        snprintf(err, errlen,
+                 "--predictor cascade: model= is required (e.g. "
+                 "model=haarcascade_frontalface_default.xml)");
+        rc = FC_EINVAL_OPT;
+    }
+    std::string path;
+    if (!rc) {
+        path = resolve_model(model);
+        if (path.empty() || !c->classifier.load(path)) {
+            snprintf(err, errlen,
+                     "--predictor cascade: cannot load model '%s' (expected a cascade XML file, "
+                     "by path or by name from /usr/share/opencv4/haarcascades or lbpcascades)",
+                     model);
+            rc = FC_EINVAL_OPT;
+        }
+    }
+    if (!rc) {
+        c->min_neighbors = (int)neighbors;
+        c->min_size = (int)min_size;
+        c->width = (int)width;
+        if (label) {
+            c->label = label;
+        } else {
+            std::string base = path.substr(path.find_last_of('/') + 1);
+            c->label = base.substr(0, base.find('.'));
+            if (c->label.rfind("haarcascade_", 0) == 0) c->label = c->label.substr(12);
+            else if (c->label.rfind("lbpcascade_", 0) == 0) c->label = c->label.substr(11);
+        }
+        *instance = c;
+    } else {
+        delete c;
+    }
+    fc_opts_free(&o);
+    return rc;
+}
+
+void cascade_wants(void *instance, enum fc_pixfmt *format, int *width, int *height) {
+    auto *c = static_cast<Cascade *>(instance);
+    *format = FC_PIX_GRAY8;
+    *width = c->width;
+    *height = 0;
+}
+
+int cascade_predict(void *instance, const fc_frame_view *f, fc_detection *out, int max, char *err,
+                    size_t errlen) {
+    auto *c = static_cast<Cascade *>(instance);
+    if (f->format != FC_PIX_GRAY8) {
+        snprintf(err, errlen, "cascade: expected a GRAY8 frame");
+        return -1;
+    }
+    try {
+        // A header over the frame's pixels: no copy.
+        cv::Mat gray(f->height, f->width, CV_8UC1, const_cast<uint8_t *>(f->data[0]),
+                     (size_t)f->stride[0]);
+        cv::Mat eq;
+        cv::equalizeHist(gray, eq);
+        std::vector<cv::Rect> found;
+        std::vector<int> levels;
+        std::vector<double> weights;
+        double s = (double)f->width / f->src_width;
+        int min_px = (int)(c->min_size * s) > 1 ? (int)(c->min_size * s) : 1;
+        c->classifier.detectMultiScale(eq, found, levels, weights, c->scale_factor,
+                                       c->min_neighbors, 0, cv::Size(min_px, min_px), cv::Size(),
+                                       true);
+        double sx = (double)f->src_width / f->width, sy = (double)f->src_height / f->height;
+        int n = 0;
+        for (size_t i = 0; i < found.size() && n < max; i++) {
+            fc_detection *d = &out[n++];
+            snprintf(d->label, sizeof d->label, "%s", c->label.c_str());
+            // levelWeights are unbounded confidences; squash them into 0..1.
+            double w = i < weights.size() ? weights[i] : 1.0;
+            d->score = (float)(w > 0 ? w / (w + 1.0) : 0.0);
+            d->box[0] = (float)(found[i].x * sx);
+            d->box[1] = (float)(found[i].y * sy);
+            d->box[2] = (float)(found[i].width * sx);
+            d->box[3] = (float)(found[i].height * sy);
+        }
+        return n;
+    } catch (const cv::Exception &e) {
+        snprintf(err, errlen, "cascade: %s", e.what());
+        return -1;
+    }
+}
+
+void cascade_destroy(void *instance) {
+    delete static_cast<Cascade *>(instance);
+}
+
+const fc_predictor_api cascade_api = {
+    FC_PREDICTOR_ABI_MAJOR, FC_PREDICTOR_ABI_MINOR, "cascade", 0,
+    cascade_create,         cascade_wants,          cascade_predict, cascade_destroy,
+};
+
+} // namespace
+
+extern "C" const fc_predictor_api *fc_predictor_cascade(void) {
+    return &cascade_api;
+}
