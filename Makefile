@@ -9,7 +9,8 @@ JOBS        ?= $(shell nproc)
 LISTEN      ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 60
 DEMO_SOURCE ?= synthetic:size=640x360,fps=30,objects=3,seed=1
-DEMO_PREDICTOR ?= null
+DEMO_PREDICTOR ?= motion
+DEMO_PREVIEW ?= fps:10,width:640,quality:70
 
 RELEASE := build/release
 DEBUG   := build/debug
@@ -32,7 +33,8 @@ debug: bootstrap
 	@cmake --build $(DEBUG) -j $(JOBS)
 
 run: release
-	$(RELEASE)/framecast --listen $(LISTEN) --source '$(DEMO_SOURCE)' --predictor '$(DEMO_PREDICTOR)'
+	$(RELEASE)/framecast --listen $(LISTEN) --source '$(DEMO_SOURCE)' --predictor '$(DEMO_PREDICTOR)' \
+		--preview '$(DEMO_PREVIEW)'
 
 # The release build (GCC) is built too, so its warnings fail CI, not `make run`.
 test: debug release

@@ -36,6 +36,8 @@ static const char usage[] =
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
     "  --log-level L            debug|info|warn|error|off (info)\n"
+    "  --preview SPEC           JPEG previews for the viewer: fps:N,width:N,quality:N\n"
+    "                           (e.g. fps:2,width:640,quality:70) or off (off)\n"
     "  --exit-when-done         exit once every stream has ended or failed (batch runs)\n"
     "  --help, --version\n"
     "\n"
@@ -78,6 +80,35 @@ static int parse_listen(fc_config *cfg, const char *v, char *err, size_t errlen)
     cfg->hub.host = cfg->host;
     cfg->hub.port = (int)port;
     return 0;
+}
+
+/* "fps:N,width:N,quality:N" (any subset; defaults 2, 640, 70) or "off". */
+static int parse_preview(fc_config *cfg, const char *v, char *err, size_t errlen) {
+    fc_preview_spec p = {2, 640, 70};
+    if (strcmp(v, "off") == 0) {
+        cfg->preview = (fc_preview_spec){0};
+        return 0;
+    }
+    char *copy = strdup(v), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':'), *end;
+        double x = colon ? strtod(colon + 1, &end) : 0;
+        if (colon) *colon = 0;
+        if (!colon || *end || end == colon + 1) rc = FC_EINVAL_OPT;
+        else if (strcmp(tok, "fps") == 0 && x > 0 && x <= 60) p.fps = x;
+        else if (strcmp(tok, "width") == 0 && x >= 16 && x <= 7680) p.width = (int)x;
+        else if (strcmp(tok, "quality") == 0 && x >= 1 && x <= 100) p.quality = (int)x;
+        else rc = FC_EINVAL_OPT;
+    }
+    free(copy);
+    if (rc)
+        snprintf(err, errlen,
+                 "--preview: '%s' is not valid (expected off, or fps:N (0-60],width:N "
+                 "(16-7680),quality:N (1-100), e.g. fps:2,width:640,quality:70)",
+                 v);
+    else cfg->preview = p;
+    return rc;
 }
 
 static char *own(fc_config *cfg, char *s) {
@@ -198,7 +229,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
 
     enum { O_LISTEN = 256, O_SOURCE, O_STREAM, O_PREDICTOR, O_WORKERS, O_SLOW, O_IO, O_QBYTES,
            O_QMSGS, O_MAXMSG, O_MAXHEAD, O_HS_TO, O_PING_IV, O_PING_TO, O_CLOSE_TO, O_LOG,
-           O_HELP, O_VERSION, O_EXIT_DONE };
+           O_HELP, O_VERSION, O_EXIT_DONE, O_PREVIEW };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"source", required_argument, 0, O_SOURCE},
@@ -219,6 +250,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {"exit-when-done", no_argument, 0, O_EXIT_DONE},
+        {"preview", required_argument, 0, O_PREVIEW},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -226,7 +258,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_EXIT_DONE ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_PREVIEW ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -289,6 +321,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
             }
             break;
         case O_EXIT_DONE: cfg->exit_when_done = 1; break;
+        case O_PREVIEW: rc = parse_preview(cfg, optarg, err, errlen); break;
         case O_HELP: fputs(usage, stdout); return FC_CONFIG_EXIT;
         case O_VERSION: puts("framecast " FC_VERSION); return FC_CONFIG_EXIT;
         case ':':
@@ -314,6 +347,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         if (!s->workers) s->workers = cfg->workers;
         if ((int)s->slow < 0) s->slow = cfg->slow;
         s->predictor = cfg->predictor;
+        s->preview = cfg->preview;
     }
     return rc;
 }

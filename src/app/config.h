@@ -22,6 +22,7 @@ typedef struct fc_config {
     enum fc_slow_policy slow;
     int log_level;
     int exit_when_done; /* exit once every stream has ended or failed */
+    fc_preview_spec preview;
 } fc_config;
 
 enum { FC_CONFIG_OK = 0, FC_CONFIG_EXIT = 1 /* --help or --version printed */ };

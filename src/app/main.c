@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "app/config.h"
+#include "app/http_api.h"
 #include "app/pipeline.h"
 #include "hub/hub.h"
 #include "util/error.h"
@@ -70,6 +71,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < cfg.nstreams; i++)
         if ((rc = fc_pipeline_create(&pipes[i], &cfg.streams[i], hub, err, sizeof err)) < 0)
             goto fail;
+    fc_http_api api = {.hub = hub, .pipes = pipes, .npipes = cfg.nstreams};
+    fc_hub_set_http_handler(hub, fc_http_api_handle, &api);
     if ((rc = fc_hub_start(hub)) < 0) {
         snprintf(err, sizeof err, "cannot start the I/O threads: %s", uv_strerror(rc));
         goto fail;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/preview.h"
 #include "hub/ws.h"
 #include "predict/registry.h"
 #include "predict/worker.h"
@@ -38,6 +39,13 @@ struct fc_pipeline {
     uint64_t out_of_order;
     fc_strbuf sb;
     fc_strbuf status_sb; /* used by the source thread only */
+    pthread_mutex_t preview_mu; /* guards the JPEG encoder shared by the workers */
+    /* What the HTTP API reads from I/O threads: written by the source thread
+     * on each status change, read as one snapshot (a short lock, not a queue:
+     * readers want the current state, not every change). */
+    pthread_mutex_t info_mu;
+    fc_stream_info info;
+    void *jpeg;
 };
 
 static void json_num(fc_strbuf *sb, double v) {
@@ -45,7 +53,7 @@ static void json_num(fc_strbuf *sb, double v) {
 }
 
 void fc_render_result(fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
-                      const char *model, const fc_result *r) {
+                      const char *model, uint64_t skipped, const fc_result *r) {
     const fc_frame *f = r->frame;
     fc_sb_puts(sb, "{\"type\":\"result\",\"stream\":");
     fc_sb_json_str(sb, stream);
@@ -74,7 +82,7 @@ void fc_render_result(fc_strbuf *sb, const char *stream, uint64_t seq, int64_t p
         }
         fc_sb_puts(sb, "]}");
     }
-    fc_sb_puts(sb, "]");
+    fc_sb_printf(sb, "],\"skipped\":%llu", (unsigned long long)skipped);
     if (r->error) {
         fc_sb_puts(sb, ",\"error\":");
         fc_sb_json_str(sb, r->error);
@@ -94,10 +102,8 @@ static void on_result(void *ud, const fc_result *r) {
     p->last_index = r->frame->view.index;
     uint64_t seq = ++p->seq;
     fc_sb_reset(&p->sb);
-    fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, r);
-    /* Frames the slot skipped so far (latest mode): the price of freshness. */
-    p->sb.len--; /* reopen the object */
-    fc_sb_printf(&p->sb, ",\"skipped\":%llu}", (unsigned long long)fc_slot_skipped(&p->slot));
+    fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, fc_slot_skipped(&p->slot),
+                     r);
     /* Frame it once: header + JSON in one buffer shared by every client. */
     fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
     if (msg) {
@@ -105,6 +111,19 @@ static void on_result(void *ud, const fc_result *r) {
         fc_buf_unref(msg);
     }
     pthread_mutex_unlock(&p->seq_mu);
+
+    /* The frame's preview, after its result, outside the sequencer: JPEG
+     * encoding takes milliseconds and must not hold up other workers. */
+    if (r->frame->preview) {
+        pthread_mutex_lock(&p->preview_mu);
+        fc_buf *pv = fc_preview_encode(&p->jpeg, r->frame->preview, p->name, seq,
+                                       r->frame->capture_us, p->cfg.preview.quality);
+        pthread_mutex_unlock(&p->preview_mu);
+        if (pv) {
+            fc_hub_publish(p->hub, p->stream_id, pv);
+            fc_buf_unref(pv);
+        }
+    }
 }
 
 /* Publishes a status message; sticky, so later subscribers get it first.
@@ -123,6 +142,15 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
     }
     fc_sb_printf(sb, ",\"attempt\":%d,\"retry_ms\":%d,\"time_us\":%lld}", attempt, retry_ms,
                  (long long)fc_now_us());
+    pthread_mutex_lock(&p->info_mu);
+    snprintf(p->info.state, sizeof p->info.state, "%s", state);
+    snprintf(p->info.error, sizeof p->info.error, "%s", error ? error : "");
+    if (p->source->width) { /* known once the source has opened */
+        p->info.width = p->source->width;
+        p->info.height = p->source->height;
+        p->info.fps = p->source->fps;
+    }
+    pthread_mutex_unlock(&p->info_mu);
     fc_buf *msg = fc_ws_frame(FC_WS_TEXT, sb->data, sb->len);
     if (msg) {
         fc_hub_publish_sticky(p->hub, p->stream_id, msg);
@@ -174,6 +202,15 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     p->hub = hub;
     p->last_index = -1;
     pthread_mutex_init(&p->seq_mu, NULL);
+    pthread_mutex_init(&p->preview_mu, NULL);
+    pthread_mutex_init(&p->info_mu, NULL);
+    snprintf(p->info.name, sizeof p->info.name, "%s", cfg->name);
+    char *redacted = fc_redact_url(cfg->source);
+    snprintf(p->info.source, sizeof p->info.source, "%s", redacted);
+    free(redacted);
+    snprintf(p->info.predictor, sizeof p->info.predictor, "%s", cfg->predictor);
+    snprintf(p->info.state, sizeof p->info.state, "connecting");
+    p->info.preview = cfg->preview.fps > 0;
     fc_sb_init(&p->sb, 1024);
     fc_sb_init(&p->status_sb, 256);
     fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
@@ -211,6 +248,7 @@ int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, cha
         o->width = p->cfg.scale_w;
         o->height = p->cfg.scale_h;
     }
+    p->source->preview = p->cfg.preview;
     p->source->on_status = on_source_status;
     p->source->status_ud = p;
     if (pthread_create(&p->source_thread, NULL, source_main, p)) {
@@ -230,10 +268,26 @@ void fc_pipeline_stop(fc_pipeline *p) {
     p->workers = NULL;
 }
 
+void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
+    pthread_mutex_lock(&p->info_mu);
+    *out = p->info;
+    pthread_mutex_unlock(&p->info_mu);
+    pthread_mutex_lock(&p->seq_mu);
+    out->results = p->seq;
+    pthread_mutex_unlock(&p->seq_mu);
+}
+
+int fc_pipeline_stream_id(const fc_pipeline *p) {
+    return p->stream_id;
+}
+
 void fc_pipeline_destroy(fc_pipeline *p) {
     if (!p) return;
     fc_pipeline_stop(p);
-    if (p->source) p->source->destroy(p->source);
+    fc_source_close(p->source);
+    fc_preview_free(&p->jpeg);
+    pthread_mutex_destroy(&p->preview_mu);
+    pthread_mutex_destroy(&p->info_mu);
     fc_slot_destroy(&p->slot);
     fc_predictor_unload(p->plugin); /* after the workers destroyed their instances */
     fc_sb_free(&p->sb);

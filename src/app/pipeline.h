@@ -21,6 +21,7 @@
 
 #include "hub/hub.h"
 #include "source/slot.h"
+#include "source/source.h"
 
 typedef struct fc_stream_config {
     const char *name;
@@ -31,6 +32,7 @@ typedef struct fc_stream_config {
     enum fc_slow_policy slow;
     int scale_w, scale_h; /* scale=W or WxH for the predictor's frames (0: as is) */
     int wait_clients;     /* wait=N: start the source once N clients are subscribed */
+    fc_preview_spec preview; /* JPEG previews for viewers (fps 0: off) */
 } fc_stream_config;
 
 typedef struct fc_pipeline fc_pipeline;
@@ -47,10 +49,25 @@ int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, cha
 void fc_pipeline_stop(fc_pipeline *p);
 void fc_pipeline_destroy(fc_pipeline *p);
 
+/* What /api/streams shows of a stream; a snapshot, any thread. */
+typedef struct fc_stream_info {
+    char name[65];
+    char source[512]; /* credentials removed */
+    char predictor[128];
+    char state[16];
+    char error[256];
+    int width, height;
+    double fps;
+    int preview;
+    uint64_t results;
+} fc_stream_info;
+void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out);
+int fc_pipeline_stream_id(const fc_pipeline *p);
+
 /* Renders a result message (JSON, no framing) into sb. Exposed for tests. */
 struct fc_strbuf;
 struct fc_result;
 void fc_render_result(struct fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
-                      const char *model, const struct fc_result *r);
+                      const char *model, uint64_t skipped, const struct fc_result *r);
 
 #endif

@@ -56,6 +56,7 @@ struct conn {
     int64_t ping_sent_ms; /* 0 when no ping is outstanding */
     int64_t deadline_ms;  /* handshake or close deadline; 0 = none */
     unsigned close_sent : 1, close_rcvd : 1, close_after_flush : 1, dirty : 1, writing : 1;
+    unsigned want_preview : 1; /* asked for ?preview=1 */
     /* outgoing queue: a ring of buffer references */
     fc_buf **q;
     unsigned qcap, qhead, qlen, inflight;
@@ -264,6 +265,23 @@ static unsigned q_drop_unsent(struct conn *c) {
     return dropped;
 }
 
+/* Drops the queued previews that no write owns; keeps the order of the rest. */
+static unsigned q_drop_previews(struct conn *c) {
+    unsigned kept = c->inflight, dropped = 0;
+    for (unsigned i = c->inflight; i < c->qlen; i++) {
+        fc_buf *b = *q_at(c, i);
+        if ((b->flags & FC_BUF_PREVIEW) && !(i == 0 && c->head_off)) {
+            c->qbytes -= b->len;
+            fc_buf_unref(b);
+            dropped++;
+        } else {
+            *q_at(c, kept++) = b;
+        }
+    }
+    c->qlen = kept;
+    return dropped;
+}
+
 /* Queues a control or HTTP buffer (takes the reference), bypassing the policy. */
 static void conn_queue_raw(struct conn *c, fc_buf *b) {
     if (!b) return;
@@ -276,6 +294,12 @@ static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy
     if (c->close_sent || c->state != C_WS) return;
     const fc_hub_config *cfg = &c->lp->hub->cfg;
     struct lstream *ls = &c->lp->streams[c->stream];
+    int preview = (b->flags & FC_BUF_PREVIEW) != 0;
+    if (preview) {
+        if (!c->want_preview) return;
+        /* Previews follow the latest policy: a newer one replaces any still waiting. */
+        atomic_fetch_add_explicit(&ls->dropped, q_drop_previews(c), memory_order_relaxed);
+    }
     int over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
     if (over && !c->writing) {
         /* The bound is for bytes the client has not taken. Messages queued in
@@ -284,6 +308,14 @@ static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy
         conn_flush(c);
         if (c->state != C_WS || c->close_sent) return;
         over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
+    }
+    if (over && !preview) { /* previews go first: a slow viewer never backs up results */
+        atomic_fetch_add_explicit(&ls->dropped, q_drop_previews(c), memory_order_relaxed);
+        over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
+    }
+    if (over && preview) {
+        atomic_fetch_add_explicit(&ls->dropped, 1, memory_order_relaxed);
+        return;
     }
     if (over) {
         switch (policy) {
@@ -565,6 +597,9 @@ static void conn_handle_request(struct conn *c, const fc_http_request *req) {
             return;
         default: conn_http_reply(c, 400, "Bad Request", NULL, up.reason); return;
         }
+        fc_http_slice pv; /* read before the head is freed */
+        c->want_preview = fc_http_query_get(req->query, "preview", &pv) && pv.len == 1 &&
+                          pv.p[0] == '1';
         size_t extra = c->head_len - req->head_len; /* frames sent right after the head */
         uint8_t early[512];
         int has_early = extra > 0 && extra <= sizeof early;

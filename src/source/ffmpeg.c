@@ -204,6 +204,8 @@ static int emit_frame(struct ff_source *s, AVFrame *frm, fc_slot *out) {
     f->view.index = index;
     f->view.pts_us = pts_us + s->pts_offset_us;
     f->capture_us = fc_now_us();
+    fc_source_attach_preview(&s->base, f, (const uint8_t *const *)frm->data, frm->linesize,
+                             frm->format, frm->width, frm->height);
     return fc_slot_put(out, f) ? 1 : 0;
 }
 
@@ -326,16 +328,6 @@ static void ff_destroy(fc_source *src) {
     free(s);
 }
 
-/* The URL with any user:password@ removed, for messages and the API. */
-static char *redact(const char *url) {
-    char *r = strdup(url);
-    char *scheme = strstr(r, "://");
-    if (!scheme) return r;
-    char *host = scheme + 3, *at = strchr(host, '@'), *slash = strchr(host, '/');
-    if (at && (!slash || at < slash)) memmove(host, at + 1, strlen(at + 1) + 1);
-    return r;
-}
-
 int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, size_t errlen) {
     char *copy = strdup(url_and_opts);
     char *comma = strchr(copy, ',');
@@ -376,7 +368,7 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
         }
         s->url = strdup(url);
     }
-    s->display = redact(url);
+    s->display = fc_redact_url(url);
     if ((rc = fc_opts_parse(&o, ctx, opts, err, errlen))) goto fail;
     long v;
     double d;

@@ -42,6 +42,7 @@ fc_frame *fc_frame_new(enum fc_pixfmt format, int w, int h) {
 
 void fc_frame_free(fc_frame *f) {
     if (!f) return;
+    fc_frame_free(f->preview);
     if (f->release) f->release(f->opaque);
     free(f->pixels);
     free(f);

@@ -24,6 +24,7 @@ typedef struct fc_frame {
     uint8_t *pixels; /* owned storage behind view.data, or NULL */
     void (*release)(void *opaque); /* frees borrowed pixels, or NULL */
     void *opaque;
+    struct fc_frame *preview; /* a YUV420P copy for the viewers' JPEG, or NULL */
 } fc_frame;
 
 /* A frame with its own storage for format at w x h (planes contiguous,

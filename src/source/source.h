@@ -13,6 +13,13 @@
 
 typedef struct fc_source fc_source;
 
+/* Preview images for the viewer: fps 0 means none. */
+typedef struct fc_preview_spec {
+    double fps;
+    int width;   /* the height keeps the aspect ratio */
+    int quality; /* JPEG quality, 1..100 */
+} fc_preview_spec;
+
 /* States a source reports while it runs (the pipeline adds ended/failed). */
 typedef void (*fc_source_status_fn)(void *ud, const char *state, const char *error, int attempt,
                                     int retry_ms);
@@ -22,6 +29,9 @@ struct fc_source {
     int width, height; /* 0 while unknown */
     double fps;        /* nominal rate; 0 = as fast as the pipeline takes */
     fc_output_spec out; /* set by the pipeline before run */
+    fc_preview_spec preview; /* set by the pipeline before run */
+    int64_t preview_due_us;  /* source thread: when the next preview is due */
+    fc_convert preview_conv; /* source thread; freed by fc_source_close */
     fc_source_status_fn on_status; /* set by the pipeline; may be NULL */
     void *status_ud;
     char error[256]; /* the last error, when run returned one */
@@ -38,6 +48,17 @@ struct fc_source {
  * source connects when it runs. On error writes a message naming the URL
  * and what is expected into err. */
 int fc_source_open(fc_source **out, const char *url, char *err, size_t errlen);
+
+/* On the source thread, for each frame it hands over: when a preview is
+ * due, attaches a YUV420P copy of the image at the preview width to
+ * f->preview (converted once, whatever the predictor asked for). */
+void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const planes[4],
+                              const int strides[4], int av_format, int w, int h);
+/* Destroys a source (after run returned). */
+void fc_source_close(fc_source *src);
+
+/* A copy of url without user:password@ (for messages and the API). */
+char *fc_redact_url(const char *url);
 
 /* Sleeps until the monotonic time due_us, waking every 50 ms to check *stop.
  * Returns 1 if stopped. */
