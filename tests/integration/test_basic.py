@@ -150,9 +150,33 @@ class TestHttp(unittest.TestCase):
         self.assertEqual(status, 404, head)
         self.assertNotIn("Sec-WebSocket-Accept", head)
 
-    def test_root_is_404(self):
-        status, head, _ = http_get(self.srv.port, "/")
+    def test_root_serves_the_viewer(self):
+        status, head, body = http_get(self.srv.port, "/")
+        self.assertEqual(status, 200, head)
+        self.assertIn("text/html", head)
+        self.assertIn(b"<html", body.lower() if isinstance(body, bytes) else body.lower().encode())
+
+    def test_unknown_path_is_404(self):
+        status, head, _ = http_get(self.srv.port, "/nosuch")
         self.assertEqual(status, 404, head)
+
+    def test_api_streams(self):
+        status, head, body = http_get(self.srv.port, "/api/streams")
+        self.assertEqual(status, 200, head)
+        self.assertIn("application/json", head)
+        streams = json.loads(body)["streams"]
+        self.assertEqual([s["name"] for s in streams], ["demo"])
+        self.assertEqual(streams[0]["source"], "synthetic:size=64x64,fps=10")
+        self.assertEqual(streams[0]["predictor"], "null")
+        fc.wait_for(lambda: json.loads(http_get(self.srv.port, "/api/streams")[2])["streams"][0]["state"] == "live",
+                    10, "the stream to be live")
+
+    def test_metrics(self):
+        status, head, body = http_get(self.srv.port, "/metrics")
+        self.assertEqual(status, 200, head)
+        text = body.decode() if isinstance(body, bytes) else body
+        self.assertIn('framecast_results_total{stream="demo"}', text)
+        self.assertIn("# TYPE framecast_clients gauge", text)
 
     def test_client_reports_404_for_unknown_stream(self):
         r = subprocess.run([fc.FRAMECAST_CLIENT, "--timeout", "10", self.srv.url("nosuch")],
