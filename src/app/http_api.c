@@ -79,19 +79,19 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
 int fc_http_api_handle(void *ud, const fc_http_request *req, fc_strbuf *resp) {
     fc_http_api *api = ud;
     fc_http_slice path = req->path;
-    if (fc_http_slice_ieq(path, "/api/streams")) {
-        fc_strbuf body;
-        fc_sb_init(&body, 512);
-        api_streams(api, &body);
-        respond(resp, "application/json", body.data, body.len, "no-store");
-        fc_sb_free(&body);
-        return 0;
-    }
-    if (fc_http_slice_ieq(path, "/metrics")) {
+    static const struct {
+        const char *path, *type;
+        void (*render)(fc_http_api *, fc_strbuf *);
+    } dynamic[] = {
+        {"/api/streams", "application/json", api_streams},
+        {"/metrics", "text/plain; version=0.0.4", metrics},
+    };
+    for (size_t i = 0; i < sizeof dynamic / sizeof dynamic[0]; i++) {
+        if (!fc_http_slice_ieq(path, dynamic[i].path)) continue;
         fc_strbuf body;
         fc_sb_init(&body, 2048);
-        metrics(api, &body);
-        respond(resp, "text/plain; version=0.0.4", body.data, body.len, "no-store");
+        dynamic[i].render(api, &body);
+        respond(resp, dynamic[i].type, body.data, body.len, "no-store");
         fc_sb_free(&body);
         return 0;
     }
