@@ -30,6 +30,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -195,6 +196,29 @@ fail_errno:
     return -1;
 }
 
+/* The child broke its pipe: says why (its exit status when it exited on its
+ * own within 200 ms, else what it did) and reaps it. */
+static void describe_exit(struct exec_pred *e, const char *what, char *err, size_t errlen) {
+    int status = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 20 && (r = waitpid(e->pid, &status, WNOHANG)) == 0; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(-e->pid, SIGKILL); /* whatever is left of its group */
+    if (r == 0) {
+        waitpid(e->pid, &status, 0);
+        snprintf(err, errlen, "exec: the model process %s", what);
+    } else if (WIFEXITED(status)) {
+        snprintf(err, errlen, "exec: the model process exited with status %d",
+                 WEXITSTATUS(status));
+    } else {
+        snprintf(err, errlen, "exec: the model process was killed by signal %d",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    e->pid = 0;
+}
+
 /* Writes all of data before the deadline. Returns 0, or -1 with err set. */
 static int write_all(struct exec_pred *e, const void *data, size_t len, int64_t deadline,
                      char *err, size_t errlen) {
@@ -207,7 +231,7 @@ static int write_all(struct exec_pred *e, const void *data, size_t len, int64_t 
             continue;
         }
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            snprintf(err, errlen, "exec: the model process stopped reading (%s)", strerror(errno));
+            describe_exit(e, "stopped reading its input", err, errlen);
             return -1;
         }
         int left = (int)((deadline - fc_mono_us()) / 1000);
@@ -238,16 +262,7 @@ static long read_line(struct exec_pred *e, int64_t deadline, char *err, size_t e
             continue;
         }
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            int status = 0;
-            kill(-e->pid, SIGKILL); /* whatever is left of its group */
-            waitpid(e->pid, &status, 0);
-            e->pid = 0;
-            if (WIFEXITED(status))
-                snprintf(err, errlen, "exec: the model process exited with status %d",
-                         WEXITSTATUS(status));
-            else
-                snprintf(err, errlen, "exec: the model process was killed by signal %d",
-                         WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+            describe_exit(e, "closed its output", err, errlen);
             return -1;
         }
         int left = (int)((deadline - fc_mono_us()) / 1000);
