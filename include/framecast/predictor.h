@@ -40,7 +40,7 @@ enum fc_pixfmt {
 typedef struct fc_frame_view {
     const uint8_t *data[3];
     int stride[3];
-    int width, height;        /* of this view (after any scaling) */
+    int width, height;         /* of this view (after any scaling) */
     int src_width, src_height; /* of the source: boxes are reported in these pixels */
     enum fc_pixfmt format;
     int64_t pts_us; /* presentation time */

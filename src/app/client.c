@@ -29,9 +29,9 @@ struct client {
     fc_ws_parser parser;
     fc_strbuf msg; /* the message being reassembled */
     long count, limit;
-    int closed;             /* the server's close frame arrived */
-    unsigned close_code;    /* its code, 1005 when none */
-    int64_t deadline_us;    /* 0: none */
+    int closed;          /* the server's close frame arrived */
+    unsigned close_code; /* its code, 1005 when none */
+    int64_t deadline_us; /* 0: none */
 };
 
 static const char usage[] =
@@ -105,7 +105,8 @@ static int wait_readable(struct client *c) {
     }
     struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     int r;
-    while ((r = poll(&pfd, 1, timeout)) < 0 && errno == EINTR) {}
+    while ((r = poll(&pfd, 1, timeout)) < 0 && errno == EINTR) {
+    }
     return r;
 }
 
@@ -145,19 +146,28 @@ int main(int argc, char **argv) {
         case 'n':
             c.limit = strtol(optarg, &end, 10);
             if (*end || end == optarg || c.limit < 1) {
-                fprintf(stderr, "framecast-client: --count: '%s' is not valid (expected a positive integer)\n", optarg);
+                fprintf(
+                    stderr,
+                    "framecast-client: --count: '%s' is not valid (expected a positive integer)\n",
+                    optarg);
                 return 2;
             }
             break;
         case 't':
             timeout_s = strtod(optarg, &end);
             if (*end || end == optarg || timeout_s <= 0) {
-                fprintf(stderr, "framecast-client: --timeout: '%s' is not valid (expected seconds > 0)\n", optarg);
+                fprintf(stderr,
+                        "framecast-client: --timeout: '%s' is not valid (expected seconds > 0)\n",
+                        optarg);
                 return 2;
             }
             break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -202,8 +212,10 @@ int main(int argc, char **argv) {
         have += (size_t)r;
         buf[have] = 0;
         char *e = strstr((char *)buf, "\r\n\r\n");
-        if (e) head_len = (size_t)(e + 4 - (char *)buf);
-        else if (have == sizeof buf - 1) break;
+        if (e)
+            head_len = (size_t)(e + 4 - (char *)buf);
+        else if (have == sizeof buf - 1)
+            break;
     }
     int status = fc_ws_client_check((char *)buf, head_len, key, &why);
     if (status != 101) {
@@ -223,7 +235,8 @@ int main(int argc, char **argv) {
             int code = fc_ws_parse(&c.parser, buf, pending, &cbs, &c);
             pending = 0;
             if (code) {
-                fprintf(stderr, "framecast-client: protocol error from server: %s\n", c.parser.error);
+                fprintf(stderr, "framecast-client: protocol error from server: %s\n",
+                        c.parser.error);
                 send_close(c.fd, (unsigned)code);
                 break;
             }

@@ -71,8 +71,8 @@ static int parse_listen(fc_config *cfg, const char *v, char *err, size_t errlen)
     long port;
     if (!colon || hlen == 0 || hlen >= sizeof cfg->host ||
         parse_long("--listen", colon + 1, 0, 65535, &port, err, errlen)) {
-        snprintf(err, errlen, "--listen: '%s' is not valid (expected HOST:PORT, e.g. 127.0.0.1:8080)",
-                 v);
+        snprintf(err, errlen,
+                 "--listen: '%s' is not valid (expected HOST:PORT, e.g. 127.0.0.1:8080)", v);
         return FC_EINVAL_OPT;
     }
     memcpy(cfg->host, host, hlen);
@@ -95,11 +95,16 @@ static int parse_preview(fc_config *cfg, const char *v, char *err, size_t errlen
         char *colon = strchr(tok, ':'), *end;
         double x = colon ? strtod(colon + 1, &end) : 0;
         if (colon) *colon = 0;
-        if (!colon || *end || end == colon + 1) rc = FC_EINVAL_OPT;
-        else if (strcmp(tok, "fps") == 0 && x > 0 && x <= 60) p.fps = x;
-        else if (strcmp(tok, "width") == 0 && x >= 16 && x <= 7680) p.width = (int)x;
-        else if (strcmp(tok, "quality") == 0 && x >= 1 && x <= 100) p.quality = (int)x;
-        else rc = FC_EINVAL_OPT;
+        if (!colon || *end || end == colon + 1)
+            rc = FC_EINVAL_OPT;
+        else if (strcmp(tok, "fps") == 0 && x > 0 && x <= 60)
+            p.fps = x;
+        else if (strcmp(tok, "width") == 0 && x >= 16 && x <= 7680)
+            p.width = (int)x;
+        else if (strcmp(tok, "quality") == 0 && x >= 1 && x <= 100)
+            p.quality = (int)x;
+        else
+            rc = FC_EINVAL_OPT;
     }
     free(copy);
     if (rc)
@@ -107,7 +112,8 @@ static int parse_preview(fc_config *cfg, const char *v, char *err, size_t errlen
                  "--preview: '%s' is not valid (expected off, or fps:N (0-60],width:N "
                  "(16-7680),quality:N (1-100), e.g. fps:2,width:640,quality:70)",
                  v);
-    else cfg->preview = p;
+    else
+        cfg->preview = p;
     return rc;
 }
 
@@ -132,13 +138,15 @@ static int parse_stream(fc_config *cfg, const char *opt, const char *v, char *er
     }
     const char *eq = strchr(v, '=');
     if (!eq || !valid_name(v, (size_t)(eq - v)) || !eq[1]) {
-        snprintf(err, errlen,
-                 "%s: '%s' is not valid (expected NAME=URL, NAME of letters, digits, '_', '.', '-')",
-                 opt, v);
+        snprintf(
+            err, errlen,
+            "%s: '%s' is not valid (expected NAME=URL, NAME of letters, digits, '_', '.', '-')",
+            opt, v);
         return FC_EINVAL_OPT;
     }
     fc_stream_config *s = &cfg->streams[cfg->nstreams];
-    *s = (fc_stream_config){.workers = 0, .mode = FC_SLOT_LATEST, .slow = (enum fc_slow_policy)-1};
+    *s =
+        (fc_stream_config){.workers = 0, .mode = FC_SLOT_LATEST, .slow = (enum fc_slow_policy) - 1};
     for (int i = 0; i < cfg->nstreams; i++)
         if (strncmp(cfg->streams[i].name, v, (size_t)(eq - v)) == 0 &&
             cfg->streams[i].name[eq - v] == 0) {
@@ -157,19 +165,23 @@ static int parse_stream(fc_config *cfg, const char *opt, const char *v, char *er
             if (strncmp(tok, "slow=", 5) == 0) {
                 int p = fc_slow_policy_parse(tok + 5);
                 if (p < 0) {
-                    snprintf(err, errlen, "%s %s: slow='%s' is not valid (expected drop, latest or close)",
-                             opt, s->name, tok + 5);
+                    snprintf(err, errlen,
+                             "%s %s: slow='%s' is not valid (expected drop, latest or close)", opt,
+                             s->name, tok + 5);
                     rc = FC_EINVAL_OPT;
                 }
                 s->slow = (enum fc_slow_policy)p;
                 continue;
             }
             if (strncmp(tok, "mode=", 5) == 0) {
-                if (strcmp(tok + 5, "latest") == 0) s->mode = FC_SLOT_LATEST;
-                else if (strcmp(tok + 5, "every") == 0) s->mode = FC_SLOT_EVERY;
+                if (strcmp(tok + 5, "latest") == 0)
+                    s->mode = FC_SLOT_LATEST;
+                else if (strcmp(tok + 5, "every") == 0)
+                    s->mode = FC_SLOT_EVERY;
                 else {
-                    snprintf(err, errlen, "%s %s: mode='%s' is not valid (expected latest or every)",
-                             opt, s->name, tok + 5);
+                    snprintf(err, errlen,
+                             "%s %s: mode='%s' is not valid (expected latest or every)", opt,
+                             s->name, tok + 5);
                     rc = FC_EINVAL_OPT;
                 }
                 continue;
@@ -227,9 +239,28 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     cfg->slow = FC_SLOW_DROP;
     cfg->log_level = FC_LOG_INFO;
 
-    enum { O_LISTEN = 256, O_SOURCE, O_STREAM, O_PREDICTOR, O_WORKERS, O_SLOW, O_IO, O_QBYTES,
-           O_QMSGS, O_MAXMSG, O_MAXHEAD, O_HS_TO, O_PING_IV, O_PING_TO, O_CLOSE_TO, O_LOG,
-           O_HELP, O_VERSION, O_EXIT_DONE, O_PREVIEW };
+    enum {
+        O_LISTEN = 256,
+        O_SOURCE,
+        O_STREAM,
+        O_PREDICTOR,
+        O_WORKERS,
+        O_SLOW,
+        O_IO,
+        O_QBYTES,
+        O_QMSGS,
+        O_MAXMSG,
+        O_MAXHEAD,
+        O_HS_TO,
+        O_PING_IV,
+        O_PING_TO,
+        O_CLOSE_TO,
+        O_LOG,
+        O_HELP,
+        O_VERSION,
+        O_EXIT_DONE,
+        O_PREVIEW
+    };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"source", required_argument, 0, O_SOURCE},
@@ -262,22 +293,29 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
-        case O_LISTEN: rc = parse_listen(cfg, optarg, err, errlen); break;
+        case O_LISTEN:
+            rc = parse_listen(cfg, optarg, err, errlen);
+            break;
         case O_SOURCE: {
             char *spec = own(cfg, malloc(strlen(optarg) + 6));
             sprintf(spec, "demo=%s", optarg);
             rc = parse_stream(cfg, opt, spec, err, errlen);
             break;
         }
-        case O_STREAM: rc = parse_stream(cfg, opt, optarg, err, errlen); break;
-        case O_PREDICTOR: cfg->predictor = optarg; break;
+        case O_STREAM:
+            rc = parse_stream(cfg, opt, optarg, err, errlen);
+            break;
+        case O_PREDICTOR:
+            cfg->predictor = optarg;
+            break;
         case O_WORKERS:
             rc = parse_long(opt, optarg, 1, 64, &n, err, errlen);
             cfg->workers = (int)n;
             break;
         case O_SLOW:
             if ((n = fc_slow_policy_parse(optarg)) < 0) {
-                snprintf(err, errlen, "--slow-policy: '%s' is not valid (expected drop, latest or close)",
+                snprintf(err, errlen,
+                         "--slow-policy: '%s' is not valid (expected drop, latest or close)",
                          optarg);
                 rc = FC_EINVAL_OPT;
             }
@@ -315,15 +353,25 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
             break;
         case O_LOG:
             if ((cfg->log_level = fc_log_parse_level(optarg)) < 0) {
-                snprintf(err, errlen, "--log-level: '%s' is not valid (expected debug, info, warn, error or off)",
-                         optarg);
+                snprintf(
+                    err, errlen,
+                    "--log-level: '%s' is not valid (expected debug, info, warn, error or off)",
+                    optarg);
                 rc = FC_EINVAL_OPT;
             }
             break;
-        case O_EXIT_DONE: cfg->exit_when_done = 1; break;
-        case O_PREVIEW: rc = parse_preview(cfg, optarg, err, errlen); break;
-        case O_HELP: fputs(usage, stdout); return FC_CONFIG_EXIT;
-        case O_VERSION: puts("framecast " FC_VERSION); return FC_CONFIG_EXIT;
+        case O_EXIT_DONE:
+            cfg->exit_when_done = 1;
+            break;
+        case O_PREVIEW:
+            rc = parse_preview(cfg, optarg, err, errlen);
+            break;
+        case O_HELP:
+            fputs(usage, stdout);
+            return FC_CONFIG_EXIT;
+        case O_VERSION:
+            puts("framecast " FC_VERSION);
+            return FC_CONFIG_EXIT;
         case ':':
             snprintf(err, errlen, "%s: missing value (see --help)", argv[optind - 1]);
             rc = FC_EINVAL_OPT;

@@ -48,7 +48,8 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
         {"framecast_clients", "gauge", "WebSocket clients connected"},
         {"framecast_results_total", "counter", "results published"},
         {"framecast_messages_sent_total", "counter", "messages fully written to clients"},
-        {"framecast_messages_dropped_total", "counter", "messages skipped by the slow-client policy"},
+        {"framecast_messages_dropped_total", "counter",
+         "messages skipped by the slow-client policy"},
         {"framecast_slow_closed_total", "counter", "clients closed as slow consumers"},
     };
     for (size_t k = 0; k < sizeof help / sizeof help[0]; k++) {
@@ -59,8 +60,11 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
             fc_pipeline_info(api->pipes[i], &info);
             fc_hub_stats st;
             fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st);
-            uint64_t v = k == 0 ? st.clients : k == 1 ? info.results : k == 2 ? st.sent
-                       : k == 3 ? st.dropped : st.slow_closed;
+            uint64_t v = k == 0   ? st.clients
+                         : k == 1 ? info.results
+                         : k == 2 ? st.sent
+                         : k == 3 ? st.dropped
+                                  : st.slow_closed;
             fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", help[k][0], info.name,
                          (unsigned long long)v);
         }

@@ -38,7 +38,7 @@ struct fc_pipeline {
     int64_t last_index; /* -1 before the first result */
     uint64_t out_of_order;
     fc_strbuf sb;
-    fc_strbuf status_sb; /* used by the source thread only */
+    fc_strbuf status_sb;        /* used by the source thread only */
     pthread_mutex_t preview_mu; /* guards the JPEG encoder shared by the workers */
     /* What the HTTP API reads from I/O threads: written by the source thread
      * on each status change, read as one snapshot (a short lock, not a queue:
@@ -102,8 +102,7 @@ static void on_result(void *ud, const fc_result *r) {
     p->last_index = r->frame->view.index;
     uint64_t seq = ++p->seq;
     fc_sb_reset(&p->sb);
-    fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, fc_slot_skipped(&p->slot),
-                     r);
+    fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, fc_slot_skipped(&p->slot), r);
     /* Frame it once: header + JSON in one buffer shared by every client. */
     fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
     if (msg) {
@@ -156,8 +155,10 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
         fc_hub_publish_sticky(p->hub, p->stream_id, msg);
         fc_buf_unref(msg);
     }
-    if (error) fc_info("stream '%s': %s: %s", p->name, state, error);
-    else fc_info("stream '%s': %s", p->name, state);
+    if (error)
+        fc_info("stream '%s': %s: %s", p->name, state, error);
+    else
+        fc_info("stream '%s': %s", p->name, state);
 }
 
 static void on_source_status(void *ud, const char *state, const char *error, int attempt,
@@ -183,8 +184,8 @@ static void *source_main(void *arg) {
     if (!atomic_load(&p->stop)) {
         if (rc) {
             fc_error("stream '%s': %s", p->name, p->source->error);
-            publish_status(p, "failed", p->source->error[0] ? p->source->error : "source failed",
-                           0, 0);
+            publish_status(p, "failed", p->source->error[0] ? p->source->error : "source failed", 0,
+                           0);
         } else {
             publish_status(p, "ended", NULL, 0, 0);
         }
@@ -214,8 +215,8 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     fc_sb_init(&p->sb, 1024);
     fc_sb_init(&p->status_sb, 256);
     fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
-    int rc = fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, &p->plugin, err,
-                                 errlen);
+    int rc =
+        fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, &p->plugin, err, errlen);
     if (!rc) rc = fc_source_open(&p->source, cfg->source, err, errlen);
     /* Predictor instances are created now so bad options fail at start-up;
      * the worker threads wait on the slot until the source runs. */

@@ -25,13 +25,13 @@
 
 typedef struct fc_stream_config {
     const char *name;
-    const char *source; /* URL with the source's own options */
+    const char *source;    /* URL with the source's own options */
     const char *predictor; /* "NAME[:OPTIONS]" */
     int workers;
     enum fc_slot_mode mode;
     enum fc_slow_policy slow;
-    int scale_w, scale_h; /* scale=W or WxH for the predictor's frames (0: as is) */
-    int wait_clients;     /* wait=N: start the source once N clients are subscribed */
+    int scale_w, scale_h;    /* scale=W or WxH for the predictor's frames (0: as is) */
+    int wait_clients;        /* wait=N: start the source once N clients are subscribed */
     fc_preview_spec preview; /* JPEG previews for viewers (fps 0: off) */
 } fc_stream_config;
 

@@ -14,9 +14,9 @@
 
 enum {
     FC_HTTP_INCOMPLETE = 0,
-    FC_HTTP_EBAD = -1,         /* malformed: answer 400 */
-    FC_HTTP_ETOO_LARGE = -2,   /* too many headers: answer 431 */
-    FC_HTTP_EVERSION = -3,     /* not HTTP/1.x: answer 505 */
+    FC_HTTP_EBAD = -1,       /* malformed: answer 400 */
+    FC_HTTP_ETOO_LARGE = -2, /* too many headers: answer 431 */
+    FC_HTTP_EVERSION = -3,   /* not HTTP/1.x: answer 505 */
 };
 
 typedef struct fc_http_slice {

@@ -31,10 +31,10 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define MAX_STREAMS    64
-#define MAX_IOV        64     /* buffers per writev */
-#define READ_BUF_SIZE  65536  /* per-loop buffer for WebSocket reads */
-#define ACCEPT_BATCH   64
+#define MAX_STREAMS   64
+#define MAX_IOV       64    /* buffers per writev */
+#define READ_BUF_SIZE 65536 /* per-loop buffer for WebSocket reads */
+#define ACCEPT_BATCH  64
 
 struct loop;
 
@@ -163,7 +163,8 @@ const char *fc_slow_policy_name(enum fc_slow_policy p) {
 /* --- Listener ------------------------------------------------------------ */
 
 static int open_listener(const char *host, int port, int *bound_port, char *err, size_t errlen) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
     char portstr[16];
@@ -378,8 +379,10 @@ static void on_write(uv_write_t *req, int status) {
         q_pop_written(c, 1);
         c->inflight--;
     }
-    if (c->qlen) conn_mark_dirty(c);
-    else conn_after_drain(c);
+    if (c->qlen)
+        conn_mark_dirty(c);
+    else
+        conn_after_drain(c);
 }
 
 /* One writev for everything pending; what the kernel does not take goes to
@@ -442,8 +445,10 @@ static void on_flush(uv_check_t *h) {
 static void list_remove_sub(struct conn *c) {
     if (c->stream < 0 || c->state != C_WS) return;
     struct lstream *ls = &c->lp->streams[c->stream];
-    if (c->sub_prev) c->sub_prev->sub_next = c->sub_next;
-    else ls->subs = c->sub_next;
+    if (c->sub_prev)
+        c->sub_prev->sub_next = c->sub_next;
+    else
+        ls->subs = c->sub_next;
     if (c->sub_next) c->sub_next->sub_prev = c->sub_prev;
     c->sub_prev = c->sub_next = NULL;
     atomic_fetch_sub_explicit(&ls->clients, 1, memory_order_relaxed);
@@ -472,8 +477,10 @@ static void on_closed(uv_handle_t *h) {
 static void conn_close(struct conn *c) {
     if (c->state == C_CLOSING) return;
     list_remove_sub(c);
-    if (c->prev) c->prev->next = c->next;
-    else c->lp->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->lp->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     c->state = C_CLOSING;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -590,16 +597,21 @@ static void conn_handle_request(struct conn *c, const fc_http_request *req) {
         }
         fc_ws_upgrade up;
         switch (fc_ws_check_upgrade(req, &up)) {
-        case 101: break;
-        case 405: conn_http_reply(c, 405, "Method Not Allowed", "Allow: GET\r\n", up.reason); return;
+        case 101:
+            break;
+        case 405:
+            conn_http_reply(c, 405, "Method Not Allowed", "Allow: GET\r\n", up.reason);
+            return;
         case 426:
             conn_http_reply(c, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n", up.reason);
             return;
-        default: conn_http_reply(c, 400, "Bad Request", NULL, up.reason); return;
+        default:
+            conn_http_reply(c, 400, "Bad Request", NULL, up.reason);
+            return;
         }
         fc_http_slice pv; /* read before the head is freed */
-        c->want_preview = fc_http_query_get(req->query, "preview", &pv) && pv.len == 1 &&
-                          pv.p[0] == '1';
+        c->want_preview =
+            fc_http_query_get(req->query, "preview", &pv) && pv.len == 1 && pv.p[0] == '1';
         size_t extra = c->head_len - req->head_len; /* frames sent right after the head */
         uint8_t early[512];
         int has_early = extra > 0 && extra <= sizeof early;
@@ -607,8 +619,10 @@ static void conn_handle_request(struct conn *c, const fc_http_request *req) {
         free(c->head);
         c->head = NULL;
         conn_upgrade(c, stream, &up);
-        if (has_early) conn_ws_input(c, early, extra);
-        else if (extra) conn_fail(c, FC_WS_PROTOCOL_ERROR, "too much data before the handshake completed");
+        if (has_early)
+            conn_ws_input(c, early, extra);
+        else if (extra)
+            conn_fail(c, FC_WS_PROTOCOL_ERROR, "too much data before the handshake completed");
         return;
     }
     if (!fc_http_slice_ieq(req->method, "GET") && !fc_http_slice_ieq(req->method, "HEAD")) {
@@ -655,7 +669,8 @@ static void conn_http_input(struct conn *c, size_t old_len) {
                             "request head too large");
         return;
     }
-    if (rc > 0) conn_handle_request(c, &req);
+    if (rc > 0)
+        conn_handle_request(c, &req);
     else if (rc == FC_HTTP_ETOO_LARGE)
         conn_http_reply(c, 431, "Request Header Fields Too Large", NULL, "too many headers");
     else if (rc == FC_HTTP_EVERSION)
@@ -733,8 +748,10 @@ static void on_accept(uv_poll_t *h, int status, int events) {
             return;
         }
         struct loop *target = &hub->loops[hub->next_loop++ % (unsigned)hub->nloops];
-        if (target == lp) loop_adopt(lp, fd);
-        else inbox_push(target, (struct item){.kind = IT_CONN, .fd = fd});
+        if (target == lp)
+            loop_adopt(lp, fd);
+        else
+            inbox_push(target, (struct item){.kind = IT_CONN, .fd = fd});
     }
 }
 
@@ -816,8 +833,10 @@ static void on_wake(uv_async_t *a) {
             fc_buf_unref(it->buf);
             break;
         case IT_CONN:
-            if (lp->stopping) close(it->fd);
-            else loop_adopt(lp, it->fd);
+            if (lp->stopping)
+                close(it->fd);
+            else
+                loop_adopt(lp, it->fd);
             break;
         case IT_STOP:
             if (!lp->stopping) loop_stop(lp);

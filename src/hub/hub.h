@@ -40,17 +40,17 @@ int fc_slow_policy_parse(const char *name);
 const char *fc_slow_policy_name(enum fc_slow_policy p);
 
 typedef struct fc_hub_config {
-    const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
-    int port;                  /* 0 picks a free port; see fc_hub_port */
-    int io_threads;            /* >= 1 */
-    size_t head_limit;         /* request head bytes before 431 (8 KiB) */
-    int handshake_timeout_ms;  /* request head must complete within (10 s) */
-    int ping_interval_ms;      /* ping a client silent this long (20 s) */
-    int ping_timeout_ms;       /* close a client that does not answer (20 s) */
-    int close_timeout_ms;      /* after our close frame, wait this long (5 s) */
-    uint64_t max_message;      /* largest client message (64 KiB), else 1009 */
-    size_t queue_bytes;        /* per-client queue bound in bytes (256 KiB) */
-    int queue_msgs;            /* per-client queue bound in messages (4096) */
+    const char *host;         /* listen address, e.g. "127.0.0.1" or "::1" */
+    int port;                 /* 0 picks a free port; see fc_hub_port */
+    int io_threads;           /* >= 1 */
+    size_t head_limit;        /* request head bytes before 431 (8 KiB) */
+    int handshake_timeout_ms; /* request head must complete within (10 s) */
+    int ping_interval_ms;     /* ping a client silent this long (20 s) */
+    int ping_timeout_ms;      /* close a client that does not answer (20 s) */
+    int close_timeout_ms;     /* after our close frame, wait this long (5 s) */
+    uint64_t max_message;     /* largest client message (64 KiB), else 1009 */
+    size_t queue_bytes;       /* per-client queue bound in bytes (256 KiB) */
+    int queue_msgs;           /* per-client queue bound in messages (4096) */
 } fc_hub_config;
 
 /* Fills the defaults above. */

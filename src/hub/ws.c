@@ -249,8 +249,7 @@ static int start_frame(fc_ws_parser *p) {
     default:
         return fail(p, FC_WS_PROTOCOL_ERROR, "reserved opcode");
     }
-    if (len > p->max_message - p->msg_len)
-        return fail(p, FC_WS_TOO_BIG, "message too big");
+    if (len > p->max_message - p->msg_len) return fail(p, FC_WS_TOO_BIG, "message too big");
     p->msg_len += len;
     return 0;
 }
@@ -284,8 +283,7 @@ static int end_control_frame(fc_ws_parser *p, const fc_ws_parser_cbs *cbs, void 
     return 0;
 }
 
-int fc_ws_parse(fc_ws_parser *p, uint8_t *data, size_t len, const fc_ws_parser_cbs *cbs,
-                void *ud) {
+int fc_ws_parse(fc_ws_parser *p, uint8_t *data, size_t len, const fc_ws_parser_cbs *cbs, void *ud) {
     size_t i = 0;
     int rc;
     while (i < len && !p->closed) {

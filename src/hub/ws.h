@@ -125,7 +125,6 @@ void fc_ws_parser_init(fc_ws_parser *p, int server, uint64_t max_message);
  * complete. Returns 0, or the close code the connection must be failed with
  * (1002, 1007 or 1009; p->error says why). After an error or a delivered
  * CLOSE the parser ignores further input. */
-int fc_ws_parse(fc_ws_parser *p, uint8_t *data, size_t len, const fc_ws_parser_cbs *cbs,
-                void *ud);
+int fc_ws_parse(fc_ws_parser *p, uint8_t *data, size_t len, const fc_ws_parser_cbs *cbs, void *ud);
 
 #endif

@@ -25,7 +25,8 @@ int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
         }
         h++;
         hend = rb;
-        if (rb[1] == ':') port = rb + 2;
+        if (rb[1] == ':')
+            port = rb + 2;
         else if (rb + 1 != end) {
             *why = "unexpected characters after the [IPv6] address";
             return -1;
@@ -48,8 +49,10 @@ int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
             return -1;
         }
     memcpy(out->host, h, hl);
-    if (port) memcpy(out->port, port, pl);
-    else strcpy(out->port, "80");
+    if (port)
+        memcpy(out->port, port, pl);
+    else
+        strcpy(out->port, "80");
     snprintf(out->path, sizeof out->path, "%s", slash ? slash : "/");
     return 0;
 }

@@ -86,8 +86,10 @@ int cascade_create(const char *opts, void **instance, char *err, size_t errlen) 
         } else {
             std::string base = path.substr(path.find_last_of('/') + 1);
             c->label = base.substr(0, base.find('.'));
-            if (c->label.rfind("haarcascade_", 0) == 0) c->label = c->label.substr(12);
-            else if (c->label.rfind("lbpcascade_", 0) == 0) c->label = c->label.substr(11);
+            if (c->label.rfind("haarcascade_", 0) == 0)
+                c->label = c->label.substr(12);
+            else if (c->label.rfind("lbpcascade_", 0) == 0)
+                c->label = c->label.substr(11);
         }
         *instance = c;
     } else {
@@ -150,7 +152,7 @@ void cascade_destroy(void *instance) {
 }
 
 const fc_predictor_api cascade_api = {
-    FC_PREDICTOR_ABI_MAJOR, FC_PREDICTOR_ABI_MINOR, "cascade", 0,
+    FC_PREDICTOR_ABI_MAJOR, FC_PREDICTOR_ABI_MINOR, "cascade",       0,
     cascade_create,         cascade_wants,          cascade_predict, cascade_destroy,
 };
 

@@ -64,7 +64,9 @@ static int parse_format(const char *s, enum fc_pixfmt *f) {
     static const struct {
         const char *name;
         enum fc_pixfmt f;
-    } fmts[] = {{"gray8", FC_PIX_GRAY8}, {"rgb24", FC_PIX_RGB24}, {"bgr24", FC_PIX_BGR24},
+    } fmts[] = {{"gray8", FC_PIX_GRAY8},
+                {"rgb24", FC_PIX_RGB24},
+                {"bgr24", FC_PIX_BGR24},
                 {"yuv420p", FC_PIX_YUV420P}};
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++)
         if (strcmp(s, fmts[i].name) == 0) {
@@ -81,8 +83,10 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
     for (char *p = copy; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
         if (strncmp(p, "cmd=", 4) == 0) {
             cmd = p + 4;
-            if (p > copy) p[-1] = 0;
-            else *p = 0;
+            if (p > copy)
+                p[-1] = 0;
+            else
+                *p = 0;
             break;
         }
     fc_opts o;
@@ -95,7 +99,8 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
     int rc = e ? 0 : FC_EINVAL_OPT;
     const char *fmt = fc_opts_get(&o, "format");
     if (!rc && (!cmd || !*cmd)) {
-        snprintf(err, errlen, "--predictor exec: cmd= is required (e.g. exec:cmd=python3 model.py)");
+        snprintf(err, errlen,
+                 "--predictor exec: cmd= is required (e.g. exec:cmd=python3 model.py)");
         rc = FC_EINVAL_OPT;
     }
     e->format = FC_PIX_RGB24;
@@ -210,8 +215,7 @@ static void describe_exit(struct exec_pred *e, const char *what, char *err, size
         waitpid(e->pid, &status, 0);
         snprintf(err, errlen, "exec: the model process %s", what);
     } else if (WIFEXITED(status)) {
-        snprintf(err, errlen, "exec: the model process exited with status %d",
-                 WEXITSTATUS(status));
+        snprintf(err, errlen, "exec: the model process exited with status %d", WEXITSTATUS(status));
     } else {
         snprintf(err, errlen, "exec: the model process was killed by signal %d",
                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -220,8 +224,8 @@ static void describe_exit(struct exec_pred *e, const char *what, char *err, size
 }
 
 /* Writes all of data before the deadline. Returns 0, or -1 with err set. */
-static int write_all(struct exec_pred *e, const void *data, size_t len, int64_t deadline,
-                     char *err, size_t errlen) {
+static int write_all(struct exec_pred *e, const void *data, size_t len, int64_t deadline, char *err,
+                     size_t errlen) {
     const char *p = data;
     while (len) {
         ssize_t n = write(e->in_fd, p, len);

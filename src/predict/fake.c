@@ -49,7 +49,8 @@ static int fake_predict(void *instance, const fc_frame_view *frame, fc_detection
     const struct fake *f = instance;
     (void)err, (void)errlen;
     if (f->delay_ms) {
-        struct timespec ts = {.tv_sec = f->delay_ms / 1000, .tv_nsec = f->delay_ms % 1000 * 1000000};
+        struct timespec ts = {.tv_sec = f->delay_ms / 1000,
+                              .tv_nsec = f->delay_ms % 1000 * 1000000};
         nanosleep(&ts, NULL);
     }
     if (f->busy_ms) {

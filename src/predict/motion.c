@@ -34,9 +34,9 @@ struct motion {
     /* state, sized on the first frame */
     int w, h;
     float *bg;
-    uint16_t *age; /* consecutive frames each pixel has been moving */
-    uint8_t *raw;       /* pixels that differ from the background */
-    uint8_t *prev;      /* the previous frame */
+    uint16_t *age;       /* consecutive frames each pixel has been moving */
+    uint8_t *raw;        /* pixels that differ from the background */
+    uint8_t *prev;       /* the previous frame */
     uint8_t *mask, *tmp; /* raw, dilated */
     int *labels, *stack;
     int64_t last_pts_us;
@@ -112,7 +112,8 @@ static int init_state(struct motion *m, const fc_frame_view *f) {
     m->tmp = malloc(n);
     m->labels = malloc(n * sizeof *m->labels);
     m->stack = malloc(n * sizeof *m->stack);
-    if (!m->bg || !m->age || !m->raw || !m->prev || !m->mask || !m->tmp || !m->labels || !m->stack) return -1;
+    if (!m->bg || !m->age || !m->raw || !m->prev || !m->mask || !m->tmp || !m->labels || !m->stack)
+        return -1;
     for (int y = 0; y < m->h; y++)
         for (int x = 0; x < m->w; x++) {
             size_t i = (size_t)y * m->w + x;
@@ -245,7 +246,8 @@ static int motion_predict(void *instance, const fc_frame_view *f, fc_detection *
                 }
             }
     }
-    for (int y = 0; y < h; y++) memcpy(m->prev + (size_t)y * w, f->data[0] + (size_t)y * f->stride[0], (size_t)w);
+    for (int y = 0; y < h; y++)
+        memcpy(m->prev + (size_t)y * w, f->data[0] + (size_t)y * f->stride[0], (size_t)w);
     /* Merge components whose boxes overlap (one object split by its texture). */
     for (int changed = 1; changed;) {
         changed = 0;

@@ -13,10 +13,8 @@ static const struct {
     const char *name;
     builtin_fn get;
 } builtins[] = {
-    {"null", fc_predictor_null},
-    {"fake", fc_predictor_fake},
-    {"motion", fc_predictor_motion},
-    {"exec", fc_predictor_exec},
+    {"null", fc_predictor_null},       {"fake", fc_predictor_fake},
+    {"motion", fc_predictor_motion},   {"exec", fc_predictor_exec},
 #ifdef FC_HAVE_CASCADE
     {"cascade", fc_predictor_cascade},
 #endif

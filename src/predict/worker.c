@@ -33,7 +33,9 @@ static void *worker_main(void *arg) {
         char err[256] = "";
         int64_t t0 = fc_mono_us();
         int n = pool->api->predict(w->instance, &f->view, dets, FC_MAX_DETECTIONS, err, sizeof err);
-        fc_result r = {.frame = f, .dets = dets, .ndets = n > 0 ? n : 0,
+        fc_result r = {.frame = f,
+                       .dets = dets,
+                       .ndets = n > 0 ? n : 0,
                        .infer_us = fc_mono_us() - t0,
                        .error = n < 0 ? (err[0] ? err : "predictor failed") : NULL};
         pool->fn(pool->ud, &r);
@@ -52,7 +54,11 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
                      fc_slot *in, fc_result_fn fn, void *ud, char *err, size_t errlen) {
     struct fc_workers *pool = calloc(1, sizeof *pool + (size_t)n * sizeof(struct worker));
     if (!pool) return -1;
-    *pool = (struct fc_workers){.api = api, .in = in, .fn = fn, .ud = ud, .n = n,
+    *pool = (struct fc_workers){.api = api,
+                                .in = in,
+                                .fn = fn,
+                                .ud = ud,
+                                .n = n,
                                 .shared = (api->flags & FC_PREDICTOR_THREAD_SAFE) != 0};
     for (int i = 0; i < n; i++) {
         pool->w[i].pool = pool;

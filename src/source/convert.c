@@ -5,22 +5,32 @@
 
 int fc_pixfmt_to_av(enum fc_pixfmt f) {
     switch (f) {
-    case FC_PIX_GRAY8: return AV_PIX_FMT_GRAY8;
-    case FC_PIX_RGB24: return AV_PIX_FMT_RGB24;
-    case FC_PIX_BGR24: return AV_PIX_FMT_BGR24;
-    case FC_PIX_YUV420P: return AV_PIX_FMT_YUV420P;
-    default: return AV_PIX_FMT_NONE;
+    case FC_PIX_GRAY8:
+        return AV_PIX_FMT_GRAY8;
+    case FC_PIX_RGB24:
+        return AV_PIX_FMT_RGB24;
+    case FC_PIX_BGR24:
+        return AV_PIX_FMT_BGR24;
+    case FC_PIX_YUV420P:
+        return AV_PIX_FMT_YUV420P;
+    default:
+        return AV_PIX_FMT_NONE;
     }
 }
 
 enum fc_pixfmt fc_pixfmt_from_av(int av_format) {
     switch (av_format) {
-    case AV_PIX_FMT_GRAY8: return FC_PIX_GRAY8;
-    case AV_PIX_FMT_RGB24: return FC_PIX_RGB24;
-    case AV_PIX_FMT_BGR24: return FC_PIX_BGR24;
+    case AV_PIX_FMT_GRAY8:
+        return FC_PIX_GRAY8;
+    case AV_PIX_FMT_RGB24:
+        return FC_PIX_RGB24;
+    case AV_PIX_FMT_BGR24:
+        return FC_PIX_BGR24;
     case AV_PIX_FMT_YUV420P:
-    case AV_PIX_FMT_YUVJ420P: return FC_PIX_YUV420P; /* same layout, full range */
-    default: return FC_PIX_ANY;
+    case AV_PIX_FMT_YUVJ420P:
+        return FC_PIX_YUV420P; /* same layout, full range */
+    default:
+        return FC_PIX_ANY;
     }
 }
 

@@ -32,8 +32,8 @@
 
 struct ff_source {
     fc_source base;
-    char *url;      /* what avformat opens */
-    char *display;  /* the URL as given, for messages (credentials removed) */
+    char *url;                 /* what avformat opens */
+    char *display;             /* the URL as given, for messages (credentials removed) */
     const AVInputFormat *ifmt; /* forced input format (v4l2), or NULL */
     int live;
     /* options */
@@ -174,8 +174,7 @@ static int emit_frame(struct ff_source *s, AVFrame *frm, fc_slot *out) {
         s->next_due_us += step;
         if (s->next_due_us < pts_us) s->next_due_us = pts_us + step; /* after a jump */
     }
-    if (s->realtime &&
-        fc_source_sleep_until(s->wall_base_us + (pts_us - s->first_pts_us), s->stop))
+    if (s->realtime && fc_source_sleep_until(s->wall_base_us + (pts_us - s->first_pts_us), s->stop))
         return 1;
 
     fc_frame *f;
@@ -248,7 +247,8 @@ static int decode_loop(struct ff_source *s, fc_slot *out) {
             if (rc == AVERROR_EXIT)
                 snprintf(s->base.error, sizeof s->base.error, "no data for %lld s",
                          (long long)(s->timeout_us / 1000000));
-            else set_error(s, "read error", rc);
+            else
+                set_error(s, "read error", rc);
             return rc;
         }
         if (s->pkt->stream_index == s->vstream) {

@@ -8,11 +8,16 @@ int fc_pixfmt_bpp(enum fc_pixfmt f) {
 
 const char *fc_pixfmt_name(enum fc_pixfmt f) {
     switch (f) {
-    case FC_PIX_GRAY8: return "gray8";
-    case FC_PIX_RGB24: return "rgb24";
-    case FC_PIX_BGR24: return "bgr24";
-    case FC_PIX_YUV420P: return "yuv420p";
-    default: return "any";
+    case FC_PIX_GRAY8:
+        return "gray8";
+    case FC_PIX_RGB24:
+        return "rgb24";
+    case FC_PIX_BGR24:
+        return "bgr24";
+    case FC_PIX_YUV420P:
+        return "yuv420p";
+    default:
+        return "any";
     }
 }
 

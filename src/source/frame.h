@@ -21,7 +21,7 @@ typedef struct fc_frame {
     int64_t capture_us; /* wall clock when the frame was made or decoded */
     int ntruth;         /* ground truth, synthetic sources only */
     fc_box truth[FC_MAX_TRUTH];
-    uint8_t *pixels; /* owned storage behind view.data, or NULL */
+    uint8_t *pixels;               /* owned storage behind view.data, or NULL */
     void (*release)(void *opaque); /* frees borrowed pixels, or NULL */
     void *opaque;
     struct fc_frame *preview; /* a YUV420P copy for the viewers' JPEG, or NULL */

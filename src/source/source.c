@@ -34,8 +34,8 @@ void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const 
     int64_t now = fc_mono_us();
     if (now < src->preview_due_us) return;
     int64_t period = (int64_t)(1e6 / src->preview.fps);
-    src->preview_due_us = src->preview_due_us + period > now ? src->preview_due_us + period
-                                                              : now + period;
+    src->preview_due_us =
+        src->preview_due_us + period > now ? src->preview_due_us + period : now + period;
     fc_output_spec spec = {FC_PIX_YUV420P, src->preview.width < w ? src->preview.width : w, 0};
     f->preview = fc_convert_image(&src->preview_conv, planes, strides, av_format, w, h, &spec);
 }

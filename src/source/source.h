@@ -25,13 +25,13 @@ typedef void (*fc_source_status_fn)(void *ud, const char *state, const char *err
                                     int retry_ms);
 
 struct fc_source {
-    const char *kind; /* "synthetic", "ffmpeg" */
-    int width, height; /* 0 while unknown */
-    double fps;        /* nominal rate; 0 = as fast as the pipeline takes */
-    fc_output_spec out; /* set by the pipeline before run */
-    fc_preview_spec preview; /* set by the pipeline before run */
-    int64_t preview_due_us;  /* source thread: when the next preview is due */
-    fc_convert preview_conv; /* source thread; freed by fc_source_close */
+    const char *kind;              /* "synthetic", "ffmpeg" */
+    int width, height;             /* 0 while unknown */
+    double fps;                    /* nominal rate; 0 = as fast as the pipeline takes */
+    fc_output_spec out;            /* set by the pipeline before run */
+    fc_preview_spec preview;       /* set by the pipeline before run */
+    int64_t preview_due_us;        /* source thread: when the next preview is due */
+    fc_convert preview_conv;       /* source thread; freed by fc_source_close */
     fc_source_status_fn on_status; /* set by the pipeline; may be NULL */
     void *status_ud;
     char error[256]; /* the last error, when run returned one */

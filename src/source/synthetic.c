@@ -42,8 +42,8 @@ int fc_synth_config_parse(fc_synth_config *cfg, const char *opts, char *err, siz
     *cfg = (fc_synth_config){.width = 640, .height = 360, .fps = 30, .objects = 3, .seed = 1};
     long v;
     const char *size = fc_opts_get(&o, "size");
-    if (size && (fc_parse_size(size, &cfg->width, &cfg->height) || cfg->width < 32 ||
-                 cfg->height < 32)) {
+    if (size &&
+        (fc_parse_size(size, &cfg->width, &cfg->height) || cfg->width < 32 || cfg->height < 32)) {
         snprintf(err, errlen,
                  "--source synthetic: size='%s' is not valid (expected WxH, each 32 to 16384)",
                  size);
@@ -192,8 +192,8 @@ static int synth_run(fc_source *src, fc_slot *out, atomic_int *stop) {
     struct synth_source *ss = (struct synth_source *)src;
     const fc_synth_config *cfg = &ss->synth->cfg;
     fc_convert conv = {0};
-    int convert = !fc_output_matches(&src->out, fc_pixfmt_to_av(FC_PIX_RGB24), cfg->width,
-                                     cfg->height);
+    int convert =
+        !fc_output_matches(&src->out, fc_pixfmt_to_av(FC_PIX_RGB24), cfg->width, cfg->height);
     fc_frame *rgb = NULL;
     int rc = 0;
     if (src->on_status) src->on_status(src->status_ud, "live", NULL, 0, 0);
@@ -250,8 +250,12 @@ int fc_synth_source_open(fc_source **out, const char *opts, char *err, size_t er
         snprintf(err, errlen, "--source synthetic: out of memory");
         return FC_EINVAL_OPT;
     }
-    ss->base = (fc_source){.kind = "synthetic", .width = cfg.width, .height = cfg.height,
-                           .fps = cfg.fps, .run = synth_run, .destroy = synth_destroy};
+    ss->base = (fc_source){.kind = "synthetic",
+                           .width = cfg.width,
+                           .height = cfg.height,
+                           .fps = cfg.fps,
+                           .run = synth_run,
+                           .destroy = synth_destroy};
     *out = &ss->base;
     return 0;
 }

@@ -12,15 +12,16 @@
 #include <stdint.h>
 
 /* fc_buf.flags */
-#define FC_BUF_PREVIEW 1u /* an expendable preview: only for clients that asked,
-                             dropped first, never more than one waiting */
+#define FC_BUF_PREVIEW                                                                             \
+    1u /* an expendable preview: only for clients that asked,                                      \
+          dropped first, never more than one waiting */
 
 typedef struct fc_buf {
     atomic_int refs;
     unsigned flags; /* FC_BUF_*, set before the buffer is shared */
-    uint8_t *data; /* first byte of the content, inside storage */
-    size_t len;    /* content length */
-    size_t cap;    /* storage size */
+    uint8_t *data;  /* first byte of the content, inside storage */
+    size_t len;     /* content length */
+    size_t cap;     /* storage size */
     uint8_t storage[];
 } fc_buf;
 

@@ -78,8 +78,8 @@ int fc_opts_double(fc_opts *o, const char *key, double def, double min, double m
     errno = 0;
     double x = strtod(v, &end);
     if (errno || end == v || *end || !(x >= min && x <= max)) {
-        snprintf(err, errlen, "%s: %s='%s' is not valid (expected a number from %g to %g)",
-                 o->ctx, key, v, min, max);
+        snprintf(err, errlen, "%s: %s='%s' is not valid (expected a number from %g to %g)", o->ctx,
+                 key, v, min, max);
         return FC_EINVAL_OPT;
     }
     *out = x;

@@ -78,7 +78,8 @@ static void run(const char *synth_opts, const char *motion_opts, int frames, int
             }
             if (best_d >= 0 && best >= 0.5) matched[best_d] = 1;
             if (!alone) {
-                if (best_d >= 0) matched[best_d] = 1; /* a blob of several objects is no false box */
+                if (best_d >= 0)
+                    matched[best_d] = 1; /* a blob of several objects is no false box */
                 continue;
             }
             sc->objects++;
@@ -94,8 +95,8 @@ static void run(const char *synth_opts, const char *motion_opts, int frames, int
             sc->boxes++;
             sc->false_boxes += !matched[d] && !touches;
             if (getenv("MOTION_DEBUG") && !matched[d] && !touches)
-                printf("frame %d false box %.0f,%.0f %.0fx%.0f\n", i, dets[d].box[0], dets[d].box[1],
-                       dets[d].box[2], dets[d].box[3]);
+                printf("frame %d false box %.0f,%.0f %.0fx%.0f\n", i, dets[d].box[0],
+                       dets[d].box[1], dets[d].box[2], dets[d].box[3]);
         }
     }
     fc_frame_free(rgb);

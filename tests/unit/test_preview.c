@@ -16,8 +16,8 @@
 static void test_round_trip(void **state) {
     (void)state;
     uint8_t buf[256];
-    size_t n = fc_preview_header_write(buf, sizeof buf, "door", 123456789012ull,
-                                       1795716466551187ll, 640, 360);
+    size_t n = fc_preview_header_write(buf, sizeof buf, "door", 123456789012ull, 1795716466551187ll,
+                                       640, 360);
     assert_int_equal(n, FC_PREVIEW_FIXED + 4);
     assert_memory_equal(buf, "FCP1", 4);
     fc_preview_header h;
@@ -38,7 +38,7 @@ static void test_rejects_bad_headers(void **state) {
     fc_preview_header h;
     assert_int_equal(fc_preview_header_parse(buf, n - 1, &h), -1); /* name cut off */
     buf[0] = 'X';
-    assert_int_equal(fc_preview_header_parse(buf, n, &h), -1); /* magic */
+    assert_int_equal(fc_preview_header_parse(buf, n, &h), -1);              /* magic */
     assert_int_equal(fc_preview_header_write(buf, 10, "x", 1, 2, 3, 4), 0); /* no room */
 }
 
