@@ -33,7 +33,7 @@ static void api_streams(fc_http_api *api, fc_strbuf *out) {
             fc_sb_puts(out, ",\"error\":");
             fc_sb_json_str(out, info.error);
         }
-        fc_sb_printf(out, ",\"width\":%d,\"height\":%d,\"fps\":%.3g,\"predictor\":", info.width,
+        fc_sb_printf(out, ",\"width\":%d,\"height\":%d,\"fps\":%.6g,\"predictor\":", info.width,
                      info.height, info.fps);
         fc_sb_json_str(out, info.predictor);
         fc_sb_printf(out, ",\"clients\":%llu,\"results\":%llu,\"preview\":%s}",
