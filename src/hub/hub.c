@@ -83,9 +83,17 @@ struct item {
 /* The inbox: a mutex-guarded vector; the loop swaps it out whole. */
 struct inbox {
     pthread_mutex_t mu;
+    pthread_cond_t space; /* signalled when the loop takes the items */
     struct item *items;
     size_t n, cap;
+    size_t msgs; /* IT_MSG/IT_STICKY items waiting */
 };
+
+/* Messages an inbox holds before publishers wait: the hub's backpressure.
+ * When fan-out cannot keep up, the publisher (a worker) blocks here, so a
+ * live source skips frames in its slot and an fps=max source slows to what
+ * the hub accepts, instead of the inbox growing without bound. */
+#define INBOX_MAX_MSGS 32
 
 struct loop {
     fc_hub *hub;
@@ -125,6 +133,7 @@ struct fc_hub {
     fc_hub_http_fn http_fn;
     void *http_ud;
     int started;
+    atomic_int stopping; /* publishers stop waiting for inbox room */
 };
 
 static void conn_close(struct conn *c);
@@ -207,7 +216,16 @@ static int open_listener(const char *host, int port, int *bound_port, char *err,
 
 static void inbox_push(struct loop *lp, struct item it) {
     struct inbox *ib = &lp->inbox;
+    int msg = it.kind == IT_MSG || it.kind == IT_STICKY;
     pthread_mutex_lock(&ib->mu);
+    while (msg && ib->msgs >= INBOX_MAX_MSGS && !atomic_load(&lp->hub->stopping))
+        pthread_cond_wait(&ib->space, &ib->mu);
+    if (msg && atomic_load(&lp->hub->stopping)) { /* the loop is gone or going */
+        pthread_mutex_unlock(&ib->mu);
+        fc_buf_unref(it.buf);
+        return;
+    }
+    ib->msgs += msg;
     if (ib->n == ib->cap) {
         ib->cap = ib->cap ? ib->cap * 2 : 64;
         ib->items = realloc(ib->items, ib->cap * sizeof *ib->items);
@@ -810,6 +828,8 @@ static void on_wake(uv_async_t *a) {
     lp->inbox.items = lp->scratch;
     lp->inbox.cap = lp->scratch_cap;
     lp->inbox.n = 0;
+    lp->inbox.msgs = 0;
+    pthread_cond_broadcast(&lp->inbox.space);
     pthread_mutex_unlock(&lp->inbox.mu);
     lp->scratch = items;
     lp->scratch_cap = cap;
@@ -854,6 +874,7 @@ static int loop_init(struct loop *lp, fc_hub *hub, int index) {
     lp->hub = hub;
     lp->index = index;
     pthread_mutex_init(&lp->inbox.mu, NULL);
+    pthread_cond_init(&lp->inbox.space, NULL);
     lp->rbuf = malloc(READ_BUF_SIZE);
     if (!lp->rbuf) return UV_ENOMEM;
     int rc = uv_loop_init(&lp->uv);
@@ -966,6 +987,12 @@ void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
 
 void fc_hub_stop(fc_hub *hub) {
     if (!hub->started) return;
+    atomic_store(&hub->stopping, 1);
+    for (int i = 0; i < hub->nloops; i++) { /* release publishers waiting for room */
+        pthread_mutex_lock(&hub->loops[i].inbox.mu);
+        pthread_cond_broadcast(&hub->loops[i].inbox.space);
+        pthread_mutex_unlock(&hub->loops[i].inbox.mu);
+    }
     for (int i = 0; i < hub->nloops; i++)
         inbox_push(&hub->loops[i], (struct item){.kind = IT_STOP});
     for (int i = 0; i < hub->nloops; i++) uv_thread_join(&hub->loops[i].thread);
@@ -984,6 +1011,7 @@ void fc_hub_destroy(fc_hub *hub) {
         uv_run(&lp->uv, UV_RUN_NOWAIT); /* run close callbacks */
         uv_loop_close(&lp->uv);
         pthread_mutex_destroy(&lp->inbox.mu);
+        pthread_cond_destroy(&lp->inbox.space);
         free(lp->inbox.items);
         free(lp->scratch);
         free(lp->dirty);

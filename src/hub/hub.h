@@ -71,7 +71,9 @@ int fc_hub_start(fc_hub *hub);
 int fc_hub_port(const fc_hub *hub);
 
 /* Fans msg (a complete WebSocket frame) out to the stream's subscribers.
- * Adds its own references; the caller keeps its own. Any thread. */
+ * Adds its own references; the caller keeps its own. Any thread. Blocks
+ * while a loop has 32 messages waiting (backpressure: the publisher slows
+ * to what the hub can fan out); returns at once after fc_hub_stop. */
 void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg);
 
 /* Like fc_hub_publish, and the loops keep msg as the stream's sticky
