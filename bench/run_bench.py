@@ -64,22 +64,26 @@ SMALL = dict(size=300, fc_count=2)
 BIG = dict(size=20000, fc_count=400)
 SCENARIOS = {
     "S1": dict(SMALL, title="S1: 1000 clients, ~300 B, as fast as possible", clients=1000,
-               stalled=0, rate=0, duration=dur(10), warmup=2),
+               stalled=0, rate=0, duration=dur(8), warmup=2),
     "S1-rate": dict(SMALL, title="S1-rate: framecast at fixed rates (k x python broadcast()'s "
                     "S1 message rate), 1000 clients", clients=1000, stalled=0, rate=None,
-                    duration=dur(8), warmup=2),
+                    duration=dur(5), warmup=2),
     "S2": dict(SMALL, title="S2: 1000 clients x 30 msgs/s, ~300 B", clients=1000, stalled=0,
-               rate=30, duration=dur(10), warmup=2),
+               rate=30, duration=dur(8), warmup=2),
     "S3": dict(BIG, title="S3: 200 clients (5 stalled), 100 msgs/s, 20 KB", clients=200,
                stalled=5, rate=100, duration=dur(20), warmup=2),
     "S3-base": dict(BIG, title="S3-base: as S3 without stalled clients", clients=200, stalled=0,
                     rate=100, duration=dur(20), warmup=2),
     "MC": dict(SMALL, title="MC: framecast --io-threads 1 vs 2, 1000 clients, server on cores 0,1 "
-               "(bench on core 1)", clients=1000, stalled=0, rate=None, duration=dur(8), warmup=2),
+               "(bench on core 1)", clients=1000, stalled=0, rate=None, duration=dur(5), warmup=2),
 }
 SWEEP = [1.5, 3, 5, 8]
 MC_RATE_K = (5, 8)  # MC's fixed rates, in multiples of python broadcast()'s S1 message rate
 FALLBACK_REF_RATE = 60  # msgs/s, when S1 has no python broadcast() figure
+FC_MAX_FPS = 1000  # the synthetic source's highest fixed rate
+# S3 and S3-base alternate this many times for framecast: its p99 target
+# compares two latencies of a few ms, which one run on a shared machine cannot.
+S3_PAIRS = int(os.environ.get("BENCH_S3_PAIRS", "1" if QUICK else "3"))
 
 
 def log(msg):
@@ -114,7 +118,7 @@ class Runner:
         self.deadline = time.monotonic() + budget_s
         self.pidfile = os.path.join(outdir, "pids")
         self.live = []
-        self.quiet_budget = float(os.environ.get("BENCH_QUIET_WAIT_S", "60"))
+        self.quiet_budget = float(os.environ.get("BENCH_QUIET_WAIT_S", "30"))
 
     # ---- children -------------------------------------------------------
 
@@ -181,7 +185,10 @@ class Runner:
         sel.close()
         if port is None:
             self.stop_server(p)
-            raise RuntimeError(f"no 'listening on' line within 15 s (output: {buf.strip()!r})")
+            with open(os.path.join(self.outdir, f"{tag}.server.err")) as f:
+                tail = f.read().strip()[-200:]
+            raise RuntimeError(f"no 'listening on' line within 15 s (stdout {buf.strip()!r}, "
+                               f"stderr {tail!r})")
         # Keep draining stdout so the server never blocks on a full pipe.
         out = open(os.path.join(self.outdir, f"{tag}.server.out"), "w")
         out.write(buf)
@@ -461,10 +468,13 @@ def targets(results):
         if sus:
             best = max(sus, key=lambda e: e["result"]["deliveries_per_s"])
             d2 = ratio(best["result"]["deliveries_per_s"], (py or {}).get("deliveries_per_s"))
+            bc = best["result"].get("bench_cpu_pct")
             out.append(f"S1 deliveries/s framecast sustains with every client getting every "
                        f"message (S1-rate, {fmt_num(best['rate'])} msgs/s) / python broadcast() "
                        f"= {fmt_num(d2, '{:.2f}')} (target >= 1.5): "
-                       f"{verdict(None if d2 is None else d2 >= 1.5)}")
+                       f"{verdict(None if d2 is None else d2 >= 1.5)}; load generator at "
+                       f"{fmt_num(bc)}% of its core"
+                       + (" (the load generator limits this figure)" if (bc or 0) >= 85 else ""))
         elif any(e["scenario"] == "S1-rate" for e in results):
             out.append("S1-rate: framecast sustained none of the fixed rates")
         for name in ["framecast"] + PEERS:
@@ -478,14 +488,22 @@ def targets(results):
                               "not the load generator (it had CPU to spare)"))
 
     for name in ["framecast"] + PEERS:
-        if ("S3", name) not in by:
+        labels = [e["server"] for e in results if e["scenario"] == "S3" and
+                  (e["server"] == name or e["server"].startswith(name + " #"))]
+        if not labels:
             continue
-        r, base = res.get(("S3", name)), res.get(("S3-base", name))
-        every = got_every_message(r, SCENARIOS["S3"], SCENARIOS["S3"]["rate"])
-        l = ratio((r or {}).get("p99_us"), (base or {}).get("p99_us"))
-        rss = (r or {}).get("server_rss_peak_kb")
+        every = all(got_every_message(res.get(("S3", l)), SCENARIOS["S3"], SCENARIOS["S3"]["rate"])
+                    for l in labels)
+        ratios = [ratio((res.get(("S3", l)) or {}).get("p99_us"),
+                        (res.get(("S3-base", l)) or {}).get("p99_us")) for l in labels]
+        ratios = [x for x in ratios if x is not None]
+        l = statistics.median(ratios) if ratios else None
+        rsss = [(res.get(("S3", x)) or {}).get("server_rss_peak_kb") for x in labels]
+        rss = max((x for x in rsss if x is not None), default=None)
+        pairs = (f"median of {len(ratios)} pairs ({', '.join('%.2f' % x for x in ratios)})"
+                 if len(ratios) > 1 else "one pair")
         line = (f"S3 {name}: fast clients got every message: {'yes' if every else 'NO'}; "
-                f"p99 with/without stalled = {fmt_num(l, '{:.2f}')} (<= 1.2: "
+                f"p99 with/without stalled = {fmt_num(l, '{:.2f}')}, {pairs} (<= 1.2: "
                 f"{verdict(None if l is None else l <= 1.2)}); RSS peak "
                 f"{fmt_num(rss / 1024 if rss else None, '{:.1f}')} MiB (< 64: "
                 f"{verdict(None if rss is None else rss < 64 * 1024)})")
@@ -578,8 +596,12 @@ def main():
                 if scn == "S1":
                     sc2 = dict(SCENARIOS["S1-rate"], msg_size=sc["msg_size"])
                     base = ref_msg_rate()
+                    done = set()
                     for k in SWEEP:
-                        rate = math.ceil(k * base)
+                        rate = min(math.ceil(k * base), FC_MAX_FPS)
+                        if rate in done:
+                            break
+                        done.add(rate)
                         e = runner.measure("S1-rate", "framecast", sc2, rate,
                                            label=f"framecast {k:g}x")
                         results.append(e)
@@ -588,13 +610,17 @@ def main():
             elif scn == "S3":
                 sc, scb = dict(SCENARIOS["S3"]), dict(SCENARIOS["S3-base"])
                 for name in ["framecast"] + PEERS:
-                    results.append(runner.measure("S3", name, sc, sc["rate"]))
-                    sc.setdefault("msg_size", sc["size"])
-                    scb["msg_size"] = sc["msg_size"]
-                    results.append(runner.measure("S3-base", name, scb, scb["rate"]))
+                    for i in range(S3_PAIRS if name == "framecast" else 1):
+                        label = name + (f" #{i + 1}" if i else "")
+                        results.append(runner.measure("S3", name, sc, sc["rate"], label=label))
+                        sc.setdefault("msg_size", sc["size"])
+                        scb["msg_size"] = sc["msg_size"]
+                        results.append(runner.measure("S3-base", name, scb, scb["rate"],
+                                                      label=label))
             else:
                 sc = dict(SCENARIOS["MC"])
-                for rate in (math.ceil(k * ref_msg_rate()) for k in MC_RATE_K):
+                for rate in sorted({min(math.ceil(k * ref_msg_rate()), FC_MAX_FPS)
+                                    for k in MC_RATE_K}):
                     for io in (1, 2):
                         results.append(runner.measure("MC", "framecast", sc, rate, cores="0,1",
                                                       io_threads=io,
