@@ -25,6 +25,7 @@ typedef struct fc_slot {
     int depth; /* frames held at most (1..FC_SLOT_MAX) */
     fc_frame *ring[FC_SLOT_MAX];
     int head, len;
+    int waiting_takers; /* takers blocked in fc_slot_take */
     int closed;   /* stopped: takers get NULL at once */
     int finished; /* no more frames: takers drain, then get NULL */
     uint64_t put, skipped;
