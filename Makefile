@@ -40,8 +40,12 @@ run: release
 test: debug release
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
+# Prints figures; docs/benchmarks.md records them with these commands.
 bench: release
 	bench/run_all.sh $(RELEASE)
+	bench/ingest_bench.py $(RELEASE)
+	taskset -c 1 $(RELEASE)/motion-bench
+	bench/predict_bench.py $(RELEASE)
 
 fuzz: debug
 	tests/fuzz/run.sh $(DEBUG) $(FUZZ_SECONDS)
