@@ -7,19 +7,18 @@
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast \
 //      FC_SOURCE_DIR=<repo> FC_BUILD_DIR=<build> node test_viewer.mjs
 // Needs Debian's chromium at /usr/bin/chromium (never downloads a browser).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { deadline, startServer as spawnServer, stopServer } from './fc.mjs';
 
 // NODE_PATH is not consulted by ESM imports; require() honours it.
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
-const FRAMECAST = process.env.FRAMECAST ?? 'build/debug/framecast';
 const SOURCE_DIR = process.env.FC_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD_DIR = process.env.FC_BUILD_DIR ?? path.join(SOURCE_DIR, 'build', 'debug');
 const CHROMIUM = '/usr/bin/chromium';
@@ -48,68 +47,13 @@ function step(name, fn) {
   });
 }
 
-/** Starts framecast on listen; resolves once it prints the port it bound. */
+/** framecast with the viewer's stream on listen (HOST:PORT). */
 function startServer(listen) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(FRAMECAST, ['--listen', listen, ...SERVER_ARGS], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const srv = { proc, port: null, stderr: '' };
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('framecast did not print its port in 30 s')), 30000);
-    proc.stderr.on('data', (d) => { srv.stderr += d; });
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on http:\/\/[^ ]*:(\d+)\//.exec(out);
-      if (m && srv.port === null) {
-        srv.port = Number(m[1]);
-        clearTimeout(timer);
-        resolve(srv);
-      }
-    });
-    proc.on('exit', (code) => {
-      if (srv.port === null) {
-        clearTimeout(timer);
-        reject(new Error(`framecast exited (${code}) before listening: ${srv.stderr}`));
-      }
-    });
-  });
-}
-
-/** SIGTERM, then require exit status 0 within timeoutMs (a sanitizer report fails it). */
-function stopServer(srv, timeoutMs = 20000) {
-  return new Promise((resolve, reject) => {
-    const check = (code, sig) => {
-      if (code === 0) resolve();
-      else reject(new Error(`framecast exited with ${code ?? sig}:\n${srv.stderr}`));
-    };
-    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) {
-      check(srv.proc.exitCode, srv.proc.signalCode);
-      return;
-    }
-    const timer = setTimeout(() => {
-      srv.proc.kill('SIGKILL');
-      reject(new Error(`framecast did not stop within ${timeoutMs} ms of SIGTERM`));
-    }, timeoutMs);
-    srv.proc.on('exit', (code, sig) => {
-      clearTimeout(timer);
-      check(code, sig);
-    });
-    srv.proc.kill('SIGTERM');
-  });
+  return spawnServer(SERVER_ARGS, listen);
 }
 
 function killServer(srv) {
   if (srv && srv.proc.exitCode === null && srv.proc.signalCode === null) srv.proc.kill('SIGKILL');
-}
-
-/** Rejects after ms with what was awaited, so nothing hangs. */
-function deadline(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** The page's counters (the data-* attributes of #fc-stats), parsed. */

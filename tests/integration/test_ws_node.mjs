@@ -3,82 +3,17 @@
 // for bad frames written straight to the socket under the client.
 //
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast node test_ws_node.mjs
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { deadline, startServer, stopServer } from './fc.mjs';
 
 // NODE_PATH is not consulted by ESM imports; require() honours it.
 const require = createRequire(import.meta.url);
 const WebSocket = require('ws');
 
-const FRAMECAST = process.env.FRAMECAST ?? 'build/debug/framecast';
-
 let server; // { proc, port, stderr }
-
-/** Starts framecast on a kernel-chosen port; resolves once it prints the port. */
-function startServer(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(FRAMECAST, ['--listen', '127.0.0.1:0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const srv = { proc, port: null, stderr: '' };
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('framecast did not print its port in 30 s')), 30000);
-    proc.stderr.on('data', (d) => { srv.stderr += d; });
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on http:\/\/[^ ]*:(\d+)\//.exec(out);
-      if (m && srv.port === null) {
-        srv.port = Number(m[1]);
-        clearTimeout(timer);
-        resolve(srv);
-      }
-    });
-    proc.on('exit', (code) => {
-      if (srv.port === null) {
-        clearTimeout(timer);
-        reject(new Error(`framecast exited (${code}) before listening: ${srv.stderr}`));
-      }
-    });
-  });
-}
-
-/** SIGTERM, then require exit status 0 within timeoutMs (a sanitizer report fails it). */
-function stopServer(srv, timeoutMs = 20000) {
-  return new Promise((resolve, reject) => {
-    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) {
-      check(srv.proc.exitCode, srv.proc.signalCode);
-      return;
-    }
-    const timer = setTimeout(() => {
-      srv.proc.kill('SIGKILL');
-      reject(new Error(`framecast did not stop within ${timeoutMs} ms of SIGTERM`));
-    }, timeoutMs);
-    srv.proc.on('exit', (code, sig) => {
-      clearTimeout(timer);
-      check(code, sig);
-    });
-    srv.proc.kill('SIGTERM');
-
-    function check(code, sig) {
-      if (code === 0) resolve();
-      else reject(new Error(`framecast exited with ${code ?? sig}:\n${srv.stderr}`));
-    }
-  });
-}
-
-/** Rejects after ms with what was awaited, so no test hangs. */
-function deadline(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 function connect() {
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws/demo`);

@@ -1,0 +1,67 @@
+// Shared helpers for the Node integration tests (the counterpart of fc.py):
+// start the real framecast on a port, stop it requiring a clean exit, and
+// wait for promises with deadlines.
+import { spawn } from 'node:child_process';
+
+export const FRAMECAST = process.env.FRAMECAST ?? 'build/debug/framecast';
+
+/** Starts framecast on listen (port 0: kernel-chosen); resolves with
+ * { proc, port, stderr } once it prints the port it bound. */
+export function startServer(args, listen = '127.0.0.1:0') {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(FRAMECAST, ['--listen', listen, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const srv = { proc, port: null, stderr: '' };
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('framecast did not print its port in 30 s')), 30000);
+    proc.stderr.on('data', (d) => { srv.stderr += d; });
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on http:\/\/[^ ]*:(\d+)\//.exec(out);
+      if (m && srv.port === null) {
+        srv.port = Number(m[1]);
+        clearTimeout(timer);
+        resolve(srv);
+      }
+    });
+    proc.on('exit', (code) => {
+      if (srv.port === null) {
+        clearTimeout(timer);
+        reject(new Error(`framecast exited (${code}) before listening: ${srv.stderr}`));
+      }
+    });
+  });
+}
+
+/** SIGTERM, then require exit status 0 within timeoutMs (a sanitizer report fails it). */
+export function stopServer(srv, timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const check = (code, sig) => {
+      if (code === 0) resolve();
+      else reject(new Error(`framecast exited with ${code ?? sig}:\n${srv.stderr}`));
+    };
+    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) {
+      check(srv.proc.exitCode, srv.proc.signalCode);
+      return;
+    }
+    const timer = setTimeout(() => {
+      srv.proc.kill('SIGKILL');
+      reject(new Error(`framecast did not stop within ${timeoutMs} ms of SIGTERM`));
+    }, timeoutMs);
+    srv.proc.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      check(code, sig);
+    });
+    srv.proc.kill('SIGTERM');
+  });
+}
+
+/** Rejects after ms with what was awaited, so nothing hangs. */
+export function deadline(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
