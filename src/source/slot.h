@@ -26,8 +26,8 @@ typedef struct fc_slot {
     fc_frame *ring[FC_SLOT_MAX];
     int head, len;
     int waiting_takers; /* takers blocked in fc_slot_take */
-    int closed;   /* stopped: takers get NULL at once */
-    int finished; /* no more frames: takers drain, then get NULL */
+    int closed;         /* stopped: takers get NULL at once */
+    int finished;       /* no more frames: takers drain, then get NULL */
     uint64_t put, skipped;
 } fc_slot;
 
