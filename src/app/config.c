@@ -24,6 +24,7 @@ static const char usage[] =
     "                           when N clients are subscribed); other keys go to the source\n"
     "  --predictor NAME[:OPTS]  predictor for every stream (null)\n"
     "  --workers N              predictor workers per stream (1)\n"
+    "  --predict-timeout MS     report a frame whose prediction takes longer (5000; 0: off)\n"
     "  --slow-policy P          drop|latest|close: what to do with a client over its queue\n"
     "                           bound (drop)\n"
     "  --io-threads N           I/O threads (number of cores)\n"
@@ -236,6 +237,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     cfg->hub.host = cfg->host;
     cfg->predictor = "null";
     cfg->workers = 1;
+    cfg->predict_timeout_ms = 5000;
     cfg->slow = FC_SLOW_DROP;
     cfg->log_level = FC_LOG_INFO;
 
@@ -259,7 +261,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_HELP,
         O_VERSION,
         O_EXIT_DONE,
-        O_PREVIEW
+        O_PREVIEW,
+        O_PRED_TO
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -282,6 +285,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"version", no_argument, 0, O_VERSION},
         {"exit-when-done", no_argument, 0, O_EXIT_DONE},
         {"preview", required_argument, 0, O_PREVIEW},
+        {"predict-timeout", required_argument, 0, O_PRED_TO},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -289,7 +293,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_PREVIEW ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_PRED_TO ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -366,6 +370,10 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         case O_PREVIEW:
             rc = parse_preview(cfg, optarg, err, errlen);
             break;
+        case O_PRED_TO:
+            rc = parse_long(opt, optarg, 0, 3600 * 1000, &n, err, errlen);
+            cfg->predict_timeout_ms = (int)n;
+            break;
         case O_HELP:
             fputs(usage, stdout);
             return FC_CONFIG_EXIT;
@@ -396,6 +404,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         if ((int)s->slow < 0) s->slow = cfg->slow;
         s->predictor = cfg->predictor;
         s->preview = cfg->preview;
+        s->predict_timeout_ms = cfg->predict_timeout_ms;
     }
     return rc;
 }

@@ -19,6 +19,7 @@ typedef struct fc_config {
     int nstreams;
     const char *predictor;
     int workers;
+    int predict_timeout_ms;
     enum fc_slow_policy slow;
     int log_level;
     int exit_when_done; /* exit once every stream has ended or failed */

@@ -221,7 +221,8 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     /* Predictor instances are created now so bad options fail at start-up;
      * the worker threads wait on the slot until the source runs. */
     if (!rc)
-        rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts, &p->slot,
+        rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts,
+                              cfg->predict_timeout_ms, &p->slot,
                               on_result, p, err, errlen);
     if (!rc) {
         p->stream_id = fc_hub_add_stream(hub, cfg->name, cfg->slow);

@@ -28,6 +28,7 @@ typedef struct fc_stream_config {
     const char *source;    /* URL with the source's own options */
     const char *predictor; /* "NAME[:OPTIONS]" */
     int workers;
+    int predict_timeout_ms; /* report a frame whose prediction takes longer (0: never) */
     enum fc_slot_mode mode;
     enum fc_slow_policy slow;
     int scale_w, scale_h;    /* scale=W or WxH for the predictor's frames (0: as is) */

@@ -651,6 +651,10 @@ static void conn_handle_request(struct conn *c, const fc_http_request *req) {
         fc_strbuf resp;
         fc_sb_init(&resp, 1024);
         if (hub->http_fn(hub->http_ud, req, &resp) == 0) {
+            if (fc_http_slice_ieq(req->method, "HEAD")) { /* the head, not the body */
+                char *end = strstr(resp.data, "\r\n\r\n");
+                if (end) resp.len = (size_t)(end + 4 - resp.data);
+            }
             fc_buf *b = fc_buf_new(resp.len);
             if (b) {
                 memcpy(b->data, resp.data, resp.len);

@@ -21,6 +21,7 @@ struct fc_workers {
     void *ud;
     int n;
     int shared; /* one instance for all */
+    int timeout_ms;
     struct worker w[];
 };
 
@@ -38,6 +39,11 @@ static void *worker_main(void *arg) {
                        .ndets = n > 0 ? n : 0,
                        .infer_us = fc_mono_us() - t0,
                        .error = n < 0 ? (err[0] ? err : "predictor failed") : NULL};
+        if (!r.error && pool->timeout_ms > 0 && r.infer_us > (int64_t)pool->timeout_ms * 1000) {
+            snprintf(err, sizeof err, "predictor took %lld ms, over the %d ms per-frame limit",
+                     (long long)(r.infer_us / 1000), pool->timeout_ms);
+            r.error = err;
+        }
         pool->fn(pool->ud, &r);
         fc_frame_free(f);
     }
@@ -51,7 +57,8 @@ static void destroy_instances(struct fc_workers *pool, int created) {
 }
 
 int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const char *opts,
-                     fc_slot *in, fc_result_fn fn, void *ud, char *err, size_t errlen) {
+                     int timeout_ms, fc_slot *in, fc_result_fn fn, void *ud, char *err,
+                     size_t errlen) {
     struct fc_workers *pool = calloc(1, sizeof *pool + (size_t)n * sizeof(struct worker));
     if (!pool) return -1;
     *pool = (struct fc_workers){.api = api,
@@ -59,7 +66,8 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
                                 .fn = fn,
                                 .ud = ud,
                                 .n = n,
-                                .shared = (api->flags & FC_PREDICTOR_THREAD_SAFE) != 0};
+                                .shared = (api->flags & FC_PREDICTOR_THREAD_SAFE) != 0,
+                                .timeout_ms = timeout_ms};
     for (int i = 0; i < n; i++) {
         pool->w[i].pool = pool;
         if (pool->shared && i > 0) {

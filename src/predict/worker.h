@@ -28,8 +28,12 @@ typedef void (*fc_result_fn)(void *ud, const fc_result *r);
 
 typedef struct fc_workers fc_workers;
 
+/* timeout_ms > 0: a frame whose predict call takes longer is reported in its
+ * result's error (an in-process predictor cannot be interrupted safely; the
+ * exec predictor enforces its own timeout by killing the child). */
 int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const char *opts,
-                     fc_slot *in, fc_result_fn fn, void *ud, char *err, size_t errlen);
+                     int timeout_ms, fc_slot *in, fc_result_fn fn, void *ud, char *err,
+                     size_t errlen);
 /* The format and size the predictor instances want (FC_PIX_ANY, 0, 0 = no
  * preference). */
 void fc_workers_wants(fc_workers *w, enum fc_pixfmt *format, int *width, int *height);

@@ -211,6 +211,19 @@ class PluginTest(unittest.TestCase):
 
 
 class WorkersTest(unittest.TestCase):
+    def test_slow_frames_are_reported(self):
+        """An in-process predictor over --predict-timeout: its results say so."""
+        with fc.Server("--source", "synthetic:size=64x64,fps=10,wait=1",
+                       "--predictor", "fake:count=1,delay_ms=120", "--predict-timeout", "50") as server:
+            sub = Subscriber(server.url())
+            try:
+                fc.wait_for(lambda: len(sub.results()) >= 3, 20, "3 results")
+                for r in sub.results():
+                    self.assertIn("over the 50 ms per-frame limit", r.get("error", ""), r)
+                    self.assertEqual(len(r["detections"]), 1)  # what it found is still there
+            finally:
+                sub.close()
+
     def test_results_in_frame_order_with_two_workers(self):
         with fc.Server("--stream", "cam=synthetic:size=64x64,fps=40,workers=2,wait=1",
                        "--predictor", "fake:count=1,delay_ms=50") as server:
