@@ -92,6 +92,10 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     uv_run(loop, UV_RUN_DEFAULT);
+    /* Back to the default actions: a second signal ends the process at once
+     * (the loop that handled the first one no longer runs). */
+    uv_signal_stop(&sigint);
+    uv_signal_stop(&sigterm);
     fc_info("shutting down");
     exit_code = 0;
     goto out;

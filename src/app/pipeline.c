@@ -35,7 +35,8 @@ struct fc_pipeline {
     /* sequencer */
     pthread_mutex_t seq_mu;
     uint64_t seq;
-    int64_t last_index; /* -1 before the first result */
+    atomic_uint_fast64_t published; /* = seq, readable without the lock */
+    int64_t last_index;             /* -1 before the first result */
     uint64_t out_of_order;
     fc_strbuf sb;
     fc_strbuf status_sb;        /* used by the source thread only */
@@ -101,6 +102,7 @@ static void on_result(void *ud, const fc_result *r) {
     }
     p->last_index = r->frame->view.index;
     uint64_t seq = ++p->seq;
+    atomic_store_explicit(&p->published, seq, memory_order_relaxed);
     fc_sb_reset(&p->sb);
     fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, fc_slot_skipped(&p->slot), r);
     /* Frame it once: header + JSON in one buffer shared by every client. */
@@ -222,8 +224,7 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
      * the worker threads wait on the slot until the source runs. */
     if (!rc)
         rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts,
-                              cfg->predict_timeout_ms, &p->slot,
-                              on_result, p, err, errlen);
+                              cfg->predict_timeout_ms, &p->slot, on_result, p, err, errlen);
     if (!rc) {
         p->stream_id = fc_hub_add_stream(hub, cfg->name, cfg->slow);
         if (p->stream_id < 0) {
@@ -274,9 +275,9 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
     pthread_mutex_lock(&p->info_mu);
     *out = p->info;
     pthread_mutex_unlock(&p->info_mu);
-    pthread_mutex_lock(&p->seq_mu);
-    out->results = p->seq;
-    pthread_mutex_unlock(&p->seq_mu);
+    /* Not seq_mu: a worker may hold it while it waits for the hub's inbox,
+     * and this runs on an I/O thread that must keep draining it. */
+    out->results = atomic_load_explicit(&p->published, memory_order_relaxed);
 }
 
 int fc_pipeline_stream_id(const fc_pipeline *p) {

@@ -269,27 +269,15 @@ static void q_pop_written(struct conn *c, int count_sent) {
     fc_buf_unref(b);
 }
 
-/* Drops the queued entries that no write owns (the newest ones). */
-static unsigned q_drop_unsent(struct conn *c) {
-    unsigned dropped = 0;
-    while (c->qlen > c->inflight) {
-        unsigned i = c->qlen - 1;
-        if (i == 0 && c->head_off) break; /* partly written: must finish */
-        fc_buf *b = *q_at(c, i);
-        c->qbytes -= b->len;
-        c->qlen--;
-        fc_buf_unref(b);
-        dropped++;
-    }
-    return dropped;
-}
-
-/* Drops the queued previews that no write owns; keeps the order of the rest. */
-static unsigned q_drop_previews(struct conn *c) {
+/* Drops queued entries that no write owns: the previews, or every entry a
+ * policy may drop (all but FC_BUF_KEEP ones). Keeps the order of the rest. */
+static unsigned q_drop(struct conn *c, int previews_only) {
     unsigned kept = c->inflight, dropped = 0;
     for (unsigned i = c->inflight; i < c->qlen; i++) {
         fc_buf *b = *q_at(c, i);
-        if ((b->flags & FC_BUF_PREVIEW) && !(i == 0 && c->head_off)) {
+        int drop = !(b->flags & FC_BUF_KEEP) && (!previews_only || (b->flags & FC_BUF_PREVIEW)) &&
+                   !(i == 0 && c->head_off); /* a partly written entry must finish */
+        if (drop) {
             c->qbytes -= b->len;
             fc_buf_unref(b);
             dropped++;
@@ -301,36 +289,50 @@ static unsigned q_drop_previews(struct conn *c) {
     return dropped;
 }
 
-/* Queues a control or HTTP buffer (takes the reference), bypassing the policy. */
-static void conn_queue_raw(struct conn *c, fc_buf *b) {
+/* Queues a buffer the loop made for this connection (a control frame or an
+ * HTTP answer; takes the reference): kept whatever the policy. */
+static void conn_queue_control(struct conn *c, fc_buf *b) {
     if (!b) return;
+    b->flags |= FC_BUF_KEEP;
     q_push(c, b);
     conn_mark_dirty(c);
+}
+
+/* 1 if queueing len more bytes would exceed the client's bound. An empty
+ * queue always takes a message, however large. */
+static int over_bound(const struct conn *c, size_t len) {
+    const fc_hub_config *cfg = &c->lp->hub->cfg;
+    return c->qlen > 0 &&
+           (c->qbytes + len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs);
 }
 
 /* Queues a published message on a subscriber, applying the stream's policy. */
 static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy) {
     if (c->close_sent || c->state != C_WS) return;
-    const fc_hub_config *cfg = &c->lp->hub->cfg;
     struct lstream *ls = &c->lp->streams[c->stream];
+    if (b->flags & FC_BUF_KEEP) { /* a status change: few, small, never dropped */
+        q_push(c, fc_buf_ref(b));
+        conn_mark_dirty(c);
+        return;
+    }
     int preview = (b->flags & FC_BUF_PREVIEW) != 0;
     if (preview) {
         if (!c->want_preview) return;
         /* Previews follow the latest policy: a newer one replaces any still waiting. */
-        atomic_fetch_add_explicit(&ls->dropped, q_drop_previews(c), memory_order_relaxed);
+        atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 1), memory_order_relaxed);
     }
-    int over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
+    int over = over_bound(c, b->len);
     if (over && !c->writing) {
         /* The bound is for bytes the client has not taken. Messages queued in
          * this same inbox batch have not been offered to the socket yet (the
          * loop may have been descheduled): offer them before judging. */
         conn_flush(c);
         if (c->state != C_WS || c->close_sent) return;
-        over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
+        over = over_bound(c, b->len);
     }
     if (over && !preview) { /* previews go first: a slow viewer never backs up results */
-        atomic_fetch_add_explicit(&ls->dropped, q_drop_previews(c), memory_order_relaxed);
-        over = c->qbytes + b->len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs;
+        atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 1), memory_order_relaxed);
+        over = over_bound(c, b->len);
     }
     if (over && preview) {
         atomic_fetch_add_explicit(&ls->dropped, 1, memory_order_relaxed);
@@ -342,10 +344,10 @@ static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy
             atomic_fetch_add_explicit(&ls->dropped, 1, memory_order_relaxed);
             return;
         case FC_SLOW_LATEST:
-            atomic_fetch_add_explicit(&ls->dropped, q_drop_unsent(c), memory_order_relaxed);
+            atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 0), memory_order_relaxed);
             break;
         case FC_SLOW_CLOSE:
-            atomic_fetch_add_explicit(&ls->dropped, q_drop_unsent(c) + 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 0) + 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&ls->slow_closed, 1, memory_order_relaxed);
             conn_send_close(c, FC_WS_POLICY, "slow consumer");
             return;
@@ -509,7 +511,7 @@ static void conn_close(struct conn *c) {
 static void conn_send_close(struct conn *c, unsigned code, const char *reason) {
     if (c->close_sent || c->state != C_WS) return;
     c->close_sent = 1;
-    conn_queue_raw(c, fc_ws_close_frame(code, reason));
+    conn_queue_control(c, fc_ws_close_frame(code, reason));
     c->deadline_ms = uv_now(&c->lp->uv) + c->lp->hub->cfg.close_timeout_ms;
 }
 
@@ -530,7 +532,7 @@ static void conn_http_reply(struct conn *c, int status, const char *status_text,
                  "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
                  status, status_text, strlen(body) + 1, extra_headers ? extra_headers : "", body);
     fc_sb_puts(&sb, "\n");
-    conn_queue_raw(c, fc_buf_from(sb.data, sb.len));
+    conn_queue_control(c, fc_buf_from(sb.data, sb.len));
     fc_sb_free(&sb);
     c->close_after_flush = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -546,7 +548,14 @@ static void ws_on_control(void *ud, int opcode, const uint8_t *payload, size_t l
     struct conn *c = ud;
     switch (opcode) {
     case FC_WS_PING:
-        if (!c->close_sent) conn_queue_raw(c, fc_ws_frame(FC_WS_PONG, payload, len));
+        if (c->close_sent) break;
+        /* A client that pings but does not read would grow its queue
+         * without bound through the pongs: over the bound it is closed. */
+        if (c->qbytes > c->lp->hub->cfg.queue_bytes) {
+            conn_fail(c, FC_WS_POLICY, "slow consumer");
+            break;
+        }
+        conn_queue_control(c, fc_ws_frame(FC_WS_PONG, payload, len));
         break;
     case FC_WS_PONG:
         c->ping_sent_ms = 0;
@@ -578,7 +587,7 @@ static void conn_upgrade(struct conn *c, int stream, const fc_ws_upgrade *up) {
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                      up->accept);
-    conn_queue_raw(c, fc_buf_from(resp, (size_t)n));
+    conn_queue_control(c, fc_buf_from(resp, (size_t)n));
     struct loop *lp = c->lp;
     struct lstream *ls = &lp->streams[stream];
     c->state = C_WS;
@@ -590,7 +599,10 @@ static void conn_upgrade(struct conn *c, int stream, const fc_ws_upgrade *up) {
     if (ls->subs) ls->subs->sub_prev = c;
     ls->subs = c;
     atomic_fetch_add_explicit(&ls->clients, 1, memory_order_relaxed);
-    if (ls->sticky) conn_queue_raw(c, fc_buf_ref(ls->sticky));
+    if (ls->sticky) { /* flagged FC_BUF_KEEP by fc_hub_publish_sticky */
+        q_push(c, fc_buf_ref(ls->sticky));
+        conn_mark_dirty(c);
+    }
 }
 
 static int find_stream(const fc_hub *hub, fc_http_slice name) {
@@ -661,7 +673,7 @@ static void conn_handle_request(struct conn *c, const fc_http_request *req) {
                 b->len = resp.len;
             }
             fc_sb_free(&resp);
-            conn_queue_raw(c, b);
+            conn_queue_control(c, b);
             c->close_after_flush = 1;
             uv_read_stop((uv_stream_t *)&c->tcp);
             return;
@@ -797,7 +809,7 @@ static void on_tick(uv_timer_t *t) {
             }
         } else if (now - c->last_rx_ms >= cfg->ping_interval_ms) {
             c->ping_sent_ms = now;
-            conn_queue_raw(c, fc_ws_frame(FC_WS_PING, "fc", 2));
+            conn_queue_control(c, fc_ws_frame(FC_WS_PING, "fc", 2));
         }
     }
 }
@@ -969,6 +981,7 @@ void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg) {
 }
 
 void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg) {
+    msg->flags |= FC_BUF_KEEP; /* before it is shared */
     publish(hub, stream, msg, IT_STICKY);
 }
 

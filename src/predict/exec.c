@@ -97,6 +97,11 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
     struct exec_pred *e = calloc(1, sizeof *e);
     long width = 0, timeout = 0;
     int rc = e ? 0 : FC_EINVAL_OPT;
+    if (!e) {
+        fc_opts_free(&o);
+        free(copy);
+        return rc;
+    }
     const char *fmt = fc_opts_get(&o, "format");
     if (!rc && (!cmd || !*cmd)) {
         snprintf(err, errlen,
@@ -324,8 +329,9 @@ static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc
                         int max, char *err, size_t errlen) {
     cJSON *root = cJSON_ParseWithLength(line, len);
     int n = 0;
+    int shown = len < 80 ? (int)len : 80; /* line is not NUL-terminated */
     if (!root || !cJSON_IsObject(root)) {
-        snprintf(err, errlen, "exec: the model's answer is not a JSON object: %.80s", line);
+        snprintf(err, errlen, "exec: the model's answer is not a JSON object: %.*s", shown, line);
         n = -1;
         goto out;
     }
@@ -337,7 +343,8 @@ static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc
     }
     cJSON *dets = cJSON_GetObjectItemCaseSensitive(root, "detections");
     if (!cJSON_IsArray(dets)) {
-        snprintf(err, errlen, "exec: the model's answer has no \"detections\" array: %.80s", line);
+        snprintf(err, errlen, "exec: the model's answer has no \"detections\" array: %.*s", shown,
+                 line);
         n = -1;
         goto out;
     }
@@ -349,7 +356,7 @@ static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc
         cJSON *score = cJSON_GetObjectItemCaseSensitive(d, "score");
         cJSON *box = cJSON_GetObjectItemCaseSensitive(d, "box");
         if (!cJSON_IsArray(box) || cJSON_GetArraySize(box) != 4) {
-            snprintf(err, errlen, "exec: a detection needs \"box\":[x,y,w,h]: %.80s", line);
+            snprintf(err, errlen, "exec: a detection needs \"box\":[x,y,w,h]: %.*s", shown, line);
             n = -1;
             goto out;
         }

@@ -55,6 +55,7 @@ void fc_output_size(const fc_output_spec *spec, int in_w, int in_h, int *out_w, 
 }
 
 int fc_output_matches(const fc_output_spec *spec, int av_format, int in_w, int in_h) {
+    if (in_w <= 0 || in_h <= 0) return 0;
     int w, h;
     fc_output_size(spec, in_w, in_h, &w, &h);
     enum fc_pixfmt have = fc_pixfmt_from_av(av_format);
@@ -63,6 +64,7 @@ int fc_output_matches(const fc_output_spec *spec, int av_format, int in_w, int i
 
 fc_frame *fc_convert_image(fc_convert *c, const uint8_t *const src[4], const int stride[4],
                            int av_format, int in_w, int in_h, const fc_output_spec *spec) {
+    if (in_w <= 0 || in_h <= 0) return NULL; /* a broken stream; the frame is skipped */
     int w, h;
     fc_output_size(spec, in_w, in_h, &w, &h);
     enum fc_pixfmt fmt = out_format(spec, av_format);

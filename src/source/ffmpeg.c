@@ -59,6 +59,7 @@ struct ff_source {
     int64_t next_due_us;  /* fps cap: pts of the next frame to keep */
     int have_first;
     uint64_t frames_since_open;
+    uint64_t frames_since_rewind; /* loop=1 stops if a pass yields no frame */
 };
 
 static void set_error(struct ff_source *s, const char *what, int averr) {
@@ -214,6 +215,9 @@ static int receive_frames(struct ff_source *s, fc_slot *out) {
         int stopped = emit_frame(s, s->frm, out);
         av_frame_unref(s->frm);
         if (stopped) return 1;
+        /* Pacing and waiting for the slot are not the source's silence. */
+        s->last_frame_us = fc_mono_us();
+        s->frames_since_rewind++;
     }
     return 0;
 }
@@ -238,7 +242,10 @@ static int decode_loop(struct ff_source *s, fc_slot *out) {
         if (rc == AVERROR_EOF || (rc < 0 && s->fmt->pb && avio_feof(s->fmt->pb))) {
             avcodec_send_packet(s->dec, NULL); /* drain the decoder */
             if (receive_frames(s, out)) return 0;
-            if (s->loop && !s->live && s->frames_since_open > 0 && rewind_input(s) == 0) continue;
+            if (s->loop && !s->live && s->frames_since_rewind > 0 && rewind_input(s) == 0) {
+                s->frames_since_rewind = 0;
+                continue;
+            }
             set_error(s, "end of stream", 0);
             return FF_EOF;
         }
@@ -281,7 +288,7 @@ static int ff_run(fc_source *src, fc_slot *out, atomic_int *stop) {
     uint64_t seed = (uint64_t)fc_mono_us();
     while (!atomic_load(stop)) {
         if (attempt == 0) status(s, "connecting", NULL, 0, 0);
-        s->frames_since_open = 0;
+        s->frames_since_open = s->frames_since_rewind = 0;
         rc = open_input(s);
         if (rc == 0) {
             status(s, "live", NULL, 0, 0);

@@ -12,9 +12,12 @@
 #include <stdint.h>
 
 /* fc_buf.flags */
-#define FC_BUF_PREVIEW                                                                             \
-    1u /* an expendable preview: only for clients that asked,                                      \
-          dropped first, never more than one waiting */
+/* An expendable preview: only for clients that asked, dropped first, never
+ * more than one waiting. */
+#define FC_BUF_PREVIEW 1u
+/* Never dropped by a slow-client policy: control frames, HTTP answers, a
+ * stream's status. */
+#define FC_BUF_KEEP 2u
 
 typedef struct fc_buf {
     atomic_int refs;
