@@ -47,6 +47,7 @@ struct fc_pipeline {
     pthread_mutex_t info_mu;
     fc_stream_info info;
     void *jpeg;
+    uint64_t preview_seq; /* seq of the newest preview encoded, under preview_mu */
 };
 
 static void json_num(fc_strbuf *sb, double v) {
@@ -117,10 +118,15 @@ static void on_result(void *ud, const fc_result *r) {
      * encoding takes milliseconds and must not hold up other workers. */
     if (r->frame->preview) {
         pthread_mutex_lock(&p->preview_mu);
-        fc_buf *pv = fc_preview_encode(&p->jpeg, r->frame->preview, p->name, seq,
-                                       r->frame->capture_us, p->cfg.preview.quality);
+        /* With several workers an older frame's preview may come second:
+         * it would replace a newer one in the clients' queues, so it goes. */
+        fc_buf *pv = seq > p->preview_seq
+                         ? fc_preview_encode(&p->jpeg, r->frame->preview, p->name, seq,
+                                             r->frame->capture_us, p->cfg.preview.quality)
+                         : NULL;
+        if (pv) p->preview_seq = seq;
         pthread_mutex_unlock(&p->preview_mu);
-        if (pv) {
+        if (pv) { /* not under preview_mu: publishing may wait for the hub */
             fc_hub_publish(p->hub, p->stream_id, pv);
             fc_buf_unref(pv);
         }
