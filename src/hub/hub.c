@@ -57,6 +57,7 @@ struct conn {
     int64_t deadline_ms;  /* handshake or close deadline; 0 = none */
     unsigned close_sent : 1, close_rcvd : 1, close_after_flush : 1, dirty : 1, writing : 1;
     unsigned want_preview : 1; /* asked for ?preview=1 */
+    uint64_t sent, dropped;    /* this client's data messages, logged when it goes */
     /* outgoing queue: a ring of buffer references */
     fc_buf **q;
     unsigned qcap, qhead, qlen, inflight;
@@ -264,8 +265,10 @@ static void q_pop_written(struct conn *c, int count_sent) {
     c->head_off = 0;
     c->qhead = (c->qhead + 1) & (c->qcap - 1);
     c->qlen--;
-    if (count_sent && c->stream >= 0)
+    if (count_sent && c->stream >= 0) {
         atomic_fetch_add_explicit(&c->lp->streams[c->stream].sent, 1, memory_order_relaxed);
+        c->sent += !(b->flags & FC_BUF_KEEP);
+    }
     fc_buf_unref(b);
 }
 
@@ -306,10 +309,15 @@ static int over_bound(const struct conn *c, size_t len) {
            (c->qbytes + len > cfg->queue_bytes || c->qlen + 1 > (unsigned)cfg->queue_msgs);
 }
 
+/* Counts n messages the policy skipped for c, for it and for its stream. */
+static void count_dropped(struct conn *c, unsigned n) {
+    c->dropped += n;
+    atomic_fetch_add_explicit(&c->lp->streams[c->stream].dropped, n, memory_order_relaxed);
+}
+
 /* Queues a published message on a subscriber, applying the stream's policy. */
 static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy) {
     if (c->close_sent || c->state != C_WS) return;
-    struct lstream *ls = &c->lp->streams[c->stream];
     if (b->flags & FC_BUF_KEEP) { /* a status change: few, small, never dropped */
         q_push(c, fc_buf_ref(b));
         conn_mark_dirty(c);
@@ -319,7 +327,7 @@ static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy
     if (preview) {
         if (!c->want_preview) return;
         /* Previews follow the latest policy: a newer one replaces any still waiting. */
-        atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 1), memory_order_relaxed);
+        count_dropped(c, q_drop(c, 1));
     }
     int over = over_bound(c, b->len);
     if (over && !c->writing) {
@@ -331,24 +339,25 @@ static void conn_queue_msg(struct conn *c, fc_buf *b, enum fc_slow_policy policy
         over = over_bound(c, b->len);
     }
     if (over && !preview) { /* previews go first: a slow viewer never backs up results */
-        atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 1), memory_order_relaxed);
+        count_dropped(c, q_drop(c, 1));
         over = over_bound(c, b->len);
     }
     if (over && preview) {
-        atomic_fetch_add_explicit(&ls->dropped, 1, memory_order_relaxed);
+        count_dropped(c, 1);
         return;
     }
     if (over) {
         switch (policy) {
         case FC_SLOW_DROP:
-            atomic_fetch_add_explicit(&ls->dropped, 1, memory_order_relaxed);
+            count_dropped(c, 1);
             return;
         case FC_SLOW_LATEST:
-            atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 0), memory_order_relaxed);
+            count_dropped(c, q_drop(c, 0));
             break;
         case FC_SLOW_CLOSE:
-            atomic_fetch_add_explicit(&ls->dropped, q_drop(c, 0) + 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&ls->slow_closed, 1, memory_order_relaxed);
+            count_dropped(c, q_drop(c, 0) + 1);
+            atomic_fetch_add_explicit(&c->lp->streams[c->stream].slow_closed, 1,
+                                      memory_order_relaxed);
             conn_send_close(c, FC_WS_POLICY, "slow consumer");
             return;
         }
@@ -496,6 +505,11 @@ static void on_closed(uv_handle_t *h) {
 
 static void conn_close(struct conn *c) {
     if (c->state == C_CLOSING) return;
+    if (c->state == C_WS) /* how this client fared; a lossy one is worth a line */
+        fc_log(c->dropped ? FC_LOG_INFO : FC_LOG_DEBUG,
+               "client of stream '%s' gone: %llu messages sent, %llu dropped",
+               c->lp->hub->streams[c->stream].name, (unsigned long long)c->sent,
+               (unsigned long long)c->dropped);
     list_remove_sub(c);
     if (c->prev)
         c->prev->next = c->next;

@@ -4,6 +4,7 @@ the queue bound, a second signal during shutdown, and a slow file that is not
 a stalled source."""
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -32,6 +33,19 @@ def raw_client(port, rcvbuf=4096):
     s.connect(("127.0.0.1", port))
     s.sendall(UPGRADE)
     return s
+
+
+def metric(port, name):
+    """A value from GET /metrics."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+    for line in data.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def frames(buf):
@@ -111,6 +125,26 @@ class RobustnessTest(unittest.TestCase):
             self.assertIsNone(outcome, "the server closed a client that answers its pings")
             self.assertGreater(pings, 0)
             self.assertGreater(data, 10)
+
+    def test_a_lossy_client_is_logged_when_it_goes(self):
+        """Per-client counters: a stalled client's losses are reported when it leaves."""
+        with fc.Server("--source", "synthetic:size=64x64,fps=100", "--predictor", "fake:count=300",
+                       "--queue-bytes", "65536") as server:
+            s = raw_client(server.port)
+            fc.wait_for(lambda: metric(server.port, 'framecast_messages_dropped_total{stream="demo"}') > 0,
+                        20, "the stalled client's queue to overflow")
+            s.close()
+            sent, dropped = fc.wait_for(lambda: self._gone_line(server), 10, "the client's log line")
+            self.assertGreater(dropped, 0)
+            self.assertGreater(sent, 0)
+
+    @staticmethod
+    def _gone_line(server):
+        for line in server.stderr_lines:
+            m = re.search(r"client of stream 'demo' gone: (\d+) messages sent, (\d+) dropped", line)
+            if m:
+                return int(m.group(1)), int(m.group(2))
+        return None
 
     def test_message_larger_than_the_queue_bound_is_delivered(self):
         with fc.Server("--stream", "demo=synthetic:size=64x64,fps=20,wait=1",
