@@ -86,6 +86,8 @@ int main(int argc, char **argv) {
     int v6 = strchr(host, ':') != NULL;
     printf("framecast: listening on http://%s%s%s:%d/ (%d I/O threads)\n", v6 ? "[" : "", host,
            v6 ? "]" : "", fc_hub_port(hub), cfg.hub.io_threads);
+    printf("framecast: open http://%s%s%s:%d/ in a browser to watch the streams live\n",
+           v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub));
     for (int i = 0; i < cfg.nstreams; i++)
         printf("framecast: stream '%s' at ws://%s%s%s:%d/ws/%s\n", cfg.streams[i].name,
                v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub), cfg.streams[i].name);
