@@ -28,7 +28,8 @@ release: bootstrap
 	@cmake --build $(RELEASE) -j $(JOBS)
 
 # The test build uses clang so the same build also makes the libFuzzer targets.
-debug: bootstrap
+debug:
+	@scripts/bootstrap --tests
 	@CC=clang CXX=clang++ cmake -S . -B $(DEBUG) -DCMAKE_BUILD_TYPE=Debug -DFC_SANITIZE=ON -DFC_FUZZ=ON >/dev/null
 	@cmake --build $(DEBUG) -j $(JOBS)
 
