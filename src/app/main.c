@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
     goto out;
 
 fail:
-    fprintf(stderr, "framecast: %s\n", err[0] ? err : uv_strerror(rc));
+    fprintf(stderr, "framecast: %s\n", err[0] ? err : fc_strerror(rc));
     if (rc == FC_EINVAL_OPT || rc == FC_EUNKNOWN) exit_code = 2; /* bad arguments */
 out:
     for (int i = 0; i < cfg.nstreams; i++)

@@ -34,10 +34,8 @@ struct fc_pipeline {
     atomic_int stop;
     /* sequencer */
     pthread_mutex_t seq_mu;
-    uint64_t seq;
-    atomic_uint_fast64_t published; /* = seq, readable without the lock */
-    int64_t last_index;             /* -1 before the first result */
-    uint64_t out_of_order;
+    atomic_uint_fast64_t seq; /* written under seq_mu, read by the API without it */
+    int64_t last_index;       /* -1 before the first result */
     fc_strbuf sb;
     fc_strbuf status_sb;        /* used by the source thread only */
     pthread_mutex_t preview_mu; /* guards the JPEG encoder shared by the workers */
@@ -97,13 +95,11 @@ static void on_result(void *ud, const fc_result *r) {
     fc_pipeline *p = ud;
     pthread_mutex_lock(&p->seq_mu);
     if (r->frame->view.index <= p->last_index) {
-        p->out_of_order++; /* a newer frame's result already went out */
-        pthread_mutex_unlock(&p->seq_mu);
+        pthread_mutex_unlock(&p->seq_mu); /* a newer frame's result already went out */
         return;
     }
     p->last_index = r->frame->view.index;
-    uint64_t seq = ++p->seq;
-    atomic_store_explicit(&p->published, seq, memory_order_relaxed);
+    uint64_t seq = atomic_fetch_add_explicit(&p->seq, 1, memory_order_relaxed) + 1;
     fc_sb_reset(&p->sb);
     fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, fc_slot_skipped(&p->slot), r);
     /* Frame it once: header + JSON in one buffer shared by every client. */
@@ -283,7 +279,7 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
     pthread_mutex_unlock(&p->info_mu);
     /* Not seq_mu: a worker may hold it while it waits for the hub's inbox,
      * and this runs on an I/O thread that must keep draining it. */
-    out->results = atomic_load_explicit(&p->published, memory_order_relaxed);
+    out->results = atomic_load_explicit(&p->seq, memory_order_relaxed);
 }
 
 int fc_pipeline_stream_id(const fc_pipeline *p) {

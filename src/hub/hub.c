@@ -259,13 +259,13 @@ static void q_push(struct conn *c, fc_buf *b) {
 }
 
 /* Releases the first entry, which has been written in full. */
-static void q_pop_written(struct conn *c, int count_sent) {
+static void q_pop_written(struct conn *c) {
     fc_buf *b = *q_at(c, 0);
     c->qbytes -= b->len - c->head_off;
     c->head_off = 0;
     c->qhead = (c->qhead + 1) & (c->qcap - 1);
     c->qlen--;
-    if (count_sent && c->stream >= 0) {
+    if (c->stream >= 0) {
         atomic_fetch_add_explicit(&c->lp->streams[c->stream].sent, 1, memory_order_relaxed);
         c->sent += !(b->flags & FC_BUF_KEEP);
     }
@@ -405,7 +405,7 @@ static void on_write(uv_write_t *req, int status) {
         return;
     }
     while (c->inflight) {
-        q_pop_written(c, 1);
+        q_pop_written(c);
         c->inflight--;
     }
     if (c->qlen)
@@ -438,7 +438,7 @@ static void conn_flush(struct conn *c) {
             break;
         }
         done -= left;
-        q_pop_written(c, 1);
+        q_pop_written(c);
     }
     if (c->qlen == 0) {
         conn_after_drain(c);

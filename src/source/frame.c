@@ -6,21 +6,6 @@ int fc_pixfmt_bpp(enum fc_pixfmt f) {
     return f == FC_PIX_RGB24 || f == FC_PIX_BGR24 ? 3 : 1;
 }
 
-const char *fc_pixfmt_name(enum fc_pixfmt f) {
-    switch (f) {
-    case FC_PIX_GRAY8:
-        return "gray8";
-    case FC_PIX_RGB24:
-        return "rgb24";
-    case FC_PIX_BGR24:
-        return "bgr24";
-    case FC_PIX_YUV420P:
-        return "yuv420p";
-    default:
-        return "any";
-    }
-}
-
 fc_frame *fc_frame_new(enum fc_pixfmt format, int w, int h) {
     fc_frame *f = calloc(1, sizeof *f);
     if (!f) return NULL;

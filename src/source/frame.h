@@ -37,6 +37,5 @@ void fc_frame_free(fc_frame *f);
 
 /* Bytes per pixel of plane 0 (1 or 3). */
 int fc_pixfmt_bpp(enum fc_pixfmt f);
-const char *fc_pixfmt_name(enum fc_pixfmt f);
 
 #endif
