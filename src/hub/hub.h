@@ -23,21 +23,11 @@
 #include <stdint.h>
 
 #include "hub/http.h"
+#include "hub/queue.h"
 #include "util/buf.h"
 #include "util/strbuf.h"
 
 typedef struct fc_hub fc_hub;
-
-/* What to do with a client whose queue is over its limit. */
-enum fc_slow_policy {
-    FC_SLOW_DROP,   /* skip new messages until it catches up (a seq gap) */
-    FC_SLOW_LATEST, /* keep only the newest queued message */
-    FC_SLOW_CLOSE,  /* close with 1008 "slow consumer" */
-};
-
-/* Parses "drop", "latest" or "close"; returns the policy or -1. */
-int fc_slow_policy_parse(const char *name);
-const char *fc_slow_policy_name(enum fc_slow_policy p);
 
 typedef struct fc_hub_config {
     const char *host;         /* listen address, e.g. "127.0.0.1" or "::1" */

@@ -1,0 +1,88 @@
+/* A connection's record (see conn.h). */
+#include "hub/conn.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_read) {
+    fc_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->lp = lp;
+    c->stream = -1;
+    c->state = FC_CONN_HTTP;
+    fc_queue_init(&c->q);
+    c->head = malloc(lp->hub->cfg.head_limit);
+    if (!c->head || uv_tcp_init(&lp->uv, &c->tcp) || uv_tcp_open(&c->tcp, fd)) {
+        fc_warn("cannot adopt a connection");
+        free(c->head);
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.handshake_timeout_ms;
+    c->next = lp->conns;
+    if (lp->conns) lp->conns->prev = c;
+    lp->conns = c;
+    atomic_fetch_add_explicit(&lp->accepted, 1, memory_order_relaxed);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    return c;
+}
+
+void fc_conn_subscribe(fc_conn *c, int stream) {
+    fc_lstream *ls = &c->lp->streams[stream];
+    c->stream = stream;
+    c->sub_next = ls->subs;
+    if (ls->subs) ls->subs->sub_prev = c;
+    ls->subs = c;
+    atomic_fetch_add_explicit(&ls->clients, 1, memory_order_relaxed);
+}
+
+static void unsubscribe(fc_conn *c) {
+    if (c->stream < 0 || c->state != FC_CONN_WS) return;
+    fc_lstream *ls = &c->lp->streams[c->stream];
+    if (c->sub_prev)
+        c->sub_prev->sub_next = c->sub_next;
+    else
+        ls->subs = c->sub_next;
+    if (c->sub_next) c->sub_next->sub_prev = c->sub_prev;
+    c->sub_prev = c->sub_next = NULL;
+    atomic_fetch_sub_explicit(&ls->clients, 1, memory_order_relaxed);
+}
+
+static void on_closed(uv_handle_t *h) {
+    fc_conn *c = (fc_conn *)h;
+    fc_loop *lp = c->lp;
+    if (c->dirty) { /* rare: closed after being marked dirty */
+        for (size_t i = 0; i < lp->ndirty; i++)
+            if (lp->dirty[i] == c) {
+                lp->dirty[i] = lp->dirty[--lp->ndirty];
+                break;
+            }
+    }
+    fc_queue_free(&c->q);
+    free(c->head);
+    free(c);
+}
+
+void fc_conn_close(fc_conn *c) {
+    if (c->state == FC_CONN_CLOSING) return;
+    if (c->state == FC_CONN_WS) /* how this client fared; a lossy one is worth a line */
+        fc_log(c->q.dropped ? FC_LOG_INFO : FC_LOG_DEBUG,
+               "client of stream '%s' gone: %llu messages sent, %llu dropped",
+               c->lp->hub->streams[c->stream].name, (unsigned long long)c->q.sent,
+               (unsigned long long)c->q.dropped);
+    unsubscribe(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->lp->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->state = FC_CONN_CLOSING;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}

@@ -1,0 +1,135 @@
+/* The hub's shared records: the hub, its I/O loops and their connections.
+ *
+ * The hub is split into rooms, one job each, from the top down:
+ *   hub.c       the public API (hub.h): configuration, streams, start/stop,
+ *               publishing into every loop, counters
+ *   listener.c  the listening socket: accept, descriptor limits, spreading
+ *               connections over the loops
+ *   loop.c      an I/O thread: its inbox (the only place threads meet), its
+ *               events (reads, ticks, published messages), its stop
+ *   request.c   a new connection's HTTP request head: routing to the
+ *               WebSocket upgrade, the HTTP handler or an error answer
+ *   session.c   a WebSocket session: frames in, control replies, keepalive,
+ *               the closing handshake, published messages into its queue
+ *   writer.c    the write path: once per loop iteration, one writev per
+ *               socket with pending data; partial writes
+ *   conn.c      a connection's record: adoption, the loop's lists, close
+ *   queue.c     a client's outgoing queue and the slow-client policies
+ * A room calls only rooms below it; the records here are shared data.
+ *
+ * Threads: a loop and everything reachable from it (its connections, their
+ * queues, its per-stream subscriber lists) belong to that loop's thread.
+ * Other threads touch only a loop's inbox (under its mutex) and the atomic
+ * counters. */
+#ifndef FC_HUB_INTERNAL_H
+#define FC_HUB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "hub/hub.h"
+#include "hub/queue.h"
+#include "hub/ws.h"
+
+#define FC_HUB_MAX_STREAMS 64
+
+struct fc_loop;
+
+enum fc_conn_state { FC_CONN_HTTP, FC_CONN_WS, FC_CONN_CLOSING };
+
+typedef struct fc_conn {
+    uv_tcp_t tcp; /* first: the handle pointer is the connection pointer */
+    struct fc_loop *lp;
+    enum fc_conn_state state;
+    struct fc_conn *prev, *next;         /* every connection of the loop */
+    struct fc_conn *sub_prev, *sub_next; /* subscribers of the stream */
+    int stream;                          /* -1 before the upgrade */
+    /* HTTP phase: the request head, head_limit bytes */
+    char *head;
+    size_t head_len;
+    /* WebSocket phase */
+    fc_ws_parser parser;
+    int64_t last_rx_ms;
+    int64_t ping_sent_ms; /* 0 when no ping is outstanding */
+    int64_t deadline_ms;  /* handshake or close deadline; 0 = none */
+    unsigned close_sent : 1, close_rcvd : 1, close_after_flush : 1;
+    unsigned dirty : 1;        /* on the loop's dirty list */
+    unsigned writing : 1;      /* a uv_write is in progress */
+    unsigned want_preview : 1; /* asked for ?preview=1 */
+    fc_queue q;
+    uv_write_t wreq;
+    size_t wreq_bytes; /* what the uv_write in progress carries */
+} fc_conn;
+
+/* Per loop, per stream. Counters are written by the loop, read by anyone. */
+typedef struct fc_lstream {
+    fc_conn *subs;
+    fc_buf *sticky; /* sent first to each new subscriber, or NULL */
+    atomic_uint_fast64_t clients, sent, dropped, slow_closed;
+} fc_lstream;
+
+enum fc_item_kind { FC_IT_MSG, FC_IT_STICKY, FC_IT_CONN, FC_IT_STOP };
+
+typedef struct fc_item {
+    enum fc_item_kind kind;
+    int stream;
+    int fd;
+    fc_buf *buf;
+} fc_item;
+
+/* The inbox: a mutex-guarded vector; the loop swaps it out whole. */
+typedef struct fc_inbox {
+    pthread_mutex_t mu;
+    pthread_cond_t space; /* signalled when the loop takes the items */
+    fc_item *items;
+    size_t n, cap;
+    size_t msgs; /* FC_IT_MSG/FC_IT_STICKY items waiting */
+} fc_inbox;
+
+typedef struct fc_loop {
+    fc_hub *hub;
+    int index;
+    uv_loop_t uv;
+    uv_thread_t thread;
+    int initialized, thread_started;
+    uv_async_t wake;
+    uv_check_t flush;
+    uv_timer_t tick;
+    fc_inbox inbox;
+    fc_item *scratch; /* the drained inbox, reused */
+    size_t scratch_cap;
+    fc_conn *conns;
+    fc_conn **dirty;
+    size_t ndirty, dirty_cap;
+    fc_lstream streams[FC_HUB_MAX_STREAMS];
+    atomic_uint_fast64_t accepted, writes;
+    uint8_t *rbuf; /* FC_HUB_READ_BUF bytes, for WebSocket reads */
+    int stopping;
+} fc_loop;
+
+#define FC_HUB_READ_BUF 65536
+
+typedef struct fc_hub_stream {
+    char *name;
+    enum fc_slow_policy policy;
+} fc_hub_stream;
+
+struct fc_listener;
+
+struct fc_hub {
+    fc_hub_config cfg;
+    fc_queue_limits limits; /* per client, from cfg */
+    struct fc_listener *listener;
+    fc_loop *loops;
+    int nloops;
+    fc_hub_stream streams[FC_HUB_MAX_STREAMS];
+    int nstreams;
+    fc_hub_http_fn http_fn;
+    void *http_ud;
+    int started;
+    atomic_int stopping; /* publishers stop waiting for inbox room */
+};
+
+#endif

@@ -1,0 +1,216 @@
+/* An I/O loop (see loop.h). */
+#include "hub/loop.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "hub/conn.h"
+#include "hub/request.h"
+#include "hub/session.h"
+#include "hub/writer.h"
+
+void fc_loop_push(fc_loop *lp, fc_item it) {
+    fc_inbox *ib = &lp->inbox;
+    int msg = it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY;
+    pthread_mutex_lock(&ib->mu);
+    while (msg && ib->msgs >= FC_LOOP_INBOX_MSGS && !atomic_load(&lp->hub->stopping))
+        pthread_cond_wait(&ib->space, &ib->mu);
+    if (msg && atomic_load(&lp->hub->stopping)) { /* the loop is gone or going */
+        pthread_mutex_unlock(&ib->mu);
+        fc_buf_unref(it.buf);
+        return;
+    }
+    ib->msgs += msg;
+    if (ib->n == ib->cap) {
+        ib->cap = ib->cap ? ib->cap * 2 : 64;
+        ib->items = realloc(ib->items, ib->cap * sizeof *ib->items);
+        if (!ib->items) abort();
+    }
+    ib->items[ib->n++] = it;
+    pthread_mutex_unlock(&ib->mu);
+    uv_async_send(&lp->wake);
+}
+
+/* --- Reads ---------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    fc_conn *c = (fc_conn *)h;
+    (void)suggested;
+    if (c->state == FC_CONN_HTTP) {
+        size_t limit = c->lp->hub->cfg.head_limit;
+        *buf = uv_buf_init(c->head + c->head_len, (unsigned)(limit - c->head_len));
+    } else {
+        *buf = uv_buf_init((char *)c->lp->rbuf, FC_HUB_READ_BUF);
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    fc_conn *c = (fc_conn *)s;
+    if (nread == 0) return;
+    if (nread < 0) {
+        /* EOF or error: after the peer's close frame this is the normal end. */
+        fc_conn_close(c);
+        return;
+    }
+    if (c->state == FC_CONN_HTTP) {
+        size_t old = c->head_len;
+        c->head_len += (size_t)nread;
+        fc_request_input(c, old);
+    } else if (c->state == FC_CONN_WS) {
+        fc_session_input(c, (uint8_t *)buf->base, (size_t)nread);
+    }
+}
+
+void fc_loop_hand_over(fc_loop *from, fc_loop *to, int fd) {
+    if (from == to)
+        fc_conn_adopt(to, fd, on_alloc, on_read);
+    else
+        fc_loop_push(to, (fc_item){.kind = FC_IT_CONN, .fd = fd});
+}
+
+/* --- Tick: deadlines and keepalive ----------------------------------------- */
+
+static void on_tick(uv_timer_t *t) {
+    fc_loop *lp = t->data;
+    int64_t now = (int64_t)uv_now(&lp->uv);
+    for (fc_conn *c = lp->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->deadline_ms && now >= c->deadline_ms)
+            fc_conn_close(c); /* handshake or closing handshake took too long */
+        else
+            fc_session_tick(c, now);
+    }
+}
+
+/* --- Stop and wake-up ------------------------------------------------------- */
+
+static void close_handle(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void loop_stop(fc_loop *lp) {
+    lp->stopping = 1;
+    for (fc_conn *c = lp->conns, *next; c; c = next) {
+        next = c->next;
+        fc_session_going_away(c);
+        fc_conn_close(c);
+    }
+    /* The loop's own handles and any others on it (loop 0: the listener's). */
+    uv_walk(&lp->uv, close_handle, NULL);
+}
+
+static void on_wake(uv_async_t *a) {
+    fc_loop *lp = a->data;
+    fc_hub *hub = lp->hub;
+    pthread_mutex_lock(&lp->inbox.mu);
+    fc_item *items = lp->inbox.items;
+    size_t n = lp->inbox.n, cap = lp->inbox.cap;
+    lp->inbox.items = lp->scratch;
+    lp->inbox.cap = lp->scratch_cap;
+    lp->inbox.n = 0;
+    lp->inbox.msgs = 0;
+    pthread_cond_broadcast(&lp->inbox.space);
+    pthread_mutex_unlock(&lp->inbox.mu);
+    lp->scratch = items;
+    lp->scratch_cap = cap;
+
+    for (size_t i = 0; i < n; i++) {
+        fc_item *it = &items[i];
+        switch (it->kind) {
+        case FC_IT_STICKY:
+        case FC_IT_MSG: {
+            fc_lstream *ls = &lp->streams[it->stream];
+            if (it->kind == FC_IT_STICKY) { /* kept for later subscribers, and sent now */
+                if (ls->sticky) fc_buf_unref(ls->sticky);
+                ls->sticky = fc_buf_ref(it->buf);
+            }
+            if (!lp->stopping) {
+                enum fc_slow_policy policy = hub->streams[it->stream].policy;
+                for (fc_conn *c = ls->subs, *next; c; c = next) {
+                    next = c->sub_next; /* the close policy unlinks c */
+                    fc_session_deliver(c, it->buf, policy);
+                }
+            }
+            fc_buf_unref(it->buf);
+            break;
+        }
+        case FC_IT_CONN:
+            if (lp->stopping)
+                close(it->fd);
+            else
+                fc_conn_adopt(lp, it->fd, on_alloc, on_read);
+            break;
+        case FC_IT_STOP:
+            if (!lp->stopping) loop_stop(lp);
+            break;
+        }
+    }
+}
+
+/* --- Life ------------------------------------------------------------------- */
+
+static void loop_thread(void *arg) {
+    fc_loop *lp = arg;
+    uv_run(&lp->uv, UV_RUN_DEFAULT);
+}
+
+int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
+    lp->hub = hub;
+    lp->index = index;
+    pthread_mutex_init(&lp->inbox.mu, NULL);
+    pthread_cond_init(&lp->inbox.space, NULL);
+    lp->rbuf = malloc(FC_HUB_READ_BUF);
+    if (!lp->rbuf) return UV_ENOMEM;
+    int rc = uv_loop_init(&lp->uv);
+    if (rc) return rc;
+    lp->initialized = 1;
+    uv_async_init(&lp->uv, &lp->wake, on_wake);
+    lp->wake.data = lp;
+    fc_writer_init(lp);
+    uv_timer_init(&lp->uv, &lp->tick);
+    lp->tick.data = lp;
+    /* Deadlines are checked at a tenth of the shortest timeout, 10 ms to 1 s. */
+    const fc_hub_config *cfg = &hub->cfg;
+    int shortest = cfg->handshake_timeout_ms;
+    if (cfg->ping_interval_ms < shortest) shortest = cfg->ping_interval_ms;
+    if (cfg->ping_timeout_ms < shortest) shortest = cfg->ping_timeout_ms;
+    if (cfg->close_timeout_ms < shortest) shortest = cfg->close_timeout_ms;
+    uint64_t period = (uint64_t)(shortest / 10);
+    period = period < 10 ? 10 : period > 1000 ? 1000 : period;
+    uv_timer_start(&lp->tick, on_tick, period, period);
+    return 0;
+}
+
+int fc_loop_start(fc_loop *lp) {
+    int rc = uv_thread_create(&lp->thread, loop_thread, lp);
+    if (rc == 0) lp->thread_started = 1;
+    return rc;
+}
+
+void fc_loop_join(fc_loop *lp) {
+    if (lp->thread_started) uv_thread_join(&lp->thread);
+    lp->thread_started = 0;
+}
+
+void fc_loop_destroy(fc_loop *lp) {
+    if (!lp->hub) return;                      /* never initialized */
+    for (size_t k = 0; k < lp->inbox.n; k++) { /* pushed after the stop */
+        fc_item *it = &lp->inbox.items[k];
+        if (it->kind == FC_IT_MSG || it->kind == FC_IT_STICKY) fc_buf_unref(it->buf);
+        if (it->kind == FC_IT_CONN) close(it->fd);
+    }
+    if (lp->initialized) {
+        if (!lp->stopping) loop_stop(lp); /* its thread never ran */
+        uv_run(&lp->uv, UV_RUN_NOWAIT);   /* close callbacks */
+        uv_loop_close(&lp->uv);
+    }
+    pthread_mutex_destroy(&lp->inbox.mu);
+    pthread_cond_destroy(&lp->inbox.space);
+    free(lp->inbox.items);
+    free(lp->scratch);
+    free(lp->dirty);
+    free(lp->rbuf);
+    for (int s = 0; s < FC_HUB_MAX_STREAMS; s++)
+        if (lp->streams[s].sticky) fc_buf_unref(lp->streams[s].sticky);
+}

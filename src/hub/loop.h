@@ -1,0 +1,40 @@
+/* An I/O loop: one libuv loop on its own thread, owning its connections.
+ *
+ * Its inbox is the only place threads meet: publishers push messages (one
+ * reference each), loop 0 pushes accepted sockets, the hub pushes the stop;
+ * uv_async_send wakes the loop, which swaps the inbox out whole and
+ * dispatches each item (a message to every subscriber of its stream, a
+ * socket to adopt). The loop also turns socket reads into request or
+ * session input, and runs a tick for deadlines and keepalive.
+ *
+ * Backpressure: an inbox holds at most FC_LOOP_INBOX_MSGS messages; a
+ * publisher that finds it full waits until the loop takes the batch (or the
+ * hub stops), so a publisher slows to what fan-out can take instead of the
+ * inbox growing without bound. Sockets and stops never wait.
+ *
+ * init/start/join/destroy on the hub's thread; push on any thread;
+ * hand_over on loop 0's thread. */
+#ifndef FC_HUB_LOOP_H
+#define FC_HUB_LOOP_H
+
+#include "hub/internal.h"
+
+#define FC_LOOP_INBOX_MSGS 32
+
+/* Initializes lp's libuv loop and handles (no thread yet). On failure
+ * returns a negative libuv code; fc_loop_destroy undoes what was done. */
+int fc_loop_init(fc_loop *lp, fc_hub *hub, int index);
+/* Starts the loop's thread. */
+int fc_loop_start(fc_loop *lp);
+/* Hands an item to the loop (takes its buffer reference). A message waits
+ * for room; returns at once (releasing the buffer) once the hub stops. */
+void fc_loop_push(fc_loop *lp, fc_item it);
+/* A socket accepted on loop `from`, for loop `to`: adopted at once when it
+ * is the same loop, else through its inbox. */
+void fc_loop_hand_over(fc_loop *from, fc_loop *to, int fd);
+/* Waits for the thread after a FC_IT_STOP was pushed. */
+void fc_loop_join(fc_loop *lp);
+/* Frees what the loop holds (after join, or when its thread never ran). */
+void fc_loop_destroy(fc_loop *lp);
+
+#endif

@@ -1,0 +1,134 @@
+/* A new connection's HTTP request (see request.h). */
+#include "hub/request.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/session.h"
+#include "hub/writer.h"
+#include "util/strbuf.h"
+
+/* Sends a complete HTTP answer and closes after it. */
+static void reply(fc_conn *c, int status, const char *status_text, const char *extra_headers,
+                  const char *body) {
+    fc_strbuf sb;
+    fc_sb_init(&sb, 256);
+    fc_sb_printf(&sb,
+                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
+                 status, status_text, strlen(body) + 1, extra_headers ? extra_headers : "", body);
+    fc_sb_puts(&sb, "\n");
+    fc_writer_send(c, fc_buf_from(sb.data, sb.len));
+    fc_sb_free(&sb);
+    c->close_after_flush = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static int find_stream(const fc_hub *hub, fc_http_slice name) {
+    for (int i = 0; i < hub->nstreams; i++)
+        if (strlen(hub->streams[i].name) == name.len &&
+            memcmp(hub->streams[i].name, name.p, name.len) == 0)
+            return i;
+    return -1;
+}
+
+static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) {
+    int stream = find_stream(c->lp->hub, name);
+    if (stream < 0) {
+        reply(c, 404, "Not Found", NULL, "unknown stream");
+        return;
+    }
+    fc_ws_upgrade up;
+    switch (fc_ws_check_upgrade(req, &up)) {
+    case 101:
+        break;
+    case 405:
+        reply(c, 405, "Method Not Allowed", "Allow: GET\r\n", up.reason);
+        return;
+    case 426:
+        reply(c, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n", up.reason);
+        return;
+    default:
+        reply(c, 400, "Bad Request", NULL, up.reason);
+        return;
+    }
+    fc_http_slice pv; /* read before the head is freed */
+    int want_preview =
+        fc_http_query_get(req->query, "preview", &pv) && pv.len == 1 && pv.p[0] == '1';
+    size_t extra = c->head_len - req->head_len; /* frames sent right after the head */
+    uint8_t early[512];
+    int has_early = extra > 0 && extra <= sizeof early;
+    if (has_early) memcpy(early, c->head + req->head_len, extra);
+    free(c->head);
+    c->head = NULL;
+    fc_session_start(c, stream, &up, want_preview);
+    if (has_early)
+        fc_session_input(c, early, extra);
+    else if (extra)
+        fc_session_fail(c, FC_WS_PROTOCOL_ERROR, "too much data before the handshake completed");
+}
+
+/* Answers through the HTTP handler; returns 0, or -1 if it has no such path. */
+static int handle_http(fc_conn *c, const fc_http_request *req) {
+    fc_hub *hub = c->lp->hub;
+    if (!hub->http_fn) return -1;
+    fc_strbuf resp;
+    fc_sb_init(&resp, 1024);
+    if (hub->http_fn(hub->http_ud, req, &resp) != 0) {
+        fc_sb_free(&resp);
+        return -1;
+    }
+    if (fc_http_slice_ieq(req->method, "HEAD")) { /* the head, not the body */
+        char *end = strstr(resp.data, "\r\n\r\n");
+        if (end) resp.len = (size_t)(end + 4 - resp.data);
+    }
+    fc_writer_send(c, fc_buf_from(resp.data, resp.len));
+    fc_sb_free(&resp);
+    c->close_after_flush = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    return 0;
+}
+
+/* A complete request head is in c->head. */
+static void route(fc_conn *c, const fc_http_request *req) {
+    static const char ws_prefix[] = "/ws/";
+    const size_t plen = sizeof ws_prefix - 1;
+    if (req->path.len > plen && memcmp(req->path.p, ws_prefix, plen) == 0) {
+        upgrade(c, req, (fc_http_slice){req->path.p + plen, req->path.len - plen});
+        return;
+    }
+    if (!fc_http_slice_ieq(req->method, "GET") && !fc_http_slice_ieq(req->method, "HEAD")) {
+        reply(c, 405, "Method Not Allowed", "Allow: GET\r\n", "only GET is supported");
+        return;
+    }
+    if (handle_http(c, req) != 0) reply(c, 404, "Not Found", NULL, "not found");
+}
+
+void fc_request_input(fc_conn *c, size_t old_len) {
+    size_t limit = c->lp->hub->cfg.head_limit;
+    /* Look for the blank line only in the new bytes (and the 3 before them),
+     * so a head sent byte by byte costs linear time. */
+    size_t from = old_len > 3 ? old_len - 3 : 0;
+    const char *scan = c->head + from;
+    size_t scan_len = c->head_len - from;
+    if (!memmem(scan, scan_len, "\n\r\n", 3) && !memmem(scan, scan_len, "\n\n", 2)) {
+        if (c->head_len >= limit)
+            reply(c, 431, "Request Header Fields Too Large", NULL, "request head too large");
+        return;
+    }
+    fc_http_request req;
+    int rc = fc_http_parse_request(c->head, c->head_len, &req);
+    if (rc == FC_HTTP_INCOMPLETE) { /* e.g. blank lines before the request line */
+        if (c->head_len >= limit)
+            reply(c, 431, "Request Header Fields Too Large", NULL, "request head too large");
+        return;
+    }
+    if (rc > 0)
+        route(c, &req);
+    else if (rc == FC_HTTP_ETOO_LARGE)
+        reply(c, 431, "Request Header Fields Too Large", NULL, "too many headers");
+    else if (rc == FC_HTTP_EVERSION)
+        reply(c, 505, "HTTP Version Not Supported", NULL, "expected HTTP/1.1");
+    else
+        reply(c, 400, "Bad Request", NULL, "malformed request head");
+}

@@ -1,0 +1,16 @@
+/* A new connection's HTTP request: the head is read into a bounded buffer
+ * (head_limit bytes within handshake_timeout_ms, else 431 or a close), then
+ * routed: GET /ws/<stream> upgrades to a WebSocket session, other GETs and
+ * HEADs go to the HTTP handler, anything else gets its error answer. Every
+ * answer but the upgrade closes the connection once written. Loop thread. */
+#ifndef FC_HUB_REQUEST_H
+#define FC_HUB_REQUEST_H
+
+#include <stddef.h>
+
+#include "hub/internal.h"
+
+/* New bytes of the head arrived: c->head[old_len .. head_len). */
+void fc_request_input(fc_conn *c, size_t old_len);
+
+#endif

@@ -1,0 +1,36 @@
+/* A WebSocket session: what happens on a connection after the upgrade.
+ * Frames from the client are parsed (and discarded: a broadcaster has
+ * nothing to hear but control frames); pings are answered, pongs end a
+ * keepalive wait, a close frame is echoed. Published messages are offered
+ * to the client's queue under the stream's slow-client policy. The closing
+ * handshake: after our close frame nothing more is queued, and the peer
+ * has close_timeout_ms to answer. Loop thread only. */
+#ifndef FC_HUB_SESSION_H
+#define FC_HUB_SESSION_H
+
+#include <stdint.h>
+
+#include "hub/internal.h"
+
+/* Completes the upgrade of c to a subscriber of stream: queues the 101
+ * answer and the stream's sticky message. */
+void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, int want_preview);
+
+/* Bytes read from the client (unmasked in place). */
+void fc_session_input(fc_conn *c, uint8_t *data, size_t len);
+
+/* Offers a message published on the session's stream. */
+void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy);
+
+/* Keepalive, once per loop tick: ping a silent client, fail one that does
+ * not answer. now is the loop's time in ms. */
+void fc_session_tick(fc_conn *c, int64_t now);
+
+/* Fails the connection: a close frame with code and reason, then the TCP
+ * close once it is written. */
+void fc_session_fail(fc_conn *c, unsigned code, const char *why);
+
+/* Shutdown: one non-blocking attempt at a close frame 1001. */
+void fc_session_going_away(fc_conn *c);
+
+#endif

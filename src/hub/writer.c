@@ -1,0 +1,117 @@
+/* The write path (see writer.h). */
+#include "hub/writer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/conn.h"
+#include "util/log.h"
+
+#define MAX_IOV 64 /* buffers per writev */
+
+void fc_writer_mark(fc_conn *c) {
+    if (c->dirty || fc_conn_closing(c)) return;
+    fc_loop *lp = c->lp;
+    if (lp->ndirty == lp->dirty_cap) {
+        lp->dirty_cap = lp->dirty_cap ? lp->dirty_cap * 2 : 64;
+        lp->dirty = realloc(lp->dirty, lp->dirty_cap * sizeof *lp->dirty);
+        if (!lp->dirty) abort();
+    }
+    lp->dirty[lp->ndirty++] = c;
+    c->dirty = 1;
+}
+
+void fc_writer_send(fc_conn *c, fc_buf *b) {
+    if (!b) return;
+    b->flags |= FC_BUF_KEEP;
+    fc_queue_push(&c->q, b);
+    fc_writer_mark(c);
+}
+
+static unsigned fill_iov(fc_conn *c, uv_buf_t *iov) {
+    struct iovec v[MAX_IOV];
+    unsigned n = fc_queue_iov(&c->q, v, MAX_IOV);
+    for (unsigned i = 0; i < n; i++) iov[i] = uv_buf_init(v[i].iov_base, (unsigned)v[i].iov_len);
+    return n;
+}
+
+/* The socket took n bytes: release what was written, count data messages. */
+static void consumed(fc_conn *c, size_t n) {
+    unsigned data = fc_queue_consume(&c->q, n);
+    if (data && c->stream >= 0)
+        atomic_fetch_add_explicit(&c->lp->streams[c->stream].sent, data, memory_order_relaxed);
+}
+
+/* The queue has drained: finish a close that waited for it. */
+static void after_drain(fc_conn *c) {
+    if (c->close_after_flush || (c->close_sent && c->close_rcvd)) fc_conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status) {
+    fc_conn *c = req->data;
+    c->writing = 0;
+    if (fc_conn_closing(c)) return; /* the close released the queue */
+    if (status < 0) {
+        fc_debug("write failed: %s", uv_strerror(status));
+        fc_conn_close(c);
+        return;
+    }
+    consumed(c, c->wreq_bytes); /* every entry the write carried, in full */
+    c->q.busy = 0;
+    if (!fc_queue_empty(&c->q))
+        fc_writer_mark(c);
+    else
+        after_drain(c);
+}
+
+void fc_writer_flush(fc_conn *c) {
+    if (fc_conn_closing(c) || c->writing || fc_queue_empty(&c->q)) return;
+    uv_buf_t iov[MAX_IOV];
+    unsigned n = fill_iov(c, iov);
+    atomic_fetch_add_explicit(&c->lp->writes, 1, memory_order_relaxed);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
+    if (r == UV_EAGAIN) r = 0;
+    if (r < 0) {
+        fc_debug("write failed: %s", uv_strerror(r));
+        fc_conn_close(c);
+        return;
+    }
+    consumed(c, (size_t)r);
+    if (fc_queue_empty(&c->q)) {
+        after_drain(c);
+        return;
+    }
+    /* The rest waits for the socket to become writable. */
+    n = fill_iov(c, iov);
+    size_t bytes = 0;
+    for (unsigned i = 0; i < n; i++) bytes += iov[i].len;
+    c->wreq.data = c;
+    r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, n, on_write);
+    if (r < 0) {
+        fc_conn_close(c);
+        return;
+    }
+    c->writing = 1;
+    c->wreq_bytes = bytes;
+    c->q.busy = n;
+}
+
+static void on_flush(uv_check_t *h) {
+    fc_loop *lp = h->data;
+    /* Flushing may mark connections dirty again (a failed write closing a
+     * socket does not); those wait for the next iteration. */
+    size_t n = lp->ndirty;
+    for (size_t i = 0; i < n; i++) {
+        fc_conn *c = lp->dirty[i];
+        c->dirty = 0;
+        fc_writer_flush(c);
+    }
+    if (lp->ndirty > n) memmove(lp->dirty, lp->dirty + n, (lp->ndirty - n) * sizeof *lp->dirty);
+    lp->ndirty -= n;
+}
+
+void fc_writer_init(fc_loop *lp) {
+    uv_check_init(&lp->uv, &lp->flush);
+    lp->flush.data = lp;
+    uv_check_start(&lp->flush, on_flush);
+}

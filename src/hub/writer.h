@@ -1,0 +1,27 @@
+/* The write path of a loop (uWebSockets' corking): a connection with
+ * something to send is marked dirty; once per loop iteration (a uv_check
+ * handle) each dirty socket gets one writev of everything it has queued
+ * (uv_try_write). What the kernel does not take is finished by one
+ * uv_write when the socket becomes writable; nothing else is written to
+ * that socket until it completes. When a queue drains, a close that was
+ * waiting for it happens. Loop thread only. */
+#ifndef FC_HUB_WRITER_H
+#define FC_HUB_WRITER_H
+
+#include "hub/internal.h"
+
+/* Starts the loop's once-per-iteration flush. */
+void fc_writer_init(fc_loop *lp);
+
+/* Marks c to be flushed at the end of this loop iteration. */
+void fc_writer_mark(fc_conn *c);
+
+/* Queues a buffer the connection itself sends (a control frame, an HTTP
+ * answer; takes the reference), kept whatever the policy, and marks c. */
+void fc_writer_send(fc_conn *c, fc_buf *b);
+
+/* Writes what c has queued now (used before judging a queue over its
+ * bound: messages of the same batch have not been offered to the socket). */
+void fc_writer_flush(fc_conn *c);
+
+#endif
