@@ -36,16 +36,30 @@ static const char usage[] =
     "  --ping-interval MS       ping a client silent this long (20000)\n"
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
+    "  --write-timeout MS       close a client whose queue has taken nothing this long (30000)\n"
+    "  --max-clients N          WebSocket clients at once; more are answered 503 (from the\n"
+    "                           descriptor limit, leaving room for sources and models)\n"
     "  --log-level L            debug|info|warn|error|off (info)\n"
-    "  --preview SPEC           JPEG previews for the viewer: fps:N,width:N,quality:N\n"
-    "                           (e.g. fps:2,width:640,quality:70) or off (off)\n"
+    "  --preview SPEC           JPEG previews for the viewer, made only while a client with\n"
+    "                           ?preview=1 watches: fps:N,width:N,quality:N, or off\n"
+    "                           (fps:10,width:640,quality:70)\n"
     "  --exit-when-done         exit once every stream has ended or failed (batch runs)\n"
     "  --help, --version\n"
     "\n"
     "Sources: synthetic:size=WxH,fps=N|max,objects=N,seed=N,noise=N\n"
     "         FILE|rtsp://...|http(s)://...|v4l2:/dev/videoN followed by ,fps=N,loop=0|1,\n"
     "         realtime=0|1,transport=tcp|udp,timeout=S,retries=N,threads=N\n"
-    "Predictors: null, fake:count=N,delay_ms=N,busy_ms=N\n";
+    "Predictors (docs/predictors.md):\n"
+    "  null                     no detections\n"
+    "  motion[:width=N,threshold=N,min_area=N,alpha=X,dilate=N,absorb_s=X]\n"
+    "                           moving objects against a background model (pure C)\n"
+    "  cascade:model=FILE[,scale_factor=X,min_neighbors=N,min_size=N,width=N,label=S]\n"
+    "                           OpenCV cascades, e.g. haarcascade_frontalface_default.xml\n"
+    "  exec:[format=F,width=N,timeout_ms=N,]cmd=COMMAND\n"
+    "                           a model in any language, one child process per worker\n"
+    "  fake:count=N,delay_ms=N,busy_ms=N,jitter_ms=N,seed=N\n"
+    "                           synthetic detections at a chosen speed (tests, benchmarks)\n"
+    "  /path/libNAME.so[:OPTS]  a C plugin (include/framecast/predictor.h)\n";
 
 static int parse_long(const char *opt, const char *v, long min, long max, long *out, char *err,
                       size_t errlen) {
@@ -83,9 +97,11 @@ static int parse_listen(fc_config *cfg, const char *v, char *err, size_t errlen)
     return 0;
 }
 
-/* "fps:N,width:N,quality:N" (any subset; defaults 2, 640, 70) or "off". */
+/* "fps:N,width:N,quality:N" (any subset; the rest as preview_default) or "off". */
+static const fc_preview_spec preview_default = {10, 640, 70};
+
 static int parse_preview(fc_config *cfg, const char *v, char *err, size_t errlen) {
-    fc_preview_spec p = {2, 640, 70};
+    fc_preview_spec p = preview_default;
     if (strcmp(v, "off") == 0) {
         cfg->preview = (fc_preview_spec){0};
         return 0;
@@ -240,6 +256,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     cfg->predict_timeout_ms = 5000;
     cfg->slow = FC_SLOW_DROP;
     cfg->log_level = FC_LOG_INFO;
+    cfg->preview = preview_default;
+    cfg->hub.max_clients = 0; /* derived from the descriptor limit at start */
 
     enum {
         O_LISTEN = 256,
@@ -262,7 +280,9 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_VERSION,
         O_EXIT_DONE,
         O_PREVIEW,
-        O_PRED_TO
+        O_PRED_TO,
+        O_WRITE_TO,
+        O_MAX_CLIENTS
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -286,6 +306,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"exit-when-done", no_argument, 0, O_EXIT_DONE},
         {"preview", required_argument, 0, O_PREVIEW},
         {"predict-timeout", required_argument, 0, O_PRED_TO},
+        {"write-timeout", required_argument, 0, O_WRITE_TO},
+        {"max-clients", required_argument, 0, O_MAX_CLIENTS},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -293,7 +315,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_PRED_TO ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_MAX_CLIENTS ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -349,11 +371,17 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         case O_PING_IV:
         case O_PING_TO:
         case O_CLOSE_TO:
+        case O_WRITE_TO:
             rc = parse_long(opt, optarg, 10, 3600 * 1000, &n, err, errlen);
-            *(c == O_HS_TO     ? &cfg->hub.handshake_timeout_ms
-              : c == O_PING_IV ? &cfg->hub.ping_interval_ms
-              : c == O_PING_TO ? &cfg->hub.ping_timeout_ms
-                               : &cfg->hub.close_timeout_ms) = (int)n;
+            *(c == O_HS_TO      ? &cfg->hub.handshake_timeout_ms
+              : c == O_PING_IV  ? &cfg->hub.ping_interval_ms
+              : c == O_PING_TO  ? &cfg->hub.ping_timeout_ms
+              : c == O_CLOSE_TO ? &cfg->hub.close_timeout_ms
+                                : &cfg->hub.write_timeout_ms) = (int)n;
+            break;
+        case O_MAX_CLIENTS:
+            rc = parse_long(opt, optarg, 1, 10000000, &n, err, errlen);
+            cfg->hub.max_clients = (int)n;
             break;
         case O_LOG:
             if ((cfg->log_level = fc_log_parse_level(optarg)) < 0) {

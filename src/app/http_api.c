@@ -43,41 +43,63 @@ static void api_streams(fc_http_api *api, fc_strbuf *out) {
     fc_sb_puts(out, "]}");
 }
 
+static void metric_head(fc_strbuf *out, const char *name, const char *type, const char *help) {
+    fc_sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static void metrics(fc_http_api *api, fc_strbuf *out) {
-    static const char *help[][3] = {
+    enum { CLIENTS, RESULTS, STALE, SENT, DROPPED, NSERIES };
+    static const char *series[NSERIES][3] = {
         {"framecast_clients", "gauge", "WebSocket clients connected"},
         {"framecast_results_total", "counter", "results published"},
-        {"framecast_messages_sent_total", "counter", "messages fully written to clients"},
+        {"framecast_results_stale_total", "counter",
+         "mode=latest: results not published because a newer frame's result already was"},
+        {"framecast_messages_sent_total", "counter",
+         "data messages (results, previews) written in full to clients"},
         {"framecast_messages_dropped_total", "counter",
-         "messages skipped by the slow-client policy"},
-        {"framecast_slow_closed_total", "counter", "clients closed as slow consumers"},
+         "data messages skipped by the slow-client policy"},
     };
-    for (size_t k = 0; k < sizeof help / sizeof help[0]; k++) {
-        fc_sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", help[k][0], help[k][2], help[k][0],
-                     help[k][1]);
-        for (int i = 0; i < api->npipes; i++) {
-            fc_stream_info info;
-            fc_pipeline_info(api->pipes[i], &info);
-            fc_hub_stats st;
-            fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st);
-            uint64_t v = k == 0   ? st.clients
-                         : k == 1 ? info.results
-                         : k == 2 ? st.sent
-                         : k == 3 ? st.dropped
-                                  : st.slow_closed;
-            fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", help[k][0], info.name,
+    fc_stream_info info[FC_HUB_MAX_STREAMS];
+    fc_hub_stats st[FC_HUB_MAX_STREAMS];
+    int n = api->npipes < FC_HUB_MAX_STREAMS ? api->npipes : FC_HUB_MAX_STREAMS;
+    for (int i = 0; i < n; i++) {
+        fc_pipeline_info(api->pipes[i], &info[i]);
+        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st[i]);
+    }
+    for (int k = 0; k < NSERIES; k++) {
+        metric_head(out, series[k][0], series[k][1], series[k][2]);
+        for (int i = 0; i < n; i++) {
+            uint64_t v = k == CLIENTS   ? st[i].clients
+                         : k == RESULTS ? info[i].results
+                         : k == STALE   ? info[i].stale
+                         : k == SENT    ? st[i].sent
+                                        : st[i].dropped;
+            fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", series[k][0], info[i].name,
                          (unsigned long long)v);
         }
     }
+    metric_head(out, "framecast_clients_closed_total", "counter",
+                "clients the server closed, by reason");
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < FC_HUB_CLOSE_REASONS; r++)
+            fc_sb_printf(out, "framecast_clients_closed_total{stream=\"%s\",reason=\"%s\"} %llu\n",
+                         info[i].name, fc_hub_close_reason_name(r),
+                         (unsigned long long)st[i].closed[r]);
     fc_hub_stats all;
     fc_hub_stats_get(api->hub, -1, &all);
-    fc_sb_printf(out,
-                 "# HELP framecast_connections_accepted_total TCP connections accepted\n"
-                 "# TYPE framecast_connections_accepted_total counter\n"
-                 "framecast_connections_accepted_total %llu\n"
-                 "# HELP framecast_writes_total write system calls to clients\n"
-                 "# TYPE framecast_writes_total counter\nframecast_writes_total %llu\n",
-                 (unsigned long long)all.accepted, (unsigned long long)all.writes);
+    metric_head(out, "framecast_connections_accepted_total", "counter", "TCP connections accepted");
+    fc_sb_printf(out, "framecast_connections_accepted_total %llu\n",
+                 (unsigned long long)all.accepted);
+    metric_head(out, "framecast_connections_refused_total", "counter",
+                "connections turned away: 503 at max_clients, or accepting paused for lack of "
+                "file descriptors");
+    for (int r = 0; r < FC_HUB_REFUSALS; r++)
+        fc_sb_printf(out, "framecast_connections_refused_total{reason=\"%s\"} %llu\n",
+                     fc_hub_refusal_name(r), (unsigned long long)all.refused[r]);
+    metric_head(out, "framecast_flushes_total", "counter",
+                "socket flushes: one writev of all queued messages each (libuv may complete a "
+                "partial one with writes of its own)");
+    fc_sb_printf(out, "framecast_flushes_total %llu\n", (unsigned long long)all.flushes);
 }
 
 int fc_http_api_handle(void *ud, const fc_http_request *req, fc_strbuf *resp) {

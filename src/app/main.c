@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "app/config.h"
@@ -41,6 +42,29 @@ static void on_ended_async(uv_async_t *a) {
     }
 }
 
+/* Descriptors are a resource: take the hard limit, and keep enough of them
+ * out of the clients' share for what else needs one (standard streams, the
+ * listener, each loop's epoll and wake-up descriptors, sources, a model's
+ * pipes per worker). Without a share, running out would surface as accept
+ * failures on the loop that serves the clients. */
+static void plan_descriptors(fc_config *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    long limit =
+        rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 24) ? 1 << 24 : (long)rl.rlim_cur;
+    long workers = 0;
+    for (int i = 0; i < cfg->nstreams; i++) workers += cfg->streams[i].workers;
+    long reserve = 32 + 4L * cfg->hub.io_threads + 8L * cfg->nstreams + 4 * workers;
+    int derived = cfg->hub.max_clients == 0;
+    if (derived) cfg->hub.max_clients = limit - reserve > 1 ? (int)(limit - reserve) : 1;
+    fc_info("descriptor limit %ld: at most %d clients%s", limit, cfg->hub.max_clients,
+            derived ? " (the limit less what sources, models and loops need; --max-clients)" : "");
+}
+
 int main(int argc, char **argv) {
     char err[512] = "";
     fc_config cfg;
@@ -53,6 +77,7 @@ int main(int argc, char **argv) {
     }
     fc_log_set_level((enum fc_log_level)cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    plan_descriptors(&cfg);
 
     fc_hub *hub = NULL;
     fc_pipeline *pipes[FC_MAX_CONFIG_STREAMS] = {0};

@@ -34,18 +34,19 @@ struct fc_pipeline {
     atomic_int stop;
     /* sequencer */
     pthread_mutex_t seq_mu;
-    atomic_uint_fast64_t seq; /* written under seq_mu, read by the API without it */
-    int64_t last_index;       /* -1 before the first result */
+    pthread_cond_t turn;        /* mode=every: the next ticket's result may go */
+    uint64_t next_ticket;       /* ticket of the next result to publish */
+    atomic_uint_fast64_t seq;   /* written under seq_mu, read by the API without it */
+    atomic_uint_fast64_t stale; /* mode=latest: results older than one published */
     fc_strbuf sb;
     fc_strbuf status_sb;        /* used by the source thread only */
-    pthread_mutex_t preview_mu; /* guards the JPEG encoder shared by the workers */
+    pthread_mutex_t preview_mu; /* the JPEG encoder, and the order of previews */
     /* What the HTTP API reads from I/O threads: written by the source thread
      * on each status change, read as one snapshot (a short lock, not a queue:
      * readers want the current state, not every change). */
     pthread_mutex_t info_mu;
     fc_stream_info info;
     void *jpeg;
-    uint64_t preview_seq; /* seq of the newest preview encoded, under preview_mu */
 };
 
 static void json_num(fc_strbuf *sb, double v) {
@@ -90,15 +91,42 @@ void fc_render_result(fc_strbuf *sb, const char *stream, uint64_t seq, int64_t p
     fc_sb_puts(sb, "}");
 }
 
-/* The sequencer: runs on worker threads, one at a time. */
+/* Encodes and publishes the preview of the result just published as seq.
+ * Entered with preview_mu held, which the caller took while it still held
+ * seq_mu: previews therefore leave in the order of their results, while
+ * the JPEG encoding (milliseconds) runs outside the sequencer. */
+static void publish_preview(fc_pipeline *p, const fc_frame *f, uint64_t seq) {
+    fc_buf *pv = fc_preview_encode(&p->jpeg, f->preview, p->name, seq, f->capture_us,
+                                   p->cfg.preview.quality);
+    if (pv) {
+        fc_hub_publish(p->hub, p->stream_id, pv);
+        fc_buf_unref(pv);
+    }
+    pthread_mutex_unlock(&p->preview_mu);
+}
+
+/* The sequencer: runs on worker threads, one at a time.
+ *
+ * Tickets number frames in the order workers took them from the slot. In
+ * mode=every results leave in ticket order, each exactly once (a failed
+ * prediction is an error result, never a gap): a worker whose frame is
+ * ahead waits here for its turn. The reorder buffer is thus the waiting
+ * workers themselves, at most workers - 1 results, each holding only its
+ * own frame. In mode=latest nobody waits: a result older than one already
+ * published is dropped and counted as stale (its newer successor already
+ * told the clients more). */
 static void on_result(void *ud, const fc_result *r) {
     fc_pipeline *p = ud;
+    const fc_frame *f = r->frame;
     pthread_mutex_lock(&p->seq_mu);
-    if (r->frame->view.index <= p->last_index) {
-        pthread_mutex_unlock(&p->seq_mu); /* a newer frame's result already went out */
+    if (p->cfg.mode == FC_SLOT_EVERY) {
+        while (f->ticket != p->next_ticket) pthread_cond_wait(&p->turn, &p->seq_mu);
+    } else if (f->ticket < p->next_ticket) {
+        pthread_mutex_unlock(&p->seq_mu);
+        atomic_fetch_add_explicit(&p->stale, 1, memory_order_relaxed);
         return;
     }
-    p->last_index = r->frame->view.index;
+    p->next_ticket = f->ticket + 1;
     uint64_t seq = atomic_fetch_add_explicit(&p->seq, 1, memory_order_relaxed) + 1;
     fc_sb_reset(&p->sb);
     fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, fc_slot_skipped(&p->slot), r);
@@ -108,25 +136,10 @@ static void on_result(void *ud, const fc_result *r) {
         fc_hub_publish(p->hub, p->stream_id, msg);
         fc_buf_unref(msg);
     }
+    if (f->preview) pthread_mutex_lock(&p->preview_mu); /* lock order: seq_mu, preview_mu */
+    if (p->cfg.mode == FC_SLOT_EVERY) pthread_cond_broadcast(&p->turn);
     pthread_mutex_unlock(&p->seq_mu);
-
-    /* The frame's preview, after its result, outside the sequencer: JPEG
-     * encoding takes milliseconds and must not hold up other workers. */
-    if (r->frame->preview) {
-        pthread_mutex_lock(&p->preview_mu);
-        /* With several workers an older frame's preview may come second:
-         * it would replace a newer one in the clients' queues, so it goes. */
-        fc_buf *pv = seq > p->preview_seq
-                         ? fc_preview_encode(&p->jpeg, r->frame->preview, p->name, seq,
-                                             r->frame->capture_us, p->cfg.preview.quality)
-                         : NULL;
-        if (pv) p->preview_seq = seq;
-        pthread_mutex_unlock(&p->preview_mu);
-        if (pv) { /* not under preview_mu: publishing may wait for the hub */
-            fc_hub_publish(p->hub, p->stream_id, pv);
-            fc_buf_unref(pv);
-        }
-    }
+    if (f->preview) publish_preview(p, f, seq);
 }
 
 /* Publishes a status message; sticky, so later subscribers get it first.
@@ -163,6 +176,11 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
         fc_info("stream '%s': %s: %s", p->name, state, error);
     else
         fc_info("stream '%s': %s", p->name, state);
+}
+
+static int preview_wanted(void *ud) {
+    fc_pipeline *p = ud;
+    return fc_hub_previewers(p->hub, p->stream_id) > 0;
 }
 
 static void on_source_status(void *ud, const char *state, const char *error, int attempt,
@@ -205,8 +223,8 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     p->cfg = *cfg;
     p->name = strdup(cfg->name);
     p->hub = hub;
-    p->last_index = -1;
     pthread_mutex_init(&p->seq_mu, NULL);
+    pthread_cond_init(&p->turn, NULL);
     pthread_mutex_init(&p->preview_mu, NULL);
     pthread_mutex_init(&p->info_mu, NULL);
     snprintf(p->info.name, sizeof p->info.name, "%s", cfg->name);
@@ -254,6 +272,8 @@ int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, cha
         o->height = p->cfg.scale_h;
     }
     p->source->preview = p->cfg.preview;
+    p->source->preview_wanted = preview_wanted;
+    p->source->preview_ud = p;
     p->source->on_status = on_source_status;
     p->source->status_ud = p;
     if (pthread_create(&p->source_thread, NULL, source_main, p)) {
@@ -280,6 +300,7 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
     /* Not seq_mu: a worker may hold it while it waits for the hub's inbox,
      * and this runs on an I/O thread that must keep draining it. */
     out->results = atomic_load_explicit(&p->seq, memory_order_relaxed);
+    out->stale = atomic_load_explicit(&p->stale, memory_order_relaxed);
 }
 
 int fc_pipeline_stream_id(const fc_pipeline *p) {
@@ -298,6 +319,7 @@ void fc_pipeline_destroy(fc_pipeline *p) {
     fc_sb_free(&p->sb);
     fc_sb_free(&p->status_sb);
     pthread_mutex_destroy(&p->seq_mu);
+    pthread_cond_destroy(&p->turn);
     free(p->name);
     free(p);
 }

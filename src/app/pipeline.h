@@ -1,9 +1,10 @@
 /* A stream's pipeline: source thread -> slot -> predictor workers ->
  * sequencer -> hub. One per stream; it owns its source, slot and workers.
  *
- * The sequencer is the only critical section between workers: it drops a
- * result older than one already published (so results leave in frame
- * order), assigns seq (1, 2, 3, ... per stream), stamps publish_us, renders
+ * The sequencer is the only critical section between workers: it puts
+ * results in the order their frames were taken (mode=every: each exactly
+ * once; mode=latest: an older result than one published is dropped and
+ * counted as stale), assigns seq (1, 2, 3, ... per stream), stamps publish_us, renders
  * the JSON and its WebSocket frame header once into one fc_buf, and hands
  * that to fc_hub_publish.
  *
@@ -61,6 +62,7 @@ typedef struct fc_stream_info {
     double fps;
     int preview;
     uint64_t results;
+    uint64_t stale; /* mode=latest: results dropped as older than one published */
 } fc_stream_info;
 void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out);
 int fc_pipeline_stream_id(const fc_pipeline *p);

@@ -41,6 +41,7 @@ void fc_conn_subscribe(fc_conn *c, int stream) {
     if (ls->subs) ls->subs->sub_prev = c;
     ls->subs = c;
     atomic_fetch_add_explicit(&ls->clients, 1, memory_order_relaxed);
+    if (c->want_preview) atomic_fetch_add_explicit(&ls->previewers, 1, memory_order_relaxed);
 }
 
 static void unsubscribe(fc_conn *c) {
@@ -53,6 +54,7 @@ static void unsubscribe(fc_conn *c) {
     if (c->sub_next) c->sub_next->sub_prev = c->sub_prev;
     c->sub_prev = c->sub_next = NULL;
     atomic_fetch_sub_explicit(&ls->clients, 1, memory_order_relaxed);
+    if (c->want_preview) atomic_fetch_sub_explicit(&ls->previewers, 1, memory_order_relaxed);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -78,6 +80,7 @@ void fc_conn_close(fc_conn *c) {
                c->lp->hub->streams[c->stream].name, (unsigned long long)c->q.sent,
                (unsigned long long)c->q.dropped);
     unsubscribe(c);
+    if (c->counted) atomic_fetch_sub_explicit(&c->lp->hub->clients, 1, memory_order_relaxed);
     if (c->prev)
         c->prev->next = c->next;
     else

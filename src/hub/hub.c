@@ -1,7 +1,6 @@
 /* The broadcast hub's public API (see hub.h; the rooms are in internal.h). */
 #include "hub/hub.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +22,19 @@ void fc_hub_config_defaults(fc_hub_config *cfg) {
     cfg->max_message = 65536;
     cfg->queue_bytes = 256 * 1024;
     cfg->queue_msgs = 4096;
+    cfg->keep_bytes = 64 * 1024;
+    cfg->write_timeout_ms = 30000;
+    cfg->max_clients = 1 << 20;
+}
+
+const char *fc_hub_close_reason_name(enum fc_hub_close_reason r) {
+    static const char *names[] = {"slow_consumer", "control_backlog", "write_timeout",
+                                  "ping_timeout"};
+    return (unsigned)r < FC_HUB_CLOSE_REASONS ? names[r] : "?";
+}
+
+const char *fc_hub_refusal_name(enum fc_hub_refusal r) {
+    return r == FC_HUB_REFUSED_MAX_CLIENTS ? "max_clients" : "fd_limit";
 }
 
 int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errlen) {
@@ -97,16 +109,26 @@ void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
     for (int i = 0; i < hub->nloops; i++) {
         fc_loop *lp = &hub->loops[i];
         out->accepted += atomic_load_explicit(&lp->accepted, memory_order_relaxed);
-        out->writes += atomic_load_explicit(&lp->writes, memory_order_relaxed);
+        out->flushes += atomic_load_explicit(&lp->flushes, memory_order_relaxed);
         for (int s = 0; s < hub->nstreams; s++) {
             if (stream >= 0 && s != stream) continue;
             fc_lstream *ls = &lp->streams[s];
             out->clients += atomic_load_explicit(&ls->clients, memory_order_relaxed);
             out->sent += atomic_load_explicit(&ls->sent, memory_order_relaxed);
             out->dropped += atomic_load_explicit(&ls->dropped, memory_order_relaxed);
-            out->slow_closed += atomic_load_explicit(&ls->slow_closed, memory_order_relaxed);
+            for (int r = 0; r < FC_HUB_CLOSE_REASONS; r++)
+                out->closed[r] += atomic_load_explicit(&ls->closed[r], memory_order_relaxed);
         }
     }
+    for (int r = 0; r < FC_HUB_REFUSALS; r++)
+        out->refused[r] = atomic_load_explicit(&hub->refused[r], memory_order_relaxed);
+}
+
+uint64_t fc_hub_previewers(const fc_hub *hub, int stream) {
+    uint64_t n = 0;
+    for (int i = 0; i < hub->nloops; i++)
+        n += atomic_load_explicit(&hub->loops[i].streams[stream].previewers, memory_order_relaxed);
+    return n;
 }
 
 void fc_hub_stop(fc_hub *hub) {

@@ -29,6 +29,8 @@
 
 typedef struct fc_hub fc_hub;
 
+#define FC_HUB_MAX_STREAMS 64
+
 typedef struct fc_hub_config {
     const char *host;         /* listen address, e.g. "127.0.0.1" or "::1" */
     int port;                 /* 0 picks a free port; see fc_hub_port */
@@ -41,6 +43,9 @@ typedef struct fc_hub_config {
     uint64_t max_message;     /* largest client message (64 KiB), else 1009 */
     size_t queue_bytes;       /* per-client queue bound in bytes (256 KiB) */
     int queue_msgs;           /* per-client queue bound in messages (4096) */
+    size_t keep_bytes;        /* per-client bound on never-dropped messages (64 KiB) */
+    int write_timeout_ms;     /* close a client whose queue makes no progress (30 s) */
+    int max_clients;          /* WebSocket clients at once; more get 503 (> 0) */
 } fc_hub_config;
 
 /* Fills the defaults above. */
@@ -71,16 +76,40 @@ void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg);
  * stream's current status). Replaces the previous sticky message. */
 void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg);
 
+/* Why the server closed a client (besides shutdown and protocol errors). */
+enum fc_hub_close_reason {
+    FC_HUB_CLOSE_SLOW,          /* the close policy: over its queue bound */
+    FC_HUB_CLOSE_CONTROL,       /* never-dropped messages over keep_bytes */
+    FC_HUB_CLOSE_WRITE_TIMEOUT, /* no write progress for write_timeout_ms */
+    FC_HUB_CLOSE_PING_TIMEOUT,  /* no pong within ping_timeout_ms */
+    FC_HUB_CLOSE_REASONS
+};
+/* "slow_consumer", "control_backlog", "write_timeout", "ping_timeout". */
+const char *fc_hub_close_reason_name(enum fc_hub_close_reason r);
+
+/* Why a connection was turned away. */
+enum fc_hub_refusal {
+    FC_HUB_REFUSED_MAX_CLIENTS, /* 503 at the upgrade: max_clients reached */
+    FC_HUB_REFUSED_FD_LIMIT,    /* accepting paused: out of file descriptors */
+    FC_HUB_REFUSALS
+};
+const char *fc_hub_refusal_name(enum fc_hub_refusal r); /* "max_clients", "fd_limit" */
+
 /* Counters, summed over loops; any thread, approximate while running. */
 typedef struct fc_hub_stats {
-    uint64_t clients;     /* WebSocket clients now connected */
-    uint64_t accepted;    /* TCP connections accepted */
-    uint64_t sent;        /* messages fully written to clients */
-    uint64_t dropped;     /* messages skipped by the slow-client policy */
-    uint64_t slow_closed; /* clients closed by the close policy */
-    uint64_t writes;      /* write system calls (writev) issued */
+    uint64_t clients;                      /* WebSocket clients now connected */
+    uint64_t accepted;                     /* TCP connections accepted */
+    uint64_t sent;                         /* data messages (results, previews) written in full */
+    uint64_t dropped;                      /* data messages skipped by the slow-client policy */
+    uint64_t closed[FC_HUB_CLOSE_REASONS]; /* clients closed, by reason */
+    uint64_t flushes;                  /* writevs issued by the flush (libuv may finish a partial
+                                          one with further writes of its own, not counted) */
+    uint64_t refused[FC_HUB_REFUSALS]; /* hub-wide (not per stream) */
 } fc_hub_stats;
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out); /* stream -1: all */
+
+/* WebSocket clients of the stream that asked for previews; any thread. */
+uint64_t fc_hub_previewers(const fc_hub *hub, int stream);
 
 /* Closes every client with 1001 and joins the I/O threads. */
 void fc_hub_stop(fc_hub *hub);

@@ -33,8 +33,6 @@
 #include "hub/queue.h"
 #include "hub/ws.h"
 
-#define FC_HUB_MAX_STREAMS 64
-
 struct fc_loop;
 
 enum fc_conn_state { FC_CONN_HTTP, FC_CONN_WS, FC_CONN_CLOSING };
@@ -54,10 +52,12 @@ typedef struct fc_conn {
     int64_t last_rx_ms;
     int64_t ping_sent_ms; /* 0 when no ping is outstanding */
     int64_t deadline_ms;  /* handshake or close deadline; 0 = none */
+    int64_t progress_ms;  /* the queue was last empty or took bytes */
     unsigned close_sent : 1, close_rcvd : 1, close_after_flush : 1;
     unsigned dirty : 1;        /* on the loop's dirty list */
     unsigned writing : 1;      /* a uv_write is in progress */
     unsigned want_preview : 1; /* asked for ?preview=1 */
+    unsigned counted : 1;      /* holds one of the hub's max_clients places */
     fc_queue q;
     uv_write_t wreq;
     size_t wreq_bytes; /* what the uv_write in progress carries */
@@ -67,7 +67,8 @@ typedef struct fc_conn {
 typedef struct fc_lstream {
     fc_conn *subs;
     fc_buf *sticky; /* sent first to each new subscriber, or NULL */
-    atomic_uint_fast64_t clients, sent, dropped, slow_closed;
+    atomic_uint_fast64_t clients, previewers, sent, dropped;
+    atomic_uint_fast64_t closed[FC_HUB_CLOSE_REASONS];
 } fc_lstream;
 
 enum fc_item_kind { FC_IT_MSG, FC_IT_STICKY, FC_IT_CONN, FC_IT_STOP };
@@ -104,9 +105,10 @@ typedef struct fc_loop {
     fc_conn **dirty;
     size_t ndirty, dirty_cap;
     fc_lstream streams[FC_HUB_MAX_STREAMS];
-    atomic_uint_fast64_t accepted, writes;
-    uint8_t *rbuf; /* FC_HUB_READ_BUF bytes, for WebSocket reads */
-    int stopping;
+    atomic_uint_fast64_t accepted, flushes;
+    uint8_t *rbuf;             /* FC_HUB_READ_BUF bytes, for WebSocket reads */
+    int stopping;              /* draining: see loop.c */
+    int64_t drain_deadline_ms; /* when the drain ends whoever is left */
 } fc_loop;
 
 #define FC_HUB_READ_BUF 65536
@@ -130,6 +132,13 @@ struct fc_hub {
     void *http_ud;
     int started;
     atomic_int stopping; /* publishers stop waiting for inbox room */
+    atomic_int clients;  /* WebSocket clients, against cfg.max_clients */
+    atomic_uint_fast64_t refused[FC_HUB_REFUSALS];
 };
+
+/* Counts a close of c's client for reason. */
+static inline void fc_hub_count_close(fc_lstream *ls, enum fc_hub_close_reason r) {
+    atomic_fetch_add_explicit(&ls->closed[r], 1, memory_order_relaxed);
+}
 
 #endif

@@ -14,15 +14,22 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define ACCEPT_BATCH 64
+#define ACCEPT_BATCH   64
+#define PAUSE_FIRST_MS 100  /* out of descriptors: first pause, doubling to */
+#define PAUSE_MAX_MS   1000 /* this */
 
 struct fc_listener {
     int fd;
     int port;
     fc_loop *loops;
     int nloops;
-    unsigned next; /* round-robin, loop 0's thread */
+    /* loop 0's thread only */
+    unsigned next; /* round-robin */
     uv_poll_t poll;
+    uv_timer_t retry;     /* ends a pause */
+    uint64_t pause_ms;    /* the last pause, 0 when accepting normally */
+    uint64_t pauses;      /* since the last log line */
+    uint64_t last_log_ms; /* of the last line about pauses */
 };
 
 int fc_listener_open(fc_listener **out, const char *host, int port, char *err, size_t errlen) {
@@ -77,6 +84,36 @@ int fc_listener_port(const fc_listener *l) {
     return l->port;
 }
 
+static void on_accept(uv_poll_t *h, int status, int events);
+
+static void on_retry(uv_timer_t *t) {
+    fc_listener *l = t->data;
+    uv_poll_start(&l->poll, UV_READABLE, on_accept);
+}
+
+/* Out of descriptors (or kernel memory): the listener stays readable while
+ * connections wait, so polling it would spin. Stop watching it for a while
+ * (100 ms doubling to 1 s) and keep serving the connected clients; the
+ * waiting connections stay in the kernel's backlog until then. One log line
+ * a second at most, with a count. */
+static void pause_accepting(fc_listener *l, int err) {
+    fc_loop *lp = &l->loops[0];
+    uv_poll_stop(&l->poll);
+    l->pause_ms = l->pause_ms ? l->pause_ms * 2 : PAUSE_FIRST_MS;
+    if (l->pause_ms > PAUSE_MAX_MS) l->pause_ms = PAUSE_MAX_MS;
+    uv_timer_start(&l->retry, on_retry, l->pause_ms, 0);
+    atomic_fetch_add_explicit(&lp->hub->refused[FC_HUB_REFUSED_FD_LIMIT], 1, memory_order_relaxed);
+    l->pauses++;
+    uint64_t now = uv_now(&lp->uv);
+    if (l->last_log_ms == 0 || now - l->last_log_ms >= 1000) {
+        fc_warn("accept: %s: not accepting for %llu ms (%llu pauses since the last message; "
+                "raise the descriptor limit or lower --max-clients)",
+                strerror(err), (unsigned long long)l->pause_ms, (unsigned long long)l->pauses);
+        l->last_log_ms = now;
+        l->pauses = 0;
+    }
+}
+
 static void on_accept(uv_poll_t *h, int status, int events) {
     fc_listener *l = h->data;
     (void)events;
@@ -84,10 +121,16 @@ static void on_accept(uv_poll_t *h, int status, int events) {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                fc_warn("accept: %s", strerror(errno));
+            int e = errno;
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM)
+                continue; /* that connection only */
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+                pause_accepting(l, e);
+            else if (e != EAGAIN && e != EWOULDBLOCK)
+                fc_debug("accept: %s", strerror(e));
             return;
         }
+        l->pause_ms = 0;
         fc_loop_hand_over(&l->loops[0], &l->loops[l->next++ % (unsigned)l->nloops], fd);
     }
 }
@@ -98,6 +141,8 @@ int fc_listener_start(fc_listener *l, fc_loop *loops, int nloops) {
     int rc = uv_poll_init(&loops[0].uv, &l->poll, l->fd);
     if (rc) return rc;
     l->poll.data = l;
+    if ((rc = uv_timer_init(&loops[0].uv, &l->retry))) return rc;
+    l->retry.data = l;
     return uv_poll_start(&l->poll, UV_READABLE, on_accept);
 }
 

@@ -68,11 +68,59 @@ void fc_loop_hand_over(fc_loop *from, fc_loop *to, int fd) {
         fc_loop_push(to, (fc_item){.kind = FC_IT_CONN, .fd = fd});
 }
 
+/* --- Stop: a drain, then the end ------------------------------------------- */
+
+static void on_tick(uv_timer_t *t);
+
+static void close_handle(uv_handle_t *h, void *arg) {
+    if (h != arg && !uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Closes the handles on the loop that are not its own or its connections'
+ * (loop 0: the listener's), so nothing new arrives. */
+static void close_foreign(uv_handle_t *h, void *arg) {
+    fc_loop *lp = arg;
+    if (h->type == UV_TCP || h == (uv_handle_t *)&lp->wake || h == (uv_handle_t *)&lp->flush ||
+        h == (uv_handle_t *)&lp->tick)
+        return;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Shutdown, first part: accept nothing new; each WebSocket client gets what
+ * is already queued for it, then a close frame 1001, and has until the
+ * close timeout to answer it. */
+static void drain_start(fc_loop *lp) {
+    lp->stopping = 1;
+    lp->drain_deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.close_timeout_ms;
+    uv_walk(&lp->uv, close_foreign, lp);
+    for (fc_conn *c = lp->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->state == FC_CONN_WS)
+            fc_session_going_away(c);
+        else if (!c->close_after_flush) /* a request head still coming */
+            fc_conn_close(c);
+    }
+    uv_timer_start(&lp->tick, on_tick, 10, 10); /* notice the end soon */
+}
+
+/* Shutdown, last part: once every client has gone, or at the deadline. */
+static void drain_end(fc_loop *lp) {
+    for (fc_conn *c = lp->conns, *next; c; c = next) {
+        next = c->next;
+        fc_conn_close(c);
+    }
+    uv_walk(&lp->uv, close_handle, NULL); /* the rest: our own handles */
+}
+
 /* --- Tick: deadlines and keepalive ----------------------------------------- */
 
 static void on_tick(uv_timer_t *t) {
     fc_loop *lp = t->data;
     int64_t now = (int64_t)uv_now(&lp->uv);
+    if (lp->stopping && (!lp->conns || now >= lp->drain_deadline_ms)) {
+        drain_end(lp);
+        return;
+    }
     for (fc_conn *c = lp->conns, *next; c; c = next) {
         next = c->next;
         if (c->deadline_ms && now >= c->deadline_ms)
@@ -80,24 +128,6 @@ static void on_tick(uv_timer_t *t) {
         else
             fc_session_tick(c, now);
     }
-}
-
-/* --- Stop and wake-up ------------------------------------------------------- */
-
-static void close_handle(uv_handle_t *h, void *arg) {
-    (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
-static void loop_stop(fc_loop *lp) {
-    lp->stopping = 1;
-    for (fc_conn *c = lp->conns, *next; c; c = next) {
-        next = c->next;
-        fc_session_going_away(c);
-        fc_conn_close(c);
-    }
-    /* The loop's own handles and any others on it (loop 0: the listener's). */
-    uv_walk(&lp->uv, close_handle, NULL);
 }
 
 static void on_wake(uv_async_t *a) {
@@ -142,7 +172,7 @@ static void on_wake(uv_async_t *a) {
                 fc_conn_adopt(lp, it->fd, on_alloc, on_read);
             break;
         case FC_IT_STOP:
-            if (!lp->stopping) loop_stop(lp);
+            if (!lp->stopping) drain_start(lp);
             break;
         }
     }
@@ -176,6 +206,7 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     if (cfg->ping_interval_ms < shortest) shortest = cfg->ping_interval_ms;
     if (cfg->ping_timeout_ms < shortest) shortest = cfg->ping_timeout_ms;
     if (cfg->close_timeout_ms < shortest) shortest = cfg->close_timeout_ms;
+    if (cfg->write_timeout_ms < shortest) shortest = cfg->write_timeout_ms;
     uint64_t period = (uint64_t)(shortest / 10);
     period = period < 10 ? 10 : period > 1000 ? 1000 : period;
     uv_timer_start(&lp->tick, on_tick, period, period);
@@ -201,8 +232,9 @@ void fc_loop_destroy(fc_loop *lp) {
         if (it->kind == FC_IT_CONN) close(it->fd);
     }
     if (lp->initialized) {
-        if (!lp->stopping) loop_stop(lp); /* its thread never ran */
-        uv_run(&lp->uv, UV_RUN_NOWAIT);   /* close callbacks */
+        if (!lp->stopping) drain_start(lp); /* its thread never ran */
+        drain_end(lp);
+        uv_run(&lp->uv, UV_RUN_NOWAIT); /* close callbacks */
         uv_loop_close(&lp->uv);
     }
     pthread_mutex_destroy(&lp->inbox.mu);

@@ -1,6 +1,7 @@
 /* A new connection's HTTP request (see request.h). */
 #include "hub/request.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,18 @@ static int find_stream(const fc_hub *hub, fc_http_slice name) {
     return -1;
 }
 
+/* Takes one of the hub's max_clients places for c; 0 if none is left. */
+static int take_place(fc_conn *c) {
+    fc_hub *hub = c->lp->hub;
+    int n = atomic_load_explicit(&hub->clients, memory_order_relaxed);
+    do {
+        if (n >= hub->cfg.max_clients) return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&hub->clients, &n, n + 1, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    c->counted = 1;
+    return 1;
+}
+
 static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) {
     int stream = find_stream(c->lp->hub, name);
     if (stream < 0) {
@@ -50,6 +63,16 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
         return;
     default:
         reply(c, 400, "Bad Request", NULL, up.reason);
+        return;
+    }
+    if (!take_place(c)) { /* before the upgrade, so the client can tell and retry */
+        fc_hub *hub = c->lp->hub;
+        atomic_fetch_add_explicit(&hub->refused[FC_HUB_REFUSED_MAX_CLIENTS], 1,
+                                  memory_order_relaxed);
+        char why[96];
+        snprintf(why, sizeof why, "too many clients (at most %d: --max-clients)",
+                 hub->cfg.max_clients);
+        reply(c, 503, "Service Unavailable", "Retry-After: 1\r\n", why);
         return;
     }
     fc_http_slice pv; /* read before the head is freed */

@@ -22,6 +22,21 @@ void fc_session_fail(fc_conn *c, unsigned code, const char *why) {
     c->close_after_flush = 1;
 }
 
+/* Queues a control frame of ours (a pong, a ping) under the bound on
+ * never-dropped messages: a client that sends pings but never reads would
+ * otherwise grow its queue without bound through the pongs. */
+static void send_control(fc_conn *c, fc_buf *b) {
+    if (!b) return;
+    const fc_queue_limits *lim = &c->lp->hub->limits;
+    if (c->q.keep_bytes > 0 && c->q.keep_bytes + b->len > lim->keep_bytes) {
+        fc_buf_unref(b);
+        fc_hub_count_close(&c->lp->streams[c->stream], FC_HUB_CLOSE_CONTROL);
+        fc_session_fail(c, FC_WS_POLICY, "slow consumer");
+        return;
+    }
+    fc_writer_send(c, b);
+}
+
 static void on_data(void *ud, int opcode, const uint8_t *data, size_t len, int fin) {
     /* Clients have nothing to tell a broadcaster yet; messages are validated
      * (UTF-8, size) by the parser and discarded. */
@@ -32,14 +47,7 @@ static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len)
     fc_conn *c = ud;
     switch (opcode) {
     case FC_WS_PING:
-        if (c->close_sent) break;
-        /* A client that pings but does not read would grow its queue
-         * without bound through the pongs: over the bound it is closed. */
-        if (c->q.bytes > c->lp->hub->cfg.queue_bytes) {
-            fc_session_fail(c, FC_WS_POLICY, "slow consumer");
-            break;
-        }
-        fc_writer_send(c, fc_ws_frame(FC_WS_PONG, payload, len));
+        if (!c->close_sent) send_control(c, fc_ws_frame(FC_WS_PONG, payload, len));
         break;
     case FC_WS_PONG:
         c->ping_sent_ms = 0;
@@ -78,7 +86,7 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, int want_
     c->state = FC_CONN_WS;
     c->want_preview = want_preview != 0;
     c->deadline_ms = 0;
-    c->last_rx_ms = (int64_t)uv_now(&lp->uv);
+    c->last_rx_ms = c->progress_ms = (int64_t)uv_now(&lp->uv);
     fc_ws_parser_init(&c->parser, 1, lp->hub->cfg.max_message);
     fc_conn_subscribe(c, stream);
     fc_buf *sticky = lp->streams[stream].sticky; /* flagged FC_BUF_KEEP when published */
@@ -106,8 +114,8 @@ void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
         atomic_fetch_add_explicit(&ls->dropped, c->q.dropped - dropped, memory_order_relaxed);
     if (v == FC_QUEUE_OK) {
         fc_writer_mark(c);
-    } else if (v == FC_QUEUE_CLOSE) {
-        atomic_fetch_add_explicit(&ls->slow_closed, 1, memory_order_relaxed);
+    } else if (v == FC_QUEUE_CLOSE) { /* the policy, or status messages piling up */
+        fc_hub_count_close(ls, b->flags & FC_BUF_KEEP ? FC_HUB_CLOSE_CONTROL : FC_HUB_CLOSE_SLOW);
         send_close(c, FC_WS_POLICY, "slow consumer");
     }
 }
@@ -115,23 +123,28 @@ void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
 void fc_session_tick(fc_conn *c, int64_t now) {
     if (c->state != FC_CONN_WS || c->close_sent) return;
     const fc_hub_config *cfg = &c->lp->hub->cfg;
+    fc_lstream *ls = &c->lp->streams[c->stream];
+    if (fc_queue_empty(&c->q)) {
+        c->progress_ms = now;
+    } else if (now - c->progress_ms >= cfg->write_timeout_ms) {
+        /* It takes nothing, so a close frame would not get through either. */
+        fc_debug("closing client: no write progress for %d ms", cfg->write_timeout_ms);
+        fc_hub_count_close(ls, FC_HUB_CLOSE_WRITE_TIMEOUT);
+        fc_conn_close(c);
+        return;
+    }
     if (c->ping_sent_ms) {
         if (now - c->ping_sent_ms >= cfg->ping_timeout_ms) {
+            fc_hub_count_close(ls, FC_HUB_CLOSE_PING_TIMEOUT);
             fc_session_fail(c, FC_WS_INTERNAL, "keepalive ping timeout");
             c->deadline_ms = now + 100; /* the peer is gone: do not wait long */
         }
     } else if (now - c->last_rx_ms >= cfg->ping_interval_ms) {
         c->ping_sent_ms = now;
-        fc_writer_send(c, fc_ws_frame(FC_WS_PING, "fc", 2));
+        send_control(c, fc_ws_frame(FC_WS_PING, "fc", 2));
     }
 }
 
 void fc_session_going_away(fc_conn *c) {
-    if (c->state != FC_CONN_WS || c->writing || c->close_sent || c->q.head_off) return;
-    /* Best effort, no waiting: the process is going away. */
-    fc_buf *b = fc_ws_close_frame(FC_WS_GOING_AWAY, "server shutting down");
-    if (!b) return;
-    uv_buf_t iov = uv_buf_init((char *)b->data, (unsigned)b->len);
-    uv_try_write((uv_stream_t *)&c->tcp, &iov, 1);
-    fc_buf_unref(b);
+    send_close(c, FC_WS_GOING_AWAY, "server shutting down");
 }

@@ -30,7 +30,7 @@ void fc_session_tick(fc_conn *c, int64_t now);
  * close once it is written. */
 void fc_session_fail(fc_conn *c, unsigned code, const char *why);
 
-/* Shutdown: one non-blocking attempt at a close frame 1001. */
+/* Shutdown: a close frame 1001 after what is already queued. */
 void fc_session_going_away(fc_conn *c);
 
 #endif

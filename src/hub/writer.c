@@ -37,6 +37,7 @@ static unsigned fill_iov(fc_conn *c, uv_buf_t *iov) {
 
 /* The socket took n bytes: release what was written, count data messages. */
 static void consumed(fc_conn *c, size_t n) {
+    if (n) c->progress_ms = (int64_t)uv_now(&c->lp->uv);
     unsigned data = fc_queue_consume(&c->q, n);
     if (data && c->stream >= 0)
         atomic_fetch_add_explicit(&c->lp->streams[c->stream].sent, data, memory_order_relaxed);
@@ -68,7 +69,7 @@ void fc_writer_flush(fc_conn *c) {
     if (fc_conn_closing(c) || c->writing || fc_queue_empty(&c->q)) return;
     uv_buf_t iov[MAX_IOV];
     unsigned n = fill_iov(c, iov);
-    atomic_fetch_add_explicit(&c->lp->writes, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->lp->flushes, 1, memory_order_relaxed);
     int r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
     if (r == UV_EAGAIN) r = 0;
     if (r < 0) {
@@ -81,19 +82,19 @@ void fc_writer_flush(fc_conn *c) {
         after_drain(c);
         return;
     }
-    /* The rest waits for the socket to become writable. */
-    n = fill_iov(c, iov);
-    size_t bytes = 0;
-    for (unsigned i = 0; i < n; i++) bytes += iov[i].len;
+    /* The socket is full. uv_write finishes the front entry when it becomes
+     * writable (a frame cannot be cut); only that entry is handed over, so
+     * the rest stays the policy's to drop until the next flush. */
+    fill_iov(c, iov);
     c->wreq.data = c;
-    r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, n, on_write);
+    r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, 1, on_write);
     if (r < 0) {
         fc_conn_close(c);
         return;
     }
     c->writing = 1;
-    c->wreq_bytes = bytes;
-    c->q.busy = n;
+    c->wreq_bytes = iov[0].len;
+    c->q.busy = 1;
 }
 
 static void on_flush(uv_check_t *h) {

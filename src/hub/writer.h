@@ -1,10 +1,11 @@
 /* The write path of a loop (uWebSockets' corking): a connection with
  * something to send is marked dirty; once per loop iteration (a uv_check
  * handle) each dirty socket gets one writev of everything it has queued
- * (uv_try_write). What the kernel does not take is finished by one
- * uv_write when the socket becomes writable; nothing else is written to
- * that socket until it completes. When a queue drains, a close that was
- * waiting for it happens. Loop thread only. */
+ * (uv_try_write). When the kernel does not take it all, one uv_write
+ * finishes the front message once the socket is writable (the rest of the
+ * queue stays droppable by the policy meanwhile), and the next flush
+ * writes the others. When a queue drains, a close that was waiting for it
+ * happens. Loop thread only. */
 #ifndef FC_HUB_WRITER_H
 #define FC_HUB_WRITER_H
 

@@ -2,7 +2,10 @@
  * with no image work. For benchmarks and tests that need results of a given
  * size (count=1 gives about 300 bytes, each further detection about 70) or a
  * model of a given speed: delay_ms= sleeps (a model waiting on a device),
- * busy_ms= spins the CPU (a model computing). */
+ * busy_ms= spins the CPU (a model computing), jitter_ms= adds a random extra
+ * sleep of 0..jitter_ms per frame (so results of several workers finish out
+ * of order), drawn from seed= and the frame's index: the same run twice has
+ * the same delays, and the instance stays thread-safe. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +18,33 @@
 
 struct fake {
     int count;
-    long delay_ms, busy_ms;
+    long delay_ms, busy_ms, jitter_ms, seed;
 };
+
+/* splitmix64: a well-mixed hash of (seed, frame index). */
+static uint64_t mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static void sleep_us(long us) {
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000};
+    nanosleep(&ts, NULL);
+}
 
 static int fake_create(const char *opts, void **instance, char *err, size_t errlen) {
     fc_opts o;
     long count;
     if (fc_opts_parse(&o, "--predictor fake", opts, err, errlen)) return FC_EINVAL_OPT;
-    long delay_ms, busy_ms;
+    long delay_ms, busy_ms, jitter_ms, seed;
     int rc = fc_opts_int(&o, "count", 1, 0, FC_MAX_DETECTIONS, &count, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "delay_ms", 0, 0, 60000, &delay_ms, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "busy_ms", 0, 0, 60000, &busy_ms, err, errlen);
-    if (!rc) rc = fc_opts_finish(&o, "count, delay_ms, busy_ms", err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "jitter_ms", 0, 0, 60000, &jitter_ms, err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "seed", 1, 0, 1L << 30, &seed, err, errlen);
+    if (!rc) rc = fc_opts_finish(&o, "count, delay_ms, busy_ms, jitter_ms, seed", err, errlen);
     fc_opts_free(&o);
     if (rc) return -1;
     struct fake *f = malloc(sizeof *f);
@@ -34,6 +52,8 @@ static int fake_create(const char *opts, void **instance, char *err, size_t errl
     f->count = (int)count;
     f->delay_ms = delay_ms;
     f->busy_ms = busy_ms;
+    f->jitter_ms = jitter_ms;
+    f->seed = seed;
     *instance = f;
     return 0;
 }
@@ -48,10 +68,10 @@ static int fake_predict(void *instance, const fc_frame_view *frame, fc_detection
                         char *err, size_t errlen) {
     const struct fake *f = instance;
     (void)err, (void)errlen;
-    if (f->delay_ms) {
-        struct timespec ts = {.tv_sec = f->delay_ms / 1000,
-                              .tv_nsec = f->delay_ms % 1000 * 1000000};
-        nanosleep(&ts, NULL);
+    if (f->delay_ms) sleep_us(f->delay_ms * 1000);
+    if (f->jitter_ms) {
+        uint64_t r = mix((uint64_t)f->seed << 32 ^ (uint64_t)frame->index);
+        sleep_us((long)(r % (uint64_t)(f->jitter_ms * 1000 + 1)));
     }
     if (f->busy_ms) {
         /* Thread CPU time, so the work is the same however busy the machine is. */

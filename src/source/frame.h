@@ -19,6 +19,7 @@ typedef struct fc_box {
 typedef struct fc_frame {
     fc_frame_view view;
     int64_t capture_us; /* wall clock when the frame was made or decoded */
+    uint64_t ticket;    /* order in which workers took it from the slot, from 0 */
     int ntruth;         /* ground truth, synthetic sources only */
     fc_box truth[FC_MAX_TRUTH];
     uint8_t *pixels;               /* owned storage behind view.data, or NULL */

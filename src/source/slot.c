@@ -13,7 +13,7 @@ void fc_slot_init(fc_slot *s, enum fc_slot_mode mode, int depth) {
     s->depth = depth < 1 ? 1 : depth > FC_SLOT_MAX ? FC_SLOT_MAX : depth;
     s->head = s->len = 0;
     s->closed = s->finished = 0;
-    s->put = s->skipped = 0;
+    s->put = s->skipped = s->taken = 0;
     s->waiting_takers = 0;
 }
 
@@ -74,6 +74,7 @@ fc_frame *fc_slot_take(fc_slot *s) {
     fc_frame *f = NULL;
     if (!s->closed && s->len) {
         f = s->ring[s->head];
+        f->ticket = s->taken++;
         s->head = (s->head + 1) % FC_SLOT_MAX;
         s->len--;
         pthread_cond_signal(&s->can_put);

@@ -29,6 +29,7 @@ typedef struct fc_slot {
     int closed;         /* stopped: takers get NULL at once */
     int finished;       /* no more frames: takers drain, then get NULL */
     uint64_t put, skipped;
+    uint64_t taken; /* the next frame's ticket */
 } fc_slot;
 
 void fc_slot_init(fc_slot *s, enum fc_slot_mode mode, int depth);
@@ -36,7 +37,8 @@ void fc_slot_destroy(fc_slot *s); /* frees frames still held */
 /* Takes ownership of f. Returns 0, or FC_ESTOPPED (f freed) once closed. */
 int fc_slot_put(fc_slot *s, fc_frame *f);
 int fc_slot_put_wait(fc_slot *s, fc_frame *f);
-/* Waits for the oldest frame and hands it over; NULL once closed. */
+/* Waits for the oldest frame and hands it over, with the next ticket
+ * (0, 1, 2, ... in the order frames are taken); NULL once closed. */
 fc_frame *fc_slot_take(fc_slot *s);
 /* Wakes every waiter; puts and takes fail from now on. */
 void fc_slot_close(fc_slot *s);

@@ -31,6 +31,7 @@ int fc_source_sleep_until(int64_t due_us, atomic_int *stop) {
 void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const planes[4],
                               const int strides[4], int av_format, int w, int h) {
     if (src->preview.fps <= 0) return;
+    if (src->preview_wanted && !src->preview_wanted(src->preview_ud)) return;
     int64_t now = fc_mono_us();
     if (now < src->preview_due_us) return;
     int64_t period = (int64_t)(1e6 / src->preview.fps);

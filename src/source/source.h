@@ -32,6 +32,10 @@ struct fc_source {
     fc_preview_spec preview;       /* set by the pipeline before run */
     int64_t preview_due_us;        /* source thread: when the next preview is due */
     fc_convert preview_conv;       /* source thread; freed by fc_source_close */
+    /* Set by the pipeline, may be NULL: previews are made only while it
+     * returns non-zero (someone watches), so they cost nothing otherwise. */
+    int (*preview_wanted)(void *ud);
+    void *preview_ud;
     fc_source_status_fn on_status; /* set by the pipeline; may be NULL */
     void *status_ud;
     char error[256]; /* the last error, when run returned one */
@@ -50,7 +54,7 @@ struct fc_source {
 int fc_source_open(fc_source **out, const char *url, char *err, size_t errlen);
 
 /* On the source thread, for each frame it hands over: when a preview is
- * due, attaches a YUV420P copy of the image at the preview width to
+ * due and wanted, attaches a YUV420P copy of the image at the preview width to
  * f->preview (converted once, whatever the predictor asked for). */
 void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const planes[4],
                               const int strides[4], int av_format, int w, int h);
