@@ -57,7 +57,7 @@ static const char usage[] =
     "                           OpenCV cascades, e.g. haarcascade_frontalface_default.xml\n"
     "  exec:[format=F,width=N,timeout_ms=N,]cmd=COMMAND\n"
     "                           a model in any language, one child process per worker\n"
-    "  fake:count=N,delay_ms=N,busy_ms=N,jitter_ms=N,seed=N\n"
+    "  fake:count=N,delay_ms=N,busy_ms=N,jitter_ms=N,seed=N,fail_every=N\n"
     "                           synthetic detections at a chosen speed (tests, benchmarks)\n"
     "  /path/libNAME.so[:OPTS]  a C plugin (include/framecast/predictor.h)\n";
 

@@ -48,12 +48,14 @@ static void metric_head(fc_strbuf *out, const char *name, const char *type, cons
 }
 
 static void metrics(fc_http_api *api, fc_strbuf *out) {
-    enum { CLIENTS, RESULTS, STALE, SENT, DROPPED, NSERIES };
+    enum { CLIENTS, RESULTS, STALE, PREVIEWS, SENT, DROPPED, NSERIES };
     static const char *series[NSERIES][3] = {
         {"framecast_clients", "gauge", "WebSocket clients connected"},
         {"framecast_results_total", "counter", "results published"},
         {"framecast_results_stale_total", "counter",
          "mode=latest: results not published because a newer frame's result already was"},
+        {"framecast_previews_total", "counter",
+         "JPEG previews published (made only while a client with ?preview=1 watches)"},
         {"framecast_messages_sent_total", "counter",
          "data messages (results, previews) written in full to clients"},
         {"framecast_messages_dropped_total", "counter",
@@ -69,11 +71,12 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
     for (int k = 0; k < NSERIES; k++) {
         metric_head(out, series[k][0], series[k][1], series[k][2]);
         for (int i = 0; i < n; i++) {
-            uint64_t v = k == CLIENTS   ? st[i].clients
-                         : k == RESULTS ? info[i].results
-                         : k == STALE   ? info[i].stale
-                         : k == SENT    ? st[i].sent
-                                        : st[i].dropped;
+            uint64_t v = k == CLIENTS    ? st[i].clients
+                         : k == RESULTS  ? info[i].results
+                         : k == STALE    ? info[i].stale
+                         : k == PREVIEWS ? info[i].previews
+                         : k == SENT     ? st[i].sent
+                                         : st[i].dropped;
             fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", series[k][0], info[i].name,
                          (unsigned long long)v);
         }

@@ -34,10 +34,11 @@ struct fc_pipeline {
     atomic_int stop;
     /* sequencer */
     pthread_mutex_t seq_mu;
-    pthread_cond_t turn;        /* mode=every: the next ticket's result may go */
-    uint64_t next_ticket;       /* ticket of the next result to publish */
-    atomic_uint_fast64_t seq;   /* written under seq_mu, read by the API without it */
-    atomic_uint_fast64_t stale; /* mode=latest: results older than one published */
+    pthread_cond_t turn;           /* mode=every: the next ticket's result may go */
+    uint64_t next_ticket;          /* ticket of the next result to publish */
+    atomic_uint_fast64_t seq;      /* written under seq_mu, read by the API without it */
+    atomic_uint_fast64_t stale;    /* mode=latest: results older than one published */
+    atomic_uint_fast64_t previews; /* JPEG previews published */
     fc_strbuf sb;
     fc_strbuf status_sb;        /* used by the source thread only */
     pthread_mutex_t preview_mu; /* the JPEG encoder, and the order of previews */
@@ -99,6 +100,7 @@ static void publish_preview(fc_pipeline *p, const fc_frame *f, uint64_t seq) {
     fc_buf *pv = fc_preview_encode(&p->jpeg, f->preview, p->name, seq, f->capture_us,
                                    p->cfg.preview.quality);
     if (pv) {
+        atomic_fetch_add_explicit(&p->previews, 1, memory_order_relaxed);
         fc_hub_publish(p->hub, p->stream_id, pv);
         fc_buf_unref(pv);
     }
@@ -301,6 +303,7 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
      * and this runs on an I/O thread that must keep draining it. */
     out->results = atomic_load_explicit(&p->seq, memory_order_relaxed);
     out->stale = atomic_load_explicit(&p->stale, memory_order_relaxed);
+    out->previews = atomic_load_explicit(&p->previews, memory_order_relaxed);
 }
 
 int fc_pipeline_stream_id(const fc_pipeline *p) {

@@ -62,7 +62,8 @@ typedef struct fc_stream_info {
     double fps;
     int preview;
     uint64_t results;
-    uint64_t stale; /* mode=latest: results dropped as older than one published */
+    uint64_t stale;    /* mode=latest: results dropped as older than one published */
+    uint64_t previews; /* JPEG previews published */
 } fc_stream_info;
 void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out);
 int fc_pipeline_stream_id(const fc_pipeline *p);

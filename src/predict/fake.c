@@ -5,7 +5,8 @@
  * busy_ms= spins the CPU (a model computing), jitter_ms= adds a random extra
  * sleep of 0..jitter_ms per frame (so results of several workers finish out
  * of order), drawn from seed= and the frame's index: the same run twice has
- * the same delays, and the instance stays thread-safe. */
+ * the same delays, and the instance stays thread-safe. fail_every=N makes
+ * every Nth frame's prediction fail (an error result). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 
 struct fake {
     int count;
-    long delay_ms, busy_ms, jitter_ms, seed;
+    long delay_ms, busy_ms, jitter_ms, seed, fail_every;
 };
 
 /* splitmix64: a well-mixed hash of (seed, frame index). */
@@ -38,13 +39,16 @@ static int fake_create(const char *opts, void **instance, char *err, size_t errl
     fc_opts o;
     long count;
     if (fc_opts_parse(&o, "--predictor fake", opts, err, errlen)) return FC_EINVAL_OPT;
-    long delay_ms, busy_ms, jitter_ms, seed;
+    long delay_ms, busy_ms, jitter_ms, seed, fail_every;
     int rc = fc_opts_int(&o, "count", 1, 0, FC_MAX_DETECTIONS, &count, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "delay_ms", 0, 0, 60000, &delay_ms, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "busy_ms", 0, 0, 60000, &busy_ms, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "jitter_ms", 0, 0, 60000, &jitter_ms, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "seed", 1, 0, 1L << 30, &seed, err, errlen);
-    if (!rc) rc = fc_opts_finish(&o, "count, delay_ms, busy_ms, jitter_ms, seed", err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "fail_every", 0, 0, 1L << 30, &fail_every, err, errlen);
+    if (!rc)
+        rc = fc_opts_finish(&o, "count, delay_ms, busy_ms, jitter_ms, seed, fail_every", err,
+                            errlen);
     fc_opts_free(&o);
     if (rc) return -1;
     struct fake *f = malloc(sizeof *f);
@@ -54,6 +58,7 @@ static int fake_create(const char *opts, void **instance, char *err, size_t errl
     f->busy_ms = busy_ms;
     f->jitter_ms = jitter_ms;
     f->seed = seed;
+    f->fail_every = fail_every;
     *instance = f;
     return 0;
 }
@@ -67,7 +72,6 @@ static void fake_wants(void *instance, enum fc_pixfmt *format, int *width, int *
 static int fake_predict(void *instance, const fc_frame_view *frame, fc_detection *out, int max,
                         char *err, size_t errlen) {
     const struct fake *f = instance;
-    (void)err, (void)errlen;
     if (f->delay_ms) sleep_us(f->delay_ms * 1000);
     if (f->jitter_ms) {
         uint64_t r = mix((uint64_t)f->seed << 32 ^ (uint64_t)frame->index);
@@ -83,6 +87,10 @@ static int fake_predict(void *instance, const fc_frame_view *frame, fc_detection
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
         } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < f->busy_ms);
         (void)x;
+    }
+    if (f->fail_every && frame->index % f->fail_every == f->fail_every - 1) {
+        snprintf(err, errlen, "fake failure on frame %lld", (long long)frame->index);
+        return -1;
     }
     int n = f->count < max ? f->count : max;
     for (int i = 0; i < n; i++) {

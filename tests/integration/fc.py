@@ -113,5 +113,48 @@ def recv_until_closed(sock, timeout=10):
         chunks.append(data)
 
 
+def http_get(port, path, timeout=10):
+    """GET path; returns (status, body bytes), read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def metrics(port):
+    """GET /metrics as {'name{labels}': value}."""
+    status, body = http_get(port, "/metrics")
+    if status != 200:
+        raise AssertionError(f"/metrics answered {status}")
+    out = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+
+
+def make_video(path, frames, rate=30, size="160x120"):
+    """An H.264 MP4 of a test pattern with exactly `frames` frames."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size={size}:rate={rate}", "-frames:v", str(frames),
+                    "-pix_fmt", "yuv420p", path], check=True)
+
+
 def main():
     unittest.main(verbosity=2)
