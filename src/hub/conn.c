@@ -16,7 +16,10 @@ fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_
     c->stream = -1;
     c->state = FC_CONN_HTTP;
     fc_queue_init(&c->q);
-    c->head = malloc(lp->hub->cfg.head_limit);
+    /* Most request heads are a few hundred bytes: start small, grow to the
+     * limit only for those that need it. */
+    c->head_cap = lp->hub->cfg.head_limit < 1024 ? lp->hub->cfg.head_limit : 1024;
+    c->head = malloc(c->head_cap);
     if (!c->head || uv_tcp_init(&lp->uv, &c->tcp) || uv_tcp_open(&c->tcp, fd)) {
         fc_warn("cannot adopt a connection");
         free(c->head);

@@ -44,9 +44,9 @@ typedef struct fc_conn {
     struct fc_conn *prev, *next;         /* every connection of the loop */
     struct fc_conn *sub_prev, *sub_next; /* subscribers of the stream */
     int stream;                          /* -1 before the upgrade */
-    /* HTTP phase: the request head, head_limit bytes */
+    /* HTTP phase: the request head, grown up to head_limit bytes as it comes */
     char *head;
-    size_t head_len;
+    size_t head_len, head_cap;
     /* WebSocket phase */
     fc_ws_parser parser;
     int64_t last_rx_ms;

@@ -38,7 +38,14 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     (void)suggested;
     if (c->state == FC_CONN_HTTP) {
         size_t limit = c->lp->hub->cfg.head_limit;
-        *buf = uv_buf_init(c->head + c->head_len, (unsigned)(limit - c->head_len));
+        if (c->head_len == c->head_cap && c->head_cap < limit) {
+            size_t cap = c->head_cap * 2 < limit ? c->head_cap * 2 : limit;
+            char *h = realloc(c->head, cap);
+            if (h) c->head = h, c->head_cap = cap;
+        }
+        /* Full at the limit: fc_request_input has answered 431 and stopped
+         * reading; an empty buffer ends the read with UV_ENOBUFS. */
+        *buf = uv_buf_init(c->head + c->head_len, (unsigned)(c->head_cap - c->head_len));
     } else {
         *buf = uv_buf_init((char *)c->lp->rbuf, FC_HUB_READ_BUF);
     }
