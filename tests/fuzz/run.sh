@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs libFuzzer targets for a fixed time each.
+# Runs libFuzzer targets for a fixed time each, side by side.
 #
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [ws|http ...]     (default: ws http)
 #
@@ -19,14 +19,16 @@ shift 2
 [ $# -gt 0 ] || set -- ws http
 
 here=$(cd "$(dirname "$0")" && pwd)
-status=0
-for t in "$@"; do
+
+# One target: fuzz a scratch copy of its corpus; 0 if nothing was found.
+fuzz_one() {
+    t=$1
     bin=$build/fuzz_$t
     if [ ! -x "$bin" ]; then
         echo "$0: $bin not found (configure with -DFC_FUZZ=ON and CC=clang)" >&2
-        exit 2
+        return 2
     fi
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-fuzz-$t.XXXXXX") || exit 2
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-fuzz-$t.XXXXXX") || return 2
     mkdir -p "$tmp/corpus" "$tmp/artifacts"
     if [ -d "$here/corpus/$t" ]; then
         cp -R "$here/corpus/$t/." "$tmp/corpus/"
@@ -45,11 +47,27 @@ for t in "$@"; do
             echo "fuzz_$t: reproduce with: $bin $f"
         done
         echo "fuzz_$t: full log in $tmp/log"
-        status=1
-    else
-        grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE)' "$tmp/log"
-        echo "fuzz_$t: ok"
-        rm -rf "$tmp"
+        return 1
     fi
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE)' "$tmp/log"
+    echo "fuzz_$t: ok"
+    rm -rf "$tmp"
+    return 0
+}
+
+# The targets run side by side (one core each); each one's output is kept
+# apart and printed when it ends.
+pids=""
+for t in "$@"; do
+    fuzz_one "$t" >"${TMPDIR:-/tmp}/fc-fuzz-$t-$$.out" 2>&1 &
+    pids="$pids $!:$t"
+done
+status=0
+for p in $pids; do
+    pid=${p%%:*}
+    t=${p#*:}
+    wait "$pid" || status=1
+    cat "${TMPDIR:-/tmp}/fc-fuzz-$t-$$.out"
+    rm -f "${TMPDIR:-/tmp}/fc-fuzz-$t-$$.out"
 done
 exit $status
