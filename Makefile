@@ -30,7 +30,8 @@ release: bootstrap
 # The test build uses clang so the same build also makes the libFuzzer targets.
 debug:
 	@scripts/bootstrap --tests
-	@CC=clang CXX=clang++ cmake -S . -B $(DEBUG) -DCMAKE_BUILD_TYPE=Debug -DFC_SANITIZE=ON -DFC_FUZZ=ON >/dev/null
+	@CC=clang CXX=clang++ cmake -S . -B $(DEBUG) -DCMAKE_BUILD_TYPE=Debug -DFC_SANITIZE=ON -DFC_FUZZ=ON \
+		-DFC_FAULT_INJECTION=ON >/dev/null
 	@cmake --build $(DEBUG) -j $(JOBS)
 
 run: release

@@ -13,6 +13,7 @@
 #include "predict/worker.h"
 #include "source/source.h"
 #include "util/clock.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 
@@ -278,7 +279,7 @@ int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, cha
     p->source->preview_ud = p;
     p->source->on_status = on_source_status;
     p->source->status_ud = p;
-    if (pthread_create(&p->source_thread, NULL, source_main, p)) {
+    if (fc_fault("source_thread") || pthread_create(&p->source_thread, NULL, source_main, p)) {
         snprintf(err, errlen, "stream '%s': cannot start the source thread", p->name);
         return -1;
     }

@@ -8,6 +8,7 @@
 #include "hub/request.h"
 #include "hub/session.h"
 #include "hub/writer.h"
+#include "util/fault.h"
 
 void fc_loop_push(fc_loop *lp, fc_item it) {
     fc_inbox *ib = &lp->inbox;
@@ -199,7 +200,7 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     pthread_cond_init(&lp->inbox.space, NULL);
     lp->rbuf = malloc(FC_HUB_READ_BUF);
     if (!lp->rbuf) return UV_ENOMEM;
-    int rc = uv_loop_init(&lp->uv);
+    int rc = fc_fault("loop_init") ? UV_ENOMEM : uv_loop_init(&lp->uv);
     if (rc) return rc;
     lp->initialized = 1;
     uv_async_init(&lp->uv, &lp->wake, on_wake);
@@ -221,7 +222,7 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
 }
 
 int fc_loop_start(fc_loop *lp) {
-    int rc = uv_thread_create(&lp->thread, loop_thread, lp);
+    int rc = fc_fault("loop_thread") ? UV_EAGAIN : uv_thread_create(&lp->thread, loop_thread, lp);
     if (rc == 0) lp->thread_started = 1;
     return rc;
 }

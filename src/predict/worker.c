@@ -6,6 +6,7 @@
 
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/fault.h"
 
 struct worker {
     struct fc_workers *pool;
@@ -81,7 +82,8 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
         }
     }
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&pool->w[i].thread, NULL, worker_main, &pool->w[i])) {
+        if (fc_fault("worker_thread") ||
+            pthread_create(&pool->w[i].thread, NULL, worker_main, &pool->w[i])) {
             snprintf(err, errlen, "cannot start a predictor worker thread");
             fc_slot_close(in);
             fc_workers_join(pool);
