@@ -14,8 +14,9 @@ DEMO_PREVIEW ?= fps:10,width:640,quality:70
 
 RELEASE := build/release
 DEBUG   := build/debug
+TSAN    := build/tsan
 
-.PHONY: all run test bench fuzz clean bootstrap release debug
+.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build
 
 all: release
 
@@ -38,9 +39,22 @@ run: release
 	$(RELEASE)/framecast --listen $(LISTEN) --source '$(DEMO_SOURCE)' --predictor '$(DEMO_PREDICTOR)' \
 		--preview '$(DEMO_PREVIEW)'
 
-# The release build (GCC) is built too, so its warnings fail CI, not `make run`.
-test: debug release
+# ThreadSanitizer: the unit tests and the integration tests labelled
+# `threads` (every thread hand-off), on a clang build of their own.
+tsan-build:
+	@scripts/bootstrap --tests
+	@CC=clang CXX=clang++ cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DFC_TSAN=ON \
+		-DFC_FAULT_INJECTION=ON >/dev/null
+	@cmake --build $(TSAN) -j $(JOBS)
+
+tsan: tsan-build
+	cd $(TSAN) && ctest --output-on-failure -j $(JOBS) --timeout 600 -L threads
+
+# The release build (GCC) is built too, so its warnings fail CI, not `make run`
+# (and the memory figures in test_limits.py come from it).
+test: debug release tsan-build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	cd $(TSAN) && ctest --output-on-failure -j $(JOBS) --timeout 600 -L threads
 
 # Prints figures; docs/benchmarks.md records them with these commands.
 bench: release

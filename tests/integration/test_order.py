@@ -22,6 +22,7 @@ from test_ingest import Subscriber  # noqa: E402
 import websockets  # noqa: E402  (Debian's python3-websockets)
 
 JITTERED = "fake:busy_ms=1,jitter_ms=8,seed=7"
+IO = ("--io-threads", "2")  # clients on two loops: the hand-offs between them
 
 
 def preview_seq(data):
@@ -64,7 +65,7 @@ class OrderTest(unittest.TestCase):
 
     def test_every_frame_exactly_once_and_in_order(self):
         with fc.Server("--stream", f"cam={self.clip},mode=every,realtime=0,workers=4,wait=1",
-                       "--predictor", JITTERED + ",fail_every=50") as srv:
+                       "--predictor", JITTERED + ",fail_every=50", *IO) as srv:
             sub = Subscriber(srv.url("cam"))
             try:
                 fc.wait_for(lambda: sub.has_state("ended"), 120, "the stream to end")
@@ -83,7 +84,7 @@ class OrderTest(unittest.TestCase):
 
     def test_latest_drops_stale_results_and_counts_them(self):
         with fc.Server("--stream", f"cam={self.clip},realtime=0,workers=4,wait=1",
-                       "--predictor", JITTERED) as srv:
+                       "--predictor", JITTERED, *IO) as srv:
             sub = Subscriber(srv.url("cam"))
             try:
                 fc.wait_for(lambda: sub.has_state("ended"), 120, "the stream to end")
@@ -106,7 +107,7 @@ class OrderTest(unittest.TestCase):
         clip = os.path.join(self.tmp.name, "clip90.mp4")
         fc.make_video(clip, 90)
         with fc.Server("--stream", f"cam={clip},mode=every,workers=4,wait=1",
-                       "--predictor", "fake:jitter_ms=40,seed=3", "--preview", "fps:60") as srv:
+                       "--predictor", "fake:jitter_ms=40,seed=3", "--preview", "fps:60", *IO) as srv:
             msgs = asyncio.run(collect(srv.url("cam", "preview=1")))
         previews = [s for kind, s in msgs if kind == "preview"]
         self.assertGreaterEqual(len(previews), 30)
@@ -120,7 +121,7 @@ class OrderTest(unittest.TestCase):
 
     def test_previews_are_made_only_while_someone_watches(self):
         # Default flags: previews are on, and cost nothing without a viewer.
-        with fc.Server("--source", "synthetic:size=160x120,fps=30") as srv:
+        with fc.Server("--source", "synthetic:size=160x120,fps=30", *IO) as srv:
             key = 'framecast_previews_total{stream="demo"}'
             plain = Subscriber(srv.url())
             try:
@@ -158,7 +159,7 @@ class OrderTest(unittest.TestCase):
         clip = os.path.join(self.tmp.name, "clip100.mp4")
         fc.make_video(clip, 100)
         with fc.Server("--stream", f"cam={clip},mode=every,wait=2", "--predictor", "fake:count=3",
-                       "--preview", "fps:60", "--ping-interval", "100") as srv:
+                       "--preview", "fps:60", "--ping-interval", "100", *IO) as srv:
 
             async def both():
                 return await asyncio.gather(collect(srv.url("cam")),
