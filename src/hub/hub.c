@@ -42,8 +42,9 @@ int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errl
     if (!hub) return UV_ENOMEM;
     hub->cfg = *cfg;
     if (hub->cfg.io_threads < 1) hub->cfg.io_threads = 1;
-    hub->limits = (fc_queue_limits){
-        .bytes = cfg->queue_bytes, .msgs = (unsigned)cfg->queue_msgs, .keep_bytes = SIZE_MAX};
+    hub->limits = (fc_queue_limits){.bytes = cfg->queue_bytes,
+                                    .msgs = (unsigned)cfg->queue_msgs,
+                                    .keep_bytes = cfg->keep_bytes};
     int rc = fc_listener_open(&hub->listener, cfg->host, cfg->port, err, errlen);
     if (rc < 0) {
         free(hub);

@@ -20,6 +20,9 @@ void fc_session_fail(fc_conn *c, unsigned code, const char *why) {
     fc_debug("closing client: %u %s", code, why);
     send_close(c, code, why);
     c->close_after_flush = 1;
+    /* Nothing it sends matters any more: stop reading, so a client that
+     * floods costs nothing until the close frame is out (or the deadline). */
+    uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 /* Queues a control frame of ours (a pong, a ping) under the bound on

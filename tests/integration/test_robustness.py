@@ -86,6 +86,8 @@ class RobustnessTest(unittest.TestCase):
             self.assertTrue(closed, "the server kept taking pings it could not answer")
             self.assertLess(sent, 60 << 20)
             self.assertLess(rss_mib(server.proc.pid), 200)
+            m = fc.metrics(server.port)  # its pongs went over the control bound
+            self.assertEqual(m['framecast_clients_closed_total{stream="demo",reason="control_backlog"}'], 1)
 
     def test_latest_policy_keeps_keepalive(self):
         """A client slow for a while under `latest`: the server's pings are not
