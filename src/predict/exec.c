@@ -25,6 +25,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -324,6 +326,16 @@ static int send_frame(struct exec_pred *e, const fc_frame_view *f, int64_t deadl
     return 0;
 }
 
+/* A JSON number as a float. Converting a double outside float's range is
+ * undefined behaviour in C, so those become infinities; the renderer drops
+ * detections with non-finite numbers (docs/protocol.md). */
+static float to_float(double v) {
+    if (isnan(v)) return NAN;
+    if (v > FLT_MAX) return INFINITY;
+    if (v < -FLT_MAX) return -INFINITY;
+    return (float)v;
+}
+
 /* Parses the answer into out; boxes are scaled from frame to source pixels. */
 static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc_detection *out,
                         int max, char *err, size_t errlen) {
@@ -363,11 +375,11 @@ static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc
         fc_detection *o = &out[n++];
         snprintf(o->label, sizeof o->label, "%s",
                  cJSON_IsString(label) ? label->valuestring : "object");
-        o->score = cJSON_IsNumber(score) ? (float)score->valuedouble : 1.0f;
+        o->score = cJSON_IsNumber(score) ? to_float(score->valuedouble) : 1.0f;
         for (int k = 0; k < 4; k++) {
             cJSON *v = cJSON_GetArrayItem(box, k);
             double x = cJSON_IsNumber(v) ? v->valuedouble : 0;
-            o->box[k] = (float)(x * (k % 2 == 0 ? sx : sy));
+            o->box[k] = to_float(x * (k % 2 == 0 ? sx : sy));
         }
     }
 out:
