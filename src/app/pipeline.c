@@ -172,7 +172,9 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     char *redacted = fc_redact_url(cfg->source);
     snprintf(p->info.source, sizeof p->info.source, "%s", redacted);
     free(redacted);
-    snprintf(p->info.predictor, sizeof p->info.predictor, "%s", cfg->predictor);
+    redacted = fc_redact_text(cfg->predictor); /* exec:cmd=model --token=... */
+    snprintf(p->info.predictor, sizeof p->info.predictor, "%s", redacted);
+    free(redacted);
     snprintf(p->info.state, sizeof p->info.state, "connecting");
     p->info.preview = cfg->preview.fps > 0;
     fc_sb_init(&p->sb, 1024);

@@ -42,6 +42,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/opts.h"
+#include "util/redact.h"
 
 extern char **environ;
 
@@ -201,10 +202,14 @@ static int start_child(struct exec_pred *e, char *err, size_t errlen) {
      * 1 MiB by default) takes it in one write instead of sixteen 64 KiB
      * rounds of write, wake-up and read. */
     fcntl(e->in_fd, F_SETPIPE_SZ, 1 << 20);
-    fc_info("exec predictor: started '%s' (pid %d)", e->cmd, (int)e->pid);
+    char *shown = fc_redact_text(e->cmd);
+    fc_info("exec predictor: started '%s' (pid %d)", shown, (int)e->pid);
+    free(shown);
     return 0;
-fail_errno:
-    snprintf(err, errlen, "exec: cannot start '%s': %s", e->cmd, strerror(errno));
+fail_errno:;
+    char *cmd = fc_redact_text(e->cmd);
+    snprintf(err, errlen, "exec: cannot start '%s': %s", cmd, strerror(errno));
+    free(cmd);
     return -1;
 }
 

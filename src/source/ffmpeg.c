@@ -91,7 +91,9 @@ static void av_log_to_fc(void *avcl, int level, const char *fmt, va_list vl) {
     int print_prefix = 1;
     av_log_format_line(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
     line[strcspn(line, "\n")] = 0;
-    fc_debug("ffmpeg: %s", line);
+    char *safe = fc_redact_text(line); /* FFmpeg may name the URL it was given */
+    fc_debug("ffmpeg: %s", safe);
+    free(safe);
 }
 
 static void close_input(struct ff_source *s) {
@@ -341,7 +343,9 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
     if (comma) *comma = 0;
     const char *url = copy, *opts = comma ? comma + 1 : "";
     char ctx[600];
-    snprintf(ctx, sizeof ctx, "--source '%s'", url);
+    char *shown = fc_redact_url(url); /* error messages never show credentials */
+    snprintf(ctx, sizeof ctx, "--source '%s'", shown);
+    free(shown);
 
     struct ff_source *s = calloc(1, sizeof *s);
     fc_opts o = {0};

@@ -45,12 +45,3 @@ void fc_source_close(fc_source *src) {
     fc_convert_free(&src->preview_conv);
     src->destroy(src);
 }
-
-char *fc_redact_url(const char *url) {
-    char *r = strdup(url);
-    char *scheme = r ? strstr(r, "://") : NULL;
-    if (!scheme) return r;
-    char *host = scheme + 3, *at = strchr(host, '@'), *slash = strchr(host, '/');
-    if (at && (!slash || at < slash)) memmove(host, at + 1, strlen(at + 1) + 1);
-    return r;
-}

@@ -10,6 +10,7 @@
 
 #include "source/convert.h"
 #include "source/slot.h"
+#include "util/redact.h"
 
 typedef struct fc_source fc_source;
 
@@ -57,8 +58,7 @@ void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const 
 /* Destroys a source (after run returned). */
 void fc_source_close(fc_source *src);
 
-/* A copy of url without user:password@ (for messages and the API). */
-char *fc_redact_url(const char *url);
+/* fc_redact_url, for messages and the API, lives in util/redact.h. */
 
 /* Sleeps until the monotonic time due_us, waking every 50 ms to check *stop.
  * Returns 1 if stopped. */
