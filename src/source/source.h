@@ -52,9 +52,11 @@ int fc_source_open(fc_source **out, const char *url, char *err, size_t errlen);
 
 /* On the source thread, for each frame it hands over: when a preview is
  * due, attaches a YUV420P copy of the image at the preview width to
- * f->preview (converted once, whatever the predictor asked for). */
+ * f->preview (converted once, whatever the predictor asked for), in full
+ * range as JPEG wants: limited-range video encoded as is looks washed out
+ * (black at 16, white at 235). full_range: the input's YUV is full range. */
 void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const planes[4],
-                              const int strides[4], int av_format, int w, int h);
+                              const int strides[4], int av_format, int full_range, int w, int h);
 /* Destroys a source (after run returned). */
 void fc_source_close(fc_source *src);
 

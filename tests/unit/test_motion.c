@@ -56,7 +56,7 @@ static void run(const char *synth_opts, const char *motion_opts, int frames, int
         fc_synth_render(s, i, rgb);
         const uint8_t *const planes[4] = {rgb->view.data[0], NULL, NULL, NULL};
         const int strides[4] = {rgb->view.stride[0], 0, 0, 0};
-        fc_frame *g = fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24),
+        fc_frame *g = fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24), 1,
                                        cfg.width, cfg.height, &spec);
         assert_non_null(g);
         g->view.index = i;
