@@ -14,7 +14,8 @@
 #include <stddef.h>
 
 /* A redacted copy of url; the caller frees it (never NULL: running out of
- * memory aborts, as fc_strbuf does). Text without "://" is returned as it is (file paths, v4l2:/dev/video0). */
+ * memory aborts, as fc_strbuf does). Text without "://" is returned as it is (file paths,
+ * v4l2:/dev/video0). */
 char *fc_redact_url(const char *url);
 
 /* A redacted copy of free text (a log line, a command line): every URL in it
