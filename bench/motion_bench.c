@@ -39,7 +39,7 @@ static void run(int w, int h, int frames) {
         const int strides[4] = {rgb->view.stride[0], 0, 0, 0};
         int64_t c0 = fc_mono_us();
         fc_frame *g =
-            fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24), w, h, &spec);
+            fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24), 1, w, h, &spec);
         conv_total += fc_mono_us() - c0;
         g->view.pts_us = rgb->view.pts_us;
         int64_t t0 = fc_mono_us();

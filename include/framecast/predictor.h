@@ -11,7 +11,13 @@
  * Threading contract: framecast creates one instance per worker thread and
  * calls predict on an instance from that thread only, one frame at a time,
  * unless the table sets FC_PREDICTOR_THREAD_SAFE, in which case one instance
- * is shared by all workers. Predictors never run on a network thread. */
+ * is shared by all workers. Predictors never run on a network thread.
+ *
+ * What a plugin returns is checked, not trusted (docs/predictors.md): an
+ * answer of wants() out of range fails the start, a count over max is cut
+ * to max, an error text is cut to errlen - 1 bytes, detections with NaN or
+ * infinite numbers are dropped and boxes clipped to the source frame. The
+ * library is loaded with RTLD_NODELETE and never unmapped. */
 #ifndef FRAMECAST_PREDICTOR_H
 #define FRAMECAST_PREDICTOR_H
 
@@ -68,11 +74,13 @@ typedef struct fc_predictor_api {
      * empty). Returns 0, or non-zero with a message in err. */
     int (*create)(const char *opts, void **instance, char *err, size_t errlen);
     /* The format and size the instance wants; width/height 0 mean "the
-     * source's size". Called once after create. */
+     * source's size" (each 0..16384). Called once, after the instances are
+     * created, on the first one. */
     void (*wants)(void *instance, enum fc_pixfmt *format, int *width, int *height);
     /* Writes up to max detections into out and returns how many, or a
      * negative value with a message in err (the frame's result then carries
-     * the error; the stream goes on). */
+     * the error; the stream goes on). Numbers must be finite; boxes are in
+     * source pixels. */
     int (*predict)(void *instance, const fc_frame_view *frame, fc_detection *out, int max,
                    char *err, size_t errlen);
     void (*destroy)(void *instance);

@@ -68,10 +68,4 @@ typedef struct fc_stream_info {
 void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out);
 int fc_pipeline_stream_id(const fc_pipeline *p);
 
-/* Renders a result message (JSON, no framing) into sb. Exposed for tests. */
-struct fc_strbuf;
-struct fc_result;
-void fc_render_result(struct fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
-                      const char *model, uint64_t skipped, const struct fc_result *r);
-
 #endif

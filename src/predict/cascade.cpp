@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -20,6 +21,7 @@
 extern "C" {
 #include "predict/registry.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/opts.h"
 }
 
@@ -46,7 +48,7 @@ std::string resolve_model(const std::string &model) {
     return "";
 }
 
-int cascade_create(const char *opts, void **instance, char *err, size_t errlen) {
+int create_instance(const char *opts, void **instance, char *err, size_t errlen) {
     fc_opts o;
     if (fc_opts_parse(&o, "--predictor cascade", opts, err, errlen)) return FC_EINVAL_OPT;
     auto *c = new Cascade();
@@ -69,7 +71,13 @@ int cascade_create(const char *opts, void **instance, char *err, size_t errlen) 
     std::string path;
     if (!rc) {
         path = resolve_model(model);
-        if (path.empty() || !c->classifier.load(path)) {
+        bool loaded = false;
+        try { // a malformed XML file throws from OpenCV's parser
+            loaded = !path.empty() && c->classifier.load(path);
+        } catch (const std::exception &e) {
+            fc_debug("cascade: '%s': %s", path.c_str(), e.what());
+        }
+        if (!loaded) {
             snprintf(err, errlen,
                      "--predictor cascade: cannot load model '%s' (expected a cascade XML file, "
                      "by path or by name from /usr/share/opencv4/haarcascades or lbpcascades)",
@@ -97,6 +105,19 @@ int cascade_create(const char *opts, void **instance, char *err, size_t errlen) 
     }
     fc_opts_free(&o);
     return rc;
+}
+
+// No C++ exception may cross the C table (undefined behaviour, in practice
+// std::terminate): each entry point catches everything.
+int cascade_create(const char *opts, void **instance, char *err, size_t errlen) {
+    try {
+        return create_instance(opts, instance, err, errlen);
+    } catch (const std::exception &e) {
+        snprintf(err, errlen, "--predictor cascade: %s", e.what());
+    } catch (...) {
+        snprintf(err, errlen, "--predictor cascade: unknown C++ exception");
+    }
+    return FC_EINVAL_OPT;
 }
 
 void cascade_wants(void *instance, enum fc_pixfmt *format, int *width, int *height) {
@@ -143,6 +164,12 @@ int cascade_predict(void *instance, const fc_frame_view *f, fc_detection *out, i
         return n;
     } catch (const cv::Exception &e) {
         snprintf(err, errlen, "cascade: %s", e.what());
+        return -1;
+    } catch (const std::exception &e) { // std::bad_alloc, ...: never across the C table
+        snprintf(err, errlen, "cascade: %s", e.what());
+        return -1;
+    } catch (...) {
+        snprintf(err, errlen, "cascade: unknown C++ exception");
         return -1;
     }
 }

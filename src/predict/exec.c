@@ -25,6 +25,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -40,6 +42,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/opts.h"
+#include "util/redact.h"
 
 extern char **environ;
 
@@ -199,10 +202,14 @@ static int start_child(struct exec_pred *e, char *err, size_t errlen) {
      * 1 MiB by default) takes it in one write instead of sixteen 64 KiB
      * rounds of write, wake-up and read. */
     fcntl(e->in_fd, F_SETPIPE_SZ, 1 << 20);
-    fc_info("exec predictor: started '%s' (pid %d)", e->cmd, (int)e->pid);
+    char *shown = fc_redact_text(e->cmd);
+    fc_info("exec predictor: started '%s' (pid %d)", shown, (int)e->pid);
+    free(shown);
     return 0;
-fail_errno:
-    snprintf(err, errlen, "exec: cannot start '%s': %s", e->cmd, strerror(errno));
+fail_errno:;
+    char *cmd = fc_redact_text(e->cmd);
+    snprintf(err, errlen, "exec: cannot start '%s': %s", cmd, strerror(errno));
+    free(cmd);
     return -1;
 }
 
@@ -324,6 +331,16 @@ static int send_frame(struct exec_pred *e, const fc_frame_view *f, int64_t deadl
     return 0;
 }
 
+/* A JSON number as a float. Converting a double outside float's range is
+ * undefined behaviour in C, so those become infinities; the renderer drops
+ * detections with non-finite numbers (docs/protocol.md). */
+static float to_float(double v) {
+    if (isnan(v)) return NAN;
+    if (v > FLT_MAX) return INFINITY;
+    if (v < -FLT_MAX) return -INFINITY;
+    return (float)v;
+}
+
 /* Parses the answer into out; boxes are scaled from frame to source pixels. */
 static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc_detection *out,
                         int max, char *err, size_t errlen) {
@@ -363,11 +380,11 @@ static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc
         fc_detection *o = &out[n++];
         snprintf(o->label, sizeof o->label, "%s",
                  cJSON_IsString(label) ? label->valuestring : "object");
-        o->score = cJSON_IsNumber(score) ? (float)score->valuedouble : 1.0f;
+        o->score = cJSON_IsNumber(score) ? to_float(score->valuedouble) : 1.0f;
         for (int k = 0; k < 4; k++) {
             cJSON *v = cJSON_GetArrayItem(box, k);
             double x = cJSON_IsNumber(v) ? v->valuedouble : 0;
-            o->box[k] = (float)(x * (k % 2 == 0 ? sx : sy));
+            o->box[k] = to_float(x * (k % 2 == 0 ? sx : sy));
         }
     }
 out:

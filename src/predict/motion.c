@@ -14,8 +14,19 @@
  *
  * Options: width (working width, 320), threshold (per-pixel difference,
  * 25), min_area (in source pixels, 200), alpha (0.05), dilate (passes, 2),
- * absorb_s (seconds, 4). One instance per worker (not thread-safe). */
+ * absorb_s (seconds, 4).
+ *
+ * Several workers (workers=N): the background model needs every frame in
+ * order, and N instances would each see every Nth frame and learn a
+ * background from frames far apart. So the table is FC_PREDICTOR_THREAD_SAFE
+ * and all workers share one instance behind a mutex: frames are processed
+ * one at a time (motion takes about a millisecond per frame, so extra
+ * workers buy nothing here), and a frame older than one already processed
+ * (two workers racing for the lock) is answered with no detections without
+ * touching the model; the sequencer drops its result anyway, as a newer
+ * frame's result went out first. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +36,8 @@
 #include "util/opts.h"
 
 struct motion {
+    pthread_mutex_t mu; /* one frame at a time (the instance is shared) */
+    int64_t last_index; /* newest frame processed; -1 before the first */
     int width;
     int threshold;
     long min_area;
@@ -73,6 +86,8 @@ static int motion_create(const char *opts, void **instance, char *err, size_t er
     m->threshold = (int)threshold;
     m->dilate = (int)dilate;
     m->fps = 30;
+    m->last_index = -1;
+    pthread_mutex_init(&m->mu, NULL);
     *instance = m;
     return 0;
 }
@@ -112,8 +127,14 @@ static int init_state(struct motion *m, const fc_frame_view *f) {
     m->tmp = malloc(n);
     m->labels = malloc(n * sizeof *m->labels);
     m->stack = malloc(n * sizeof *m->stack);
-    if (!m->bg || !m->age || !m->raw || !m->prev || !m->mask || !m->tmp || !m->labels || !m->stack)
+    if (!m->bg || !m->age || !m->raw || !m->prev || !m->mask || !m->tmp || !m->labels ||
+        !m->stack) {
+        /* All or nothing: a half-built state would pass the check in
+         * motion_predict next time and be used with NULL buffers. */
+        free_state(m);
+        m->w = m->h = 0;
         return -1;
+    }
     for (int y = 0; y < m->h; y++)
         for (int x = 0; x < m->w; x++) {
             size_t i = (size_t)y * m->w + x;
@@ -141,9 +162,8 @@ static int boxes_touch(const struct comp *a, const struct comp *b, int gap) {
            b->y0 <= a->y1 + gap;
 }
 
-static int motion_predict(void *instance, const fc_frame_view *f, fc_detection *out, int max,
-                          char *err, size_t errlen) {
-    struct motion *m = instance;
+static int detect(struct motion *m, const fc_frame_view *f, fc_detection *out, int max, char *err,
+                  size_t errlen) {
     if (f->format != FC_PIX_GRAY8) {
         snprintf(err, errlen, "motion: expected a GRAY8 frame");
         return -1;
@@ -289,8 +309,22 @@ static int motion_predict(void *instance, const fc_frame_view *f, fc_detection *
     return count;
 }
 
+static int motion_predict(void *instance, const fc_frame_view *f, fc_detection *out, int max,
+                          char *err, size_t errlen) {
+    struct motion *m = instance;
+    pthread_mutex_lock(&m->mu);
+    int n = 0;
+    if (f->index >= m->last_index) {
+        m->last_index = f->index;
+        n = detect(m, f, out, max, err, errlen);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
 static void motion_destroy(void *instance) {
     struct motion *m = instance;
+    pthread_mutex_destroy(&m->mu);
     free_state(m);
     free(m);
 }
@@ -299,7 +333,7 @@ static const fc_predictor_api motion_api = {
     .abi_major = FC_PREDICTOR_ABI_MAJOR,
     .abi_minor = FC_PREDICTOR_ABI_MINOR,
     .name = "motion",
-    .flags = 0,
+    .flags = FC_PREDICTOR_THREAD_SAFE, /* one shared instance: see the top of the file */
     .create = motion_create,
     .wants = motion_wants,
     .predict = motion_predict,

@@ -20,14 +20,29 @@ static const struct {
 #endif
 };
 
+/* Where a plug-in path ends: after the first ".so" (or ".so.N") that is
+ * followed by ':' or the end, so a path may itself contain ':'; 0 if there
+ * is none. */
+static size_t plugin_path_len(const char *spec) {
+    for (const char *p = strstr(spec, ".so"); p; p = strstr(p + 1, ".so")) {
+        const char *end = p + 3;
+        while (*end == '.' || (*end >= '0' && *end <= '9')) end++; /* libx.so.1.2 */
+        if (*end == 0 || *end == ':') return (size_t)(end - spec);
+    }
+    return 0;
+}
+
 static int load_plugin(const char *spec, const fc_predictor_api **api, const char **opts,
                        void **plugin, char *err, size_t errlen) {
-    const char *so = strstr(spec, ".so");
-    const char *colon = so ? strchr(so, ':') : strchr(spec, ':');
-    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    size_t n = plugin_path_len(spec);
+    if (!n) n = strcspn(spec, ":");
+    const char *colon = spec[n] == ':' ? spec + n : NULL;
     char path[4096];
     snprintf(path, sizeof path, "%.*s", (int)n, spec);
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: a plug-in may leave threads behind (a runtime's thread
+     * pool, a logger) that still run its code after destroy; unmapping the
+     * library under them crashes the process at exit. */
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
         snprintf(err, errlen, "--predictor: cannot load plugin '%s': %s", path, dlerror());
         return FC_EUNKNOWN;
@@ -67,10 +82,13 @@ void fc_predictor_unload(void *plugin) {
 int fc_predictor_lookup(const char *spec, const fc_predictor_api **api, const char **opts,
                         void **plugin, char *err, size_t errlen) {
     *plugin = NULL;
+    /* Only the name decides: options may mention paths and .so files too
+     * (exec:cmd=LD_PRELOAD=/x/liby.so model). */
     const char *colon = strchr(spec, ':');
-    if (memchr(spec, '/', colon ? (size_t)(colon - spec) : strlen(spec)) || strstr(spec, ".so"))
+    size_t name_len = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (memchr(spec, '/', name_len) || (name_len && plugin_path_len(spec) == name_len))
         return load_plugin(spec, api, opts, plugin, err, errlen);
-    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    size_t n = name_len;
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
         if (strlen(builtins[i].name) == n && strncmp(builtins[i].name, spec, n) == 0) {
             *api = builtins[i].get();

@@ -1,6 +1,8 @@
 /* Predictor lookup: a spec "NAME[:OPTIONS]" names a built-in predictor, and
- * "PATH.so[:OPTIONS]" (a path with a '/') a plugin, loaded with dlopen and
- * checked against FC_PREDICTOR_ABI_MAJOR. Main thread; the tables returned
+ * "PATH[:OPTIONS]" a plugin when the part before the first ':' has a '/' or
+ * ends in .so (options never decide: exec:cmd=... may mention .so files),
+ * loaded with dlopen (RTLD_NODELETE: never unmapped) and checked against
+ * FC_PREDICTOR_ABI_MAJOR. Main thread; the tables returned
  * are immutable and live until fc_predictor_unload. */
 #ifndef FC_PREDICT_REGISTRY_H
 #define FC_PREDICT_REGISTRY_H

@@ -3,7 +3,8 @@
  *
  * Each worker owns its predictor instance (or all share one if the table is
  * FC_PREDICTOR_THREAD_SAFE). Instances are created in fc_workers_start, on
- * the caller's thread, so a bad option fails before anything runs. The
+ * the caller's thread, so a bad option fails before anything runs; wants()
+ * is asked there too, once, and an answer out of range fails the start. The
  * callback runs on a worker thread and must not keep the frame. */
 #ifndef FC_PREDICT_WORKER_H
 #define FC_PREDICT_WORKER_H
@@ -14,7 +15,11 @@
 #include "framecast/predictor.h"
 #include "source/slot.h"
 
+/* The room a predict call gets: a predictor returning more is cut to this
+ * (and its result says so). */
 #define FC_MAX_DETECTIONS 1024
+/* The largest frame side a predictor may ask for in wants(). */
+#define FC_MAX_FRAME_SIDE 16384
 
 typedef struct fc_result {
     const fc_frame *frame;
@@ -35,7 +40,7 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
                      int timeout_ms, fc_slot *in, fc_result_fn fn, void *ud, char *err,
                      size_t errlen);
 /* The format and size the predictor instances want (FC_PIX_ANY, 0, 0 = no
- * preference). */
+ * preference), as checked by fc_workers_start. */
 void fc_workers_wants(fc_workers *w, enum fc_pixfmt *format, int *width, int *height);
 /* Waits for the workers to finish; they do once the slot is closed or
  * finished and drained. Destroys the instances. */

@@ -1,7 +1,9 @@
 #include "source/convert.h"
 
+#include <libavutil/opt.h>
 #include <libavutil/pixfmt.h>
 #include <libswscale/swscale.h>
+#include <string.h>
 
 int fc_pixfmt_to_av(enum fc_pixfmt f) {
     switch (f) {
@@ -62,26 +64,86 @@ int fc_output_matches(const fc_output_spec *spec, int av_format, int in_w, int i
     return have != FC_PIX_ANY && have == out_format(spec, av_format) && w == in_w && h == in_h;
 }
 
+/* YUVJ formats are their YUV twins at full range; libswscale wants them
+ * named that way (the J names are deprecated). */
+static int plain_yuv(int av_format, int *full_range) {
+    switch (av_format) {
+    case AV_PIX_FMT_YUVJ420P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV411P;
+    default:
+        return av_format;
+    }
+}
+
+/* The cached context for this conversion, built with both ranges known at
+ * init: libswscale picks a plain copy for same-format same-size images
+ * only when the ranges agree, and ranges set after init would not undo that. */
+static struct SwsContext *context_for(fc_convert *c, int in_fmt, int in_full, int in_w, int in_h,
+                                      int out_fmt, int out_full, int w, int h) {
+    int key[8] = {in_fmt, in_full, in_w, in_h, out_fmt, out_full, w, h};
+    if (c->sws && memcmp(key, c->key, sizeof key) == 0) return c->sws;
+    sws_freeContext(c->sws);
+    c->sws = NULL;
+    if (!sws_isSupportedInput(in_fmt) || !sws_isSupportedOutput(out_fmt)) return NULL;
+    struct SwsContext *sws = sws_alloc_context();
+    if (!sws) return NULL;
+    /* Scaling uses area averaging (good for downscaling, which is the common
+     * case for models); a same-size conversion is a plain colour conversion. */
+    av_opt_set_int(sws, "sws_flags", SWS_AREA, 0);
+    av_opt_set_int(sws, "srcw", in_w, 0);
+    av_opt_set_int(sws, "srch", in_h, 0);
+    av_opt_set_int(sws, "src_format", in_fmt, 0);
+    av_opt_set_int(sws, "src_range", in_full, 0);
+    av_opt_set_int(sws, "dstw", w, 0);
+    av_opt_set_int(sws, "dsth", h, 0);
+    av_opt_set_int(sws, "dst_format", out_fmt, 0);
+    av_opt_set_int(sws, "dst_range", out_full, 0);
+    if (sws_init_context(sws, NULL, NULL) < 0) {
+        sws_freeContext(sws);
+        return NULL;
+    }
+    memcpy(c->key, key, sizeof key);
+    return c->sws = sws;
+}
+
 fc_frame *fc_convert_image(fc_convert *c, const uint8_t *const src[4], const int stride[4],
-                           int av_format, int in_w, int in_h, const fc_output_spec *spec) {
+                           int av_format, int in_full_range, int in_w, int in_h,
+                           const fc_output_spec *spec) {
     if (in_w <= 0 || in_h <= 0) return NULL; /* a broken stream; the frame is skipped */
     int w, h;
     fc_output_size(spec, in_w, in_h, &w, &h);
     enum fc_pixfmt fmt = out_format(spec, av_format);
+    int in_full = in_full_range != 0;
+    int in_fmt = plain_yuv(av_format, &in_full);
+    /* RGB is full range; YUV output keeps the input's unless asked for full. */
+    int out_full = fmt != FC_PIX_YUV420P || spec->full_range || in_full;
+    struct SwsContext *sws =
+        context_for(c, in_fmt, in_full, in_w, in_h, fc_pixfmt_to_av(fmt), out_full, w, h);
+    if (!sws) return NULL;
     fc_frame *f = fc_frame_new(fmt, w, h);
     if (!f) return NULL;
-    /* Scaling uses area averaging (good for downscaling, which is the common
-     * case for models); a same-size conversion is a plain colour conversion. */
-    c->sws = sws_getCachedContext(c->sws, in_w, in_h, av_format, w, h, fc_pixfmt_to_av(fmt),
-                                  SWS_AREA, NULL, NULL, NULL);
-    if (!c->sws) {
-        fc_frame_free(f);
-        return NULL;
-    }
     uint8_t *dst[4] = {(uint8_t *)f->view.data[0], (uint8_t *)f->view.data[1],
                        (uint8_t *)f->view.data[2], NULL};
     int dst_stride[4] = {f->view.stride[0], f->view.stride[1], f->view.stride[2], 0};
-    sws_scale(c->sws, src, stride, 0, in_h, dst, dst_stride);
+    /* The whole output or nothing: a partial one would hand the predictor
+     * and the preview uninitialised pixels. */
+    if (sws_scale(sws, src, stride, 0, in_h, dst, dst_stride) != h) {
+        fc_frame_free(f);
+        return NULL;
+    }
     f->view.src_width = in_w;
     f->view.src_height = in_h;
     return f;

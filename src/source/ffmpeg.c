@@ -9,6 +9,30 @@
  * forever unless retries=N. Files end at EOF, or loop with loop=1, and are
  * paced by their timestamps unless realtime=0.
  *
+ * Pacing and the fps cap follow a media clock built from the differences
+ * between consecutive timestamps, not the timestamps themselves: a step
+ * backwards or forwards by more than jump_us (concatenated recordings, a
+ * first frame without a timestamp, a camera's clock reset) counts as one
+ * frame duration, so a jump never makes the source sleep for the gap nor
+ * the cap drop every frame until the timestamps catch up. Pacing re-bases
+ * on the wall clock when it falls behind by more than jump_us. A loop=1
+ * pass continues the clock where the previous one ended (one frame
+ * duration after its last frame), so looping a one-frame file runs at the
+ * file's frame rate instead of spinning.
+ *
+ * A stream whose frames decode but cannot be converted into what the
+ * predictor wants reports "failing" with the reason (and "live" again once
+ * frames convert), instead of looking live while producing nothing.
+ *
+ * V4L2 devices: frames are always copied out of the decoder's buffers,
+ * never borrowed. The rawvideo decoder hands out frames that point into the
+ * device's mmap'ed capture buffers; a worker or the slot could still hold
+ * one after avformat_close_input unmapped them (a reconnect, a stop): a
+ * use-after-free. The device is opened non-blocking (AVFMT_FLAG_NONBLOCK)
+ * because a blocking VIDIOC_DQBUF never calls the interrupt callback, so a
+ * stalled camera would hang the stop; "no frame yet" (EAGAIN) is waited for
+ * in 5 ms steps that check stop and the timeout.
+ *
  * Options after the URL: fps=N (cap), loop=0|1, realtime=0|1,
  * transport=tcp|udp (rtsp), timeout=SECONDS (10), retries=N (-1: forever),
  * threads=N (decoder threads, 1). */
@@ -18,6 +42,8 @@
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +55,11 @@
 #include "util/opts.h"
 
 #define FF_EOF 1 /* decode_loop: the input ended normally */
+/* Timestamps beyond +-2^52 us (142 years) are taken as missing: the
+ * arithmetic on them below then cannot overflow. */
+#define PTS_LIMIT_US ((int64_t)1 << 52)
+/* Consecutive frames that fail to convert before the stream says "failing". */
+#define FAILING_AFTER 5
 
 struct ff_source {
     fc_source base;
@@ -54,10 +85,21 @@ struct ff_source {
     int64_t last_frame_us; /* monotonic time of the last decoded frame */
     int64_t index;         /* next frame number */
     int64_t pts_offset_us; /* added to pts so loops keep increasing */
-    int64_t first_pts_us, last_pts_us, frame_dur_us;
-    int64_t wall_base_us; /* realtime pacing: monotonic time of first_pts */
-    int64_t next_due_us;  /* fps cap: pts of the next frame to keep */
+    int64_t frame_dur_us;  /* from the stream's frame rate */
+    int64_t jump_us;       /* a timestamp step beyond this is a jump */
+    /* this pass over the input (a connection, or one loop=1 pass) */
     int have_first;
+    int64_t first_pts_us, last_pts_us, max_pts_us;
+    /* the media clock (see the top of the file); across loop passes */
+    int have_clock;
+    int64_t last_t_us;    /* pts + offset of the previous frame */
+    int64_t clock_us;     /* media clock at the previous frame */
+    int64_t wall_base_us; /* realtime pacing: clock_base_us is due at wall_base_us */
+    int64_t clock_base_us;
+    int64_t next_due_us; /* fps cap: media clock of the next frame to keep */
+    uint64_t jumps;      /* timestamp jumps seen (debug log) */
+    int borrow_ok;       /* frames may point into the decoder's buffers */
+    int bad_frames;      /* consecutive frames that could not be converted */
     uint64_t frames_since_open;
     uint64_t frames_since_rewind; /* loop=1 stops if a pass yields no frame */
 };
@@ -91,12 +133,25 @@ static void av_log_to_fc(void *avcl, int level, const char *fmt, va_list vl) {
     int print_prefix = 1;
     av_log_format_line(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
     line[strcspn(line, "\n")] = 0;
-    fc_debug("ffmpeg: %s", line);
+    char *safe = fc_redact_text(line); /* FFmpeg may name the URL it was given */
+    fc_debug("ffmpeg: %s", safe);
+    free(safe);
 }
 
 static void close_input(struct ff_source *s) {
     avcodec_free_context(&s->dec);
+    /* A fresh deadline: the last one may have passed while frames were
+     * paced or waited for the slot, and the RTSP teardown would be cut. */
+    s->deadline_us = fc_mono_us() + s->timeout_us;
     avformat_close_input(&s->fmt);
+}
+
+/* Every stream but keep is discarded: the demuxer skips its packets, and an
+ * HLS master playlist does not download the variants that are not used. */
+static void discard_others(AVFormatContext *fmt, int keep) {
+    if (keep < 0) return;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == keep ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
 }
 
 static int open_input(struct ff_source *s) {
@@ -104,6 +159,7 @@ static int open_input(struct ff_source *s) {
     if (!s->fmt) return AVERROR(ENOMEM);
     s->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, s};
     s->fmt->flags |= AVFMT_FLAG_DISCARD_CORRUPT | AVFMT_FLAG_GENPTS;
+    if (s->ifmt) s->fmt->flags |= AVFMT_FLAG_NONBLOCK; /* V4L2: see the top of the file */
     AVDictionary *o = NULL;
     if (strncmp(s->url, "rtsp://", 7) == 0) av_dict_set(&o, "rtsp_transport", s->transport, 0);
     s->deadline_us = fc_mono_us() + s->timeout_us;
@@ -115,12 +171,21 @@ static int open_input(struct ff_source *s) {
         set_error(s, what, rc);
         return rc;
     }
+    /* HLS: the demuxer stops downloading a variant whose streams are all
+     * discarded only when it reads its first packet, which the stream probe
+     * below does. Its streams are described by the header already, so the
+     * video stream is chosen, and the others discarded, before the probe. */
+    int pre = -1;
+    if (strcmp(s->fmt->iformat->name, "hls") == 0) {
+        pre = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        discard_others(s->fmt, pre);
+    }
     if ((rc = avformat_find_stream_info(s->fmt, NULL)) < 0) {
         set_error(s, "cannot read stream information", rc);
         return rc;
     }
     const AVCodec *codec = NULL;
-    s->vstream = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    s->vstream = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, pre, -1, &codec, 0);
     if (s->vstream < 0) {
         snprintf(s->base.error, sizeof s->base.error,
                  s->vstream == AVERROR_DECODER_NOT_FOUND ? "'%s': no decoder for its video"
@@ -128,6 +193,7 @@ static int open_input(struct ff_source *s) {
                  s->display);
         return s->vstream;
     }
+    discard_others(s->fmt, s->vstream);
     AVStream *st = s->fmt->streams[s->vstream];
     s->dec = avcodec_alloc_context3(codec);
     if (!s->dec) return AVERROR(ENOMEM);
@@ -141,7 +207,8 @@ static int open_input(struct ff_source *s) {
     s->base.height = s->dec->height;
     AVRational r = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
     s->base.fps = r.num && r.den ? av_q2d(r) : 0;
-    s->frame_dur_us = s->base.fps > 0 ? (int64_t)(1e6 / s->base.fps) : 33333;
+    s->frame_dur_us = s->base.fps >= 0.01 ? (int64_t)(1e6 / s->base.fps) : 33333;
+    s->jump_us = 3 * s->frame_dur_us > 2000000 ? 3 * s->frame_dur_us : 2000000;
     return 0;
 }
 
@@ -150,36 +217,100 @@ static void release_avframe(void *opaque) {
     av_frame_free(&f);
 }
 
+/* The frame's presentation time in microseconds, or AV_NOPTS_VALUE when it
+ * has none or one that is not usable. */
+static int64_t frame_pts_us(const AVStream *st, const AVFrame *frm) {
+    int64_t ts = frm->best_effort_timestamp;
+    if (ts == AV_NOPTS_VALUE || st->time_base.num <= 0 || st->time_base.den <= 0)
+        return AV_NOPTS_VALUE;
+    /* av_rescale_q saturates to INT64_MIN on overflow; hostile values end here. */
+    int64_t us = av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q);
+    return us > -PTS_LIMIT_US && us < PTS_LIMIT_US ? us : AV_NOPTS_VALUE;
+}
+
+/* Advances the media clock to a frame at t (pts + offset): by the step
+ * since the previous frame, or by one frame duration when that step is a
+ * jump. */
+static void advance_clock(struct ff_source *s, int64_t t) {
+    if (!s->have_clock) {
+        s->have_clock = 1;
+        s->clock_us = s->clock_base_us = s->next_due_us = 0;
+        s->wall_base_us = fc_mono_us();
+    } else {
+        int64_t step = t - s->last_t_us;
+        if (step < 0 || step > s->jump_us) {
+            if (s->jumps++ < 10)
+                fc_debug("%s: timestamps jump by %lld ms; paced as one frame", s->display,
+                         (long long)(step / 1000));
+            step = s->frame_dur_us;
+        }
+        s->clock_us += step;
+    }
+    s->last_t_us = t;
+}
+
+/* Sleeps until the frame at the current media clock is due. Returns 1 when
+ * stopped. */
+static int pace(struct ff_source *s) {
+    int64_t now = fc_mono_us();
+    int64_t due = s->wall_base_us + (s->clock_us - s->clock_base_us);
+    if (due < now - s->jump_us) { /* far behind (a slow consumer): start again from now */
+        s->wall_base_us = now;
+        s->clock_base_us = s->clock_us;
+        return atomic_load(s->stop) != 0;
+    }
+    return fc_source_sleep_until(due, s->stop);
+}
+
+/* Counts a frame that could not be converted; after a few in a row the
+ * stream says why it produces nothing. */
+static void conversion_failed(struct ff_source *s, const AVFrame *frm) {
+    if (++s->bad_frames != FAILING_AFTER) return;
+    static const char *const names[] = {"yuv420p", "gray8", "rgb24", "bgr24", "yuv420p"};
+    const char *in = av_get_pix_fmt_name(frm->format);
+    const char *out = names[s->base.out.format <= FC_PIX_YUV420P ? s->base.out.format : 0];
+    char why[256];
+    snprintf(why, sizeof why,
+             "'%s': cannot convert its frames (pixel format %s, %dx%d) into the %s frames the "
+             "predictor wants%s",
+             s->display, in ? in : "unknown", frm->width, frm->height, out,
+             frm->width <= 0 || frm->height <= 0  ? ": the frames have no size"
+             : !sws_isSupportedInput(frm->format) ? ": libswscale cannot read that format"
+                                                  : "");
+    fc_warn("stream source %s", why);
+    status(s, "failing", why, 0, 0);
+}
+
 /* Turns a decoded frame into an fc_frame and hands it to the slot.
  * Returns 0, or 1 when the slot is closed. */
 static int emit_frame(struct ff_source *s, AVFrame *frm, fc_slot *out) {
     AVStream *st = s->fmt->streams[s->vstream];
-    int64_t ts = frm->best_effort_timestamp;
-    int64_t pts_us = ts == AV_NOPTS_VALUE ? (s->have_first ? s->last_pts_us + s->frame_dur_us : 0)
-                                          : av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q);
+    int64_t pts_us = frame_pts_us(st, frm);
+    if (pts_us == AV_NOPTS_VALUE) pts_us = s->have_first ? s->last_pts_us + s->frame_dur_us : 0;
     if (!s->have_first) {
         s->have_first = 1;
-        s->first_pts_us = pts_us;
-        s->wall_base_us = fc_mono_us();
-        s->next_due_us = pts_us;
+        s->first_pts_us = s->max_pts_us = pts_us;
     }
+    if (pts_us > s->max_pts_us) s->max_pts_us = pts_us;
     s->last_pts_us = pts_us;
+    advance_clock(s, pts_us + s->pts_offset_us);
     int64_t index = s->index++;
     s->last_frame_us = fc_mono_us();
     s->frames_since_open++;
 
-    /* fps cap: drop before any conversion work. */
+    /* fps cap: drop before any conversion work. The media clock never goes
+     * back, so a backward jump cannot make the cap drop every frame. */
     if (s->fps_cap > 0) {
-        if (pts_us < s->next_due_us) return 0;
+        if (s->clock_us < s->next_due_us) return 0;
         int64_t step = (int64_t)(1e6 / s->fps_cap);
         s->next_due_us += step;
-        if (s->next_due_us < pts_us) s->next_due_us = pts_us + step; /* after a jump */
+        if (s->next_due_us < s->clock_us) s->next_due_us = s->clock_us + step;
     }
-    if (s->realtime && fc_source_sleep_until(s->wall_base_us + (pts_us - s->first_pts_us), s->stop))
-        return 1;
+    if (s->realtime && pace(s)) return 1;
 
     fc_frame *f;
-    if (fc_output_matches(&s->base.out, frm->format, frm->width, frm->height)) {
+    int full_range = frm->color_range == AVCOL_RANGE_JPEG;
+    if (s->borrow_ok && fc_output_matches(&s->base.out, frm->format, frm->width, frm->height)) {
         /* Already what the predictor wants: borrow the decoder's buffer. */
         AVFrame *ref = av_frame_clone(frm);
         f = ref ? calloc(1, sizeof *f) : NULL;
@@ -198,14 +329,22 @@ static int emit_frame(struct ff_source *s, AVFrame *frm, fc_slot *out) {
         f->opaque = ref;
     } else {
         f = fc_convert_image(&s->conv, (const uint8_t *const *)frm->data, frm->linesize,
-                             frm->format, frm->width, frm->height, &s->base.out);
-        if (!f) return 0;
+                             frm->format, full_range, frm->width, frm->height, &s->base.out);
+        if (!f) {
+            conversion_failed(s, frm);
+            return 0;
+        }
     }
+    if (s->bad_frames >= FAILING_AFTER) {
+        fc_info("stream source '%s': frames convert again", s->display);
+        status(s, "live", NULL, 0, 0);
+    }
+    s->bad_frames = 0;
     f->view.index = index;
     f->view.pts_us = pts_us + s->pts_offset_us;
     f->capture_us = fc_now_us();
     fc_source_attach_preview(&s->base, f, (const uint8_t *const *)frm->data, frm->linesize,
-                             frm->format, frm->width, frm->height);
+                             frm->format, full_range, frm->width, frm->height);
     return fc_slot_put(out, f) ? 1 : 0;
 }
 
@@ -222,13 +361,17 @@ static int receive_frames(struct ff_source *s, fc_slot *out) {
     return 0;
 }
 
-/* Seeks a file back to its start for loop=1. */
+/* Seeks a file back to its start for loop=1. The next pass's timestamps
+ * continue one frame duration after this pass's last frame. */
 static int rewind_input(struct ff_source *s) {
     int64_t start = s->fmt->start_time == AV_NOPTS_VALUE ? 0 : s->fmt->start_time;
+    /* A fresh deadline: pacing or a full slot may have outlived the last one,
+     * and an interrupted seek would end the loop. */
+    s->deadline_us = fc_mono_us() + s->timeout_us;
     int rc = avformat_seek_file(s->fmt, -1, INT64_MIN, start, start, 0);
     if (rc < 0) return rc;
     avcodec_flush_buffers(s->dec);
-    s->pts_offset_us += s->last_pts_us + s->frame_dur_us - s->first_pts_us;
+    s->pts_offset_us += s->max_pts_us + s->frame_dur_us - s->first_pts_us;
     s->have_first = 0;
     return 0;
 }
@@ -249,7 +392,11 @@ static int decode_loop(struct ff_source *s, fc_slot *out) {
             set_error(s, "end of stream", 0);
             return FF_EOF;
         }
-        if (rc < 0) {
+        if (rc == AVERROR(EAGAIN)) {
+            /* A non-blocking device without a frame yet: wait a little; the
+             * watchdog below ends the wait after timeout. */
+            if (fc_source_sleep_until(fc_mono_us() + 5000, s->stop)) return 0;
+        } else if (rc < 0) {
             if (atomic_load(s->stop)) return 0;
             if (rc == AVERROR_EXIT)
                 snprintf(s->base.error, sizeof s->base.error, "no data for %lld s",
@@ -257,8 +404,7 @@ static int decode_loop(struct ff_source *s, fc_slot *out) {
             else
                 set_error(s, "read error", rc);
             return rc;
-        }
-        if (s->pkt->stream_index == s->vstream) {
+        } else if (s->pkt->stream_index == s->vstream) {
             rc = avcodec_send_packet(s->dec, s->pkt);
             /* A corrupt packet is skipped; the decoder recovers at the next key frame. */
             if (rc < 0 && rc != AVERROR(EAGAIN)) fc_debug("%s: decode error, skipped", s->display);
@@ -299,7 +445,10 @@ static int ff_run(fc_source *src, fc_slot *out, atomic_int *stop) {
             }
         }
         close_input(s);
-        s->have_first = 0; /* realtime pacing restarts with the new connection */
+        /* A new connection starts a new timeline. */
+        s->have_first = s->have_clock = 0;
+        s->pts_offset_us = 0;
+        s->bad_frames = 0;
         if (atomic_load(stop)) {
             rc = 0;
             break;
@@ -341,7 +490,9 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
     if (comma) *comma = 0;
     const char *url = copy, *opts = comma ? comma + 1 : "";
     char ctx[600];
-    snprintf(ctx, sizeof ctx, "--source '%s'", url);
+    char *shown = fc_redact_url(url); /* error messages never show credentials */
+    snprintf(ctx, sizeof ctx, "--source '%s'", shown);
+    free(shown);
 
     struct ff_source *s = calloc(1, sizeof *s);
     fc_opts o = {0};
@@ -408,6 +559,7 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
     }
     fc_opts_free(&o);
     free(copy);
+    s->borrow_ok = !s->ifmt; /* never from a device's mmap'ed buffers (top of the file) */
     s->base = (fc_source){.kind = "ffmpeg", .run = ff_run, .destroy = ff_destroy};
     *out = &s->base;
     return 0;

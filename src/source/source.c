@@ -29,7 +29,7 @@ int fc_source_sleep_until(int64_t due_us, atomic_int *stop) {
 }
 
 void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const planes[4],
-                              const int strides[4], int av_format, int w, int h) {
+                              const int strides[4], int av_format, int full_range, int w, int h) {
     if (src->preview.fps <= 0) return;
     if (src->preview_wanted && !src->preview_wanted(src->preview_ud)) return;
     int64_t now = fc_mono_us();
@@ -37,21 +37,13 @@ void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const 
     int64_t period = (int64_t)(1e6 / src->preview.fps);
     src->preview_due_us =
         src->preview_due_us + period > now ? src->preview_due_us + period : now + period;
-    fc_output_spec spec = {FC_PIX_YUV420P, src->preview.width < w ? src->preview.width : w, 0};
-    f->preview = fc_convert_image(&src->preview_conv, planes, strides, av_format, w, h, &spec);
+    fc_output_spec spec = {FC_PIX_YUV420P, src->preview.width < w ? src->preview.width : w, 0, 1};
+    f->preview =
+        fc_convert_image(&src->preview_conv, planes, strides, av_format, full_range, w, h, &spec);
 }
 
 void fc_source_close(fc_source *src) {
     if (!src) return;
     fc_convert_free(&src->preview_conv);
     src->destroy(src);
-}
-
-char *fc_redact_url(const char *url) {
-    char *r = strdup(url);
-    char *scheme = r ? strstr(r, "://") : NULL;
-    if (!scheme) return r;
-    char *host = scheme + 3, *at = strchr(host, '@'), *slash = strchr(host, '/');
-    if (at && (!slash || at < slash)) memmove(host, at + 1, strlen(at + 1) + 1);
-    return r;
 }

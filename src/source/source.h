@@ -10,6 +10,7 @@
 
 #include "source/convert.h"
 #include "source/slot.h"
+#include "util/redact.h"
 
 typedef struct fc_source fc_source;
 
@@ -54,15 +55,16 @@ struct fc_source {
 int fc_source_open(fc_source **out, const char *url, char *err, size_t errlen);
 
 /* On the source thread, for each frame it hands over: when a preview is
- * due and wanted, attaches a YUV420P copy of the image at the preview width to
- * f->preview (converted once, whatever the predictor asked for). */
+ * due and wanted, attaches a YUV420P copy of the image at the preview width
+ * to f->preview (converted once, whatever the predictor asked for), in full
+ * range as JPEG wants: limited-range video encoded as is looks washed out
+ * (black at 16, white at 235). full_range: the input's YUV is full range. */
 void fc_source_attach_preview(fc_source *src, fc_frame *f, const uint8_t *const planes[4],
-                              const int strides[4], int av_format, int w, int h);
+                              const int strides[4], int av_format, int full_range, int w, int h);
 /* Destroys a source (after run returned). */
 void fc_source_close(fc_source *src);
 
-/* A copy of url without user:password@ (for messages and the API). */
-char *fc_redact_url(const char *url);
+/* fc_redact_url, for messages and the API, lives in util/redact.h. */
 
 /* Sleeps until the monotonic time due_us, waking every 50 ms to check *stop.
  * Returns 1 if stopped. */

@@ -211,7 +211,7 @@ static int synth_run(fc_source *src, fc_slot *out, atomic_int *stop) {
         const int rgb_strides[4] = {rgb->view.stride[0], 0, 0, 0};
         fc_frame *f = rgb;
         if (convert) { /* into the predictor's format; the RGB frame is reused */
-            f = fc_convert_image(&conv, rgb_planes, rgb_strides, fc_pixfmt_to_av(FC_PIX_RGB24),
+            f = fc_convert_image(&conv, rgb_planes, rgb_strides, fc_pixfmt_to_av(FC_PIX_RGB24), 1,
                                  cfg->width, cfg->height, &src->out);
             if (!f) {
                 rc = -ENOMEM;
@@ -225,7 +225,7 @@ static int synth_run(fc_source *src, fc_slot *out, atomic_int *stop) {
         } else {
             rgb = NULL; /* handed over */
         }
-        fc_source_attach_preview(src, f, rgb_planes, rgb_strides, fc_pixfmt_to_av(FC_PIX_RGB24),
+        fc_source_attach_preview(src, f, rgb_planes, rgb_strides, fc_pixfmt_to_av(FC_PIX_RGB24), 1,
                                  cfg->width, cfg->height);
         if ((cfg->fps > 0 ? fc_slot_put(out, f) : fc_slot_put_wait(out, f))) break;
     }

@@ -166,6 +166,23 @@ class RealFootageTest(unittest.TestCase):
         self.assertIn("cannot load model 'nosuch.xml'", p.stderr)
 
 
+    def test_cascade_malformed_model(self):
+        """OpenCV throws on a malformed XML: a clear error, not std::terminate."""
+        if not has_cascade():
+            self.skipTest("framecast was built without OpenCV (the cascade predictor)")
+        tmp = tempfile.mkdtemp(prefix="fc-badxml-")
+        bad = os.path.join(tmp, "broken.xml")
+        with open(bad, "w") as f:
+            f.write('<?xml version="1.0"?><opencv_storage><cascade><stageType>BOOST')
+        try:
+            p = subprocess.run([fc.FRAMECAST, "--listen", "127.0.0.1:0", "--predictor",
+                                f"cascade:model={bad}"], capture_output=True, text=True, timeout=30)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(f"cannot load model '{bad}'", p.stderr)
+
+
 class PluginTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

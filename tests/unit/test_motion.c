@@ -56,7 +56,7 @@ static void run(const char *synth_opts, const char *motion_opts, int frames, int
         fc_synth_render(s, i, rgb);
         const uint8_t *const planes[4] = {rgb->view.data[0], NULL, NULL, NULL};
         const int strides[4] = {rgb->view.stride[0], 0, 0, 0};
-        fc_frame *g = fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24),
+        fc_frame *g = fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24), 1,
                                        cfg.width, cfg.height, &spec);
         assert_non_null(g);
         g->view.index = i;
@@ -142,11 +142,92 @@ static void test_bad_options(void **state) {
     assert_non_null(strstr(err, "speed"));
 }
 
+/* Allocation failure injection: this test links with -Wl,--wrap=malloc, so
+ * every malloc in framecast's code comes here. fail_in = N: the Nth next
+ * malloc fails (once). */
+static int fail_in;
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_malloc(size_t size) {
+    if (fail_in > 0 && --fail_in == 0) return NULL;
+    return __real_malloc(size);
+}
+
+static fc_frame_view gray_view(uint8_t *pixels, int w, int h, int64_t index) {
+    fc_frame_view v = {.data = {pixels},
+                       .stride = {w},
+                       .width = w,
+                       .height = h,
+                       .src_width = w,
+                       .src_height = h,
+                       .format = FC_PIX_GRAY8,
+                       .pts_us = index * 33333,
+                       .index = index};
+    return v;
+}
+
+/* A state whose allocation failed half-way is not used on the next frame. */
+static void test_partial_allocation_failure(void **state) {
+    (void)state;
+    const fc_predictor_api *api = fc_predictor_motion();
+    char err[256];
+    void *inst;
+    assert_int_equal(api->create("", &inst, err, sizeof err), 0);
+    enum { W = 64, H = 48 };
+    static uint8_t pixels[W * H];
+    memset(pixels, 100, sizeof pixels);
+    fc_detection dets[8];
+    fc_frame_view v = gray_view(pixels, W, H, 0);
+    fail_in = 3; /* the background and the first masks succeed, the rest fail */
+    assert_int_equal(api->predict(inst, &v, dets, 8, err, sizeof err), -1);
+    assert_string_equal(err, "motion: out of memory");
+    fail_in = 0;
+    for (int i = 1; i < 5; i++) { /* seeds again, then detects on a still frame */
+        v = gray_view(pixels, W, H, i);
+        assert_int_equal(api->predict(inst, &v, dets, 8, err, sizeof err), 0);
+    }
+    api->destroy(inst);
+}
+
+/* With workers=N motion is one instance shared behind a lock (the
+ * background model needs every frame, in order); a frame older than one
+ * already processed is answered empty without touching the model. */
+static void test_one_shared_instance(void **state) {
+    (void)state;
+    const fc_predictor_api *api = fc_predictor_motion();
+    assert_true(api->flags & FC_PREDICTOR_THREAD_SAFE);
+    char err[256];
+    void *inst;
+    assert_int_equal(api->create("min_area=1,dilate=0", &inst, err, sizeof err), 0);
+    enum { W = 64, H = 48 };
+    static uint8_t still[W * H], moved[W * H];
+    memset(still, 50, sizeof still);
+    memcpy(moved, still, sizeof moved);
+    for (int y = 10; y < 20; y++) memset(moved + y * W + 10, 250, 10);
+    fc_detection dets[8];
+    fc_frame_view v = gray_view(still, W, H, 0);
+    assert_int_equal(api->predict(inst, &v, dets, 8, err, sizeof err), 0); /* seeds */
+    v = gray_view(moved, W, H, 5);
+    assert_int_equal(api->predict(inst, &v, dets, 8, err, sizeof err), 1);
+    /* A late frame where the object is elsewhere: processed, it would show
+     * motion there; it is not. */
+    static uint8_t elsewhere[W * H];
+    memcpy(elsewhere, still, sizeof elsewhere);
+    for (int y = 30; y < 40; y++) memset(elsewhere + y * W + 40, 250, 10);
+    v = gray_view(elsewhere, W, H, 3);
+    assert_int_equal(api->predict(inst, &v, dets, 8, err, sizeof err), 0);
+    v = gray_view(elsewhere, W, H, 7); /* in order, the same image is motion */
+    assert_int_equal(api->predict(inst, &v, dets, 8, err, sizeof err), 1);
+    api->destroy(inst);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finds_moving_objects),
         cmocka_unit_test(test_static_scene_has_no_boxes),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_partial_allocation_failure),
+        cmocka_unit_test(test_one_shared_instance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,109 @@
+/* Rendering of result messages (see render.h).
+ *
+ * What a predictor returns is not trusted: a model or a plug-in may report
+ * NaN or infinite numbers (which JSON cannot carry: a browser's JSON.parse
+ * rejects the whole message), boxes outside the frame or with negative
+ * sizes, scores outside 0..1, and more detections than it was given room
+ * for. Every message must stay valid JSON whatever it returned, so the
+ * rules of docs/protocol.md are applied here, once, for every predictor:
+ * a detection with a non-finite number is dropped, a box is clipped to the
+ * frame and dropped when nothing of it is left inside, a score is clamped
+ * to 0..1, at most FC_MAX_DETECTIONS are rendered, and the result's error
+ * says what was dropped. */
+#include "app/render.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "predict/worker.h"
+#include "source/frame.h"
+#include "util/strbuf.h"
+
+static double clampd(double v, double lo, double hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* A detection as it will be sent, or 0 if it has to be dropped
+ * (*nonfinite set when that is why). */
+static int clean_detection(const fc_detection *d, int frame_w, int frame_h, double *score,
+                           double box[4], int *nonfinite) {
+    *nonfinite = !isfinite(d->score);
+    for (int k = 0; k < 4; k++) *nonfinite |= !isfinite(d->box[k]);
+    if (*nonfinite) return 0;
+    /* Doubles from here: x + w of two finite floats cannot overflow. */
+    double x0 = clampd(d->box[0], 0, frame_w),
+           x1 = clampd((double)d->box[0] + d->box[2], 0, frame_w);
+    double y0 = clampd(d->box[1], 0, frame_h),
+           y1 = clampd((double)d->box[1] + d->box[3], 0, frame_h);
+    if (!(x1 > x0 && y1 > y0)) return 0; /* negative size, or wholly outside */
+    box[0] = x0;
+    box[1] = y0;
+    box[2] = x1 - x0;
+    box[3] = y1 - y0;
+    *score = clampd(d->score, 0, 1);
+    return 1;
+}
+
+static void json_num(fc_strbuf *sb, double v) {
+    fc_sb_printf(sb, "%.6g", v); /* finite by construction: clean_detection */
+}
+
+void fc_render_result(fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
+                      const char *model, uint64_t skipped, const fc_result *r) {
+    const fc_frame *f = r->frame;
+    int fw = f->view.src_width, fh = f->view.src_height;
+    fc_sb_puts(sb, "{\"type\":\"result\",\"stream\":");
+    fc_sb_json_str(sb, stream);
+    fc_sb_printf(sb,
+                 ",\"seq\":%llu,\"capture_us\":%lld,\"publish_us\":%lld,"
+                 "\"frame\":{\"index\":%lld,\"width\":%d,\"height\":%d,\"pts_us\":%lld},"
+                 "\"model\":",
+                 (unsigned long long)seq, (long long)f->capture_us, (long long)publish_us,
+                 (long long)f->view.index, fw, fh, (long long)f->view.pts_us);
+    fc_sb_json_str(sb, model);
+    fc_sb_printf(sb, ",\"infer_us\":%lld,\"detections\":[", (long long)r->infer_us);
+    int n = r->ndets < 0 ? 0 : r->ndets > FC_MAX_DETECTIONS ? FC_MAX_DETECTIONS : r->ndets;
+    int sent = 0, nonfinite = 0, outside = 0;
+    for (int i = 0; i < n; i++) {
+        const fc_detection *d = &r->dets[i];
+        double score, box[4];
+        int nf;
+        if (!clean_detection(d, fw, fh, &score, box, &nf)) {
+            nonfinite += nf;
+            outside += !nf;
+            continue;
+        }
+        char label[FC_LABEL_MAX + 1];
+        memcpy(label, d->label, FC_LABEL_MAX);
+        label[FC_LABEL_MAX] = 0; /* a plugin may fill all 32 bytes */
+        fc_sb_puts(sb, sent++ ? ",{\"label\":" : "{\"label\":");
+        fc_sb_json_str(sb, label);
+        fc_sb_puts(sb, ",\"score\":");
+        json_num(sb, score);
+        fc_sb_puts(sb, ",\"box\":[");
+        for (int k = 0; k < 4; k++) {
+            if (k) fc_sb_puts(sb, ",");
+            json_num(sb, box[k]);
+        }
+        fc_sb_puts(sb, "]}");
+    }
+    fc_sb_printf(sb, "],\"skipped\":%llu", (unsigned long long)skipped);
+    char dropped[160] = "";
+    if (nonfinite || outside)
+        snprintf(dropped, sizeof dropped,
+                 "%d of %d detections dropped (%d with a non-finite number, %d with no area "
+                 "inside the %dx%d frame)",
+                 nonfinite + outside, n, nonfinite, outside, fw, fh);
+    if (r->error || dropped[0]) {
+        fc_strbuf e;
+        fc_sb_init(&e, 256);
+        if (r->error) fc_sb_puts(&e, r->error);
+        if (r->error && dropped[0]) fc_sb_puts(&e, "; ");
+        fc_sb_puts(&e, dropped);
+        fc_sb_puts(sb, ",\"error\":");
+        fc_sb_json_str(sb, e.data);
+        fc_sb_free(&e);
+    }
+    fc_sb_puts(sb, "}");
+}

@@ -1,0 +1,17 @@
+/* Rendering: the bytes of a result message (docs/protocol.md), apart from
+ * the sequencer that decides which result goes out (pipeline.c).
+ *
+ * Pure functions: no locks, no globals; any thread. The caller owns sb. */
+#ifndef FC_APP_RENDER_H
+#define FC_APP_RENDER_H
+
+#include <stdint.h>
+
+struct fc_strbuf;
+struct fc_result;
+
+/* Appends a result message (JSON, no WebSocket framing) to sb. */
+void fc_render_result(struct fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
+                      const char *model, uint64_t skipped, const struct fc_result *r);
+
+#endif
