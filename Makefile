@@ -1,6 +1,8 @@
 # The front door. `make run` and `make test` are all a newcomer needs.
 #   make run    bootstrap, release build, serve the demo stream (Ctrl-C stops)
-#   make test   bootstrap, sanitized debug build (clang), the whole suite
+#   make test   bootstrap, sanitized debug build (clang), the whole suite, and
+#               the thread hand-offs under ThreadSanitizer
+#   make tsan   the ThreadSanitizer build and its tests only
 #   make bench  release build, the benchmarks in bench/ (prints figures)
 #   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make clean
@@ -10,7 +12,6 @@ LISTEN      ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 60
 DEMO_SOURCE ?= synthetic:size=640x360,fps=30,objects=3,seed=1
 DEMO_PREDICTOR ?= motion
-DEMO_PREVIEW ?= fps:10,width:640,quality:70
 
 RELEASE := build/release
 DEBUG   := build/debug
@@ -36,8 +37,7 @@ debug:
 	@cmake --build $(DEBUG) -j $(JOBS)
 
 run: release
-	$(RELEASE)/framecast --listen $(LISTEN) --source '$(DEMO_SOURCE)' --predictor '$(DEMO_PREDICTOR)' \
-		--preview '$(DEMO_PREVIEW)'
+	$(RELEASE)/framecast --listen $(LISTEN) --source '$(DEMO_SOURCE)' --predictor '$(DEMO_PREDICTOR)'
 
 # ThreadSanitizer: the unit tests and the integration tests labelled
 # `threads` (every thread hand-off), on a clang build of their own.
