@@ -22,10 +22,11 @@ const { chromium } = require('playwright-core');
 const SOURCE_DIR = process.env.FC_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD_DIR = process.env.FC_BUILD_DIR ?? path.join(SOURCE_DIR, 'build', 'debug');
 const CHROMIUM = '/usr/bin/chromium';
+// Default flags otherwise: a newcomer who opens the page must see video,
+// so previews are on by default (made only while the page watches).
 const SERVER_ARGS = [
   '--source', 'synthetic:size=640x360,fps=20,objects=3',
   '--predictor', 'motion',
-  '--preview', 'fps:10,width:640,quality:70',
 ];
 
 let server; // { proc, port, stderr }
