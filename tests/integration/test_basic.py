@@ -208,6 +208,15 @@ class TestBadInput(unittest.TestCase):
     def test_unknown_option(self):
         self.assert_usage_error(["--bogus"], "--bogus", "unknown option")
 
+    def test_help_lists_every_builtin_predictor_and_the_limits(self):
+        r = run_framecast("--help")
+        self.assertEqual(r.returncode, 0)
+        for word in ("null", "motion", "cascade:model=", "exec:", "fake:", ".so",
+                     "--max-clients", "--write-timeout", "--preview"):
+            self.assertIn(word, r.stdout)
+        for name in ("null", "fake", "motion", "cascade", "exec"):  # each one runs
+            self.assertRegex(r.stdout, rf"\n  {name}\b")
+
     def test_port_in_use(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
