@@ -72,6 +72,10 @@ class RobustnessTest(unittest.TestCase):
     def test_ping_flood_without_reading_is_closed(self):
         with fc.Server("--source", "synthetic:size=64x64,fps=5", "--queue-bytes", "65536") as server:
             s = raw_client(server.port)
+            s.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:  # upgraded first: pings before it are a protocol error
+                head += s.recv(1)
             ping = bytes([0x89, 0x80 | 125]) + b"\0\0\0\0" + b"p" * 125  # zero mask key
             chunk = ping * 8000  # ~1 MB
             s.settimeout(10)
