@@ -21,7 +21,8 @@ static const char usage[] =
     "  --source URL             shorthand for --stream demo=URL\n"
     "  --stream NAME=URL[,k=v]  a stream; repeatable. Stream keys: slow=drop|latest|close,\n"
     "                           mode=latest|every, workers=N, scale=W|WxH, wait=N (start\n"
-    "                           when N clients are subscribed); other keys go to the source\n"
+    "                           when N clients are subscribed), history=SPEC; other keys\n"
+    "                           go to the source\n"
     "  --predictor NAME[:OPTS]  predictor for every stream (null)\n"
     "  --workers N              predictor workers per stream (1)\n"
     "  --predict-timeout MS     report a frame whose prediction takes longer (5000; 0: off)\n"
@@ -37,6 +38,9 @@ static const char usage[] =
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
     "  --write-timeout MS       close a client whose queue has taken nothing this long (30000)\n"
+    "  --history SPEC           results kept per stream for clients that resume\n"
+    "                           (?since=SEQ&epoch=E): count:N,bytes:SIZE,age:DURATION or off\n"
+    "                           (count:300,bytes:4MiB,age:60s; history= per stream)\n"
     "  --max-clients N          WebSocket clients at once; more are answered 503 (from the\n"
     "                           descriptor limit, leaving room for sources and models)\n"
     "  --log-level L            debug|info|warn|error|off (info)\n"
@@ -134,6 +138,55 @@ static int parse_preview(fc_config *cfg, const char *v, char *err, size_t errlen
     return rc;
 }
 
+static const fc_history_limits history_default = {300, 4 << 20, 60000};
+
+/* "count:N,bytes:SIZE,age:DURATION" (any subset; the rest as
+ * history_default) or "off". */
+static int parse_history(const char *opt, const char *v, fc_history_limits *out, char *err,
+                         size_t errlen) {
+    fc_history_limits h = history_default;
+    if (strcmp(v, "off") == 0) {
+        *out = (fc_history_limits){0, 0, 0};
+        return 0;
+    }
+    char *copy = strdup(v), *save = NULL;
+    int rc = copy ? 0 : FC_EINVAL_OPT;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        uint64_t n = 0;
+        int64_t ms = 0;
+        if (!colon) {
+            rc = FC_EINVAL_OPT;
+            continue;
+        }
+        *colon++ = 0;
+        if (strcmp(tok, "count") == 0 && !fc_parse_bytes(colon, &n) && n >= 1 && n <= 1000000)
+            h.count = (unsigned)n;
+        else if (strcmp(tok, "bytes") == 0 && !fc_parse_bytes(colon, &n) && n >= 1 &&
+                 n <= (uint64_t)1 << 40)
+            h.bytes = (size_t)n;
+        else if (strcmp(tok, "age") == 0 && !fc_parse_duration_ms(colon, &ms) && ms >= 1)
+            h.age_ms = ms;
+        else
+            rc = FC_EINVAL_OPT;
+    }
+    free(copy);
+    if (rc)
+        snprintf(err, errlen,
+                 "%s: '%s' is not valid (expected off, or count:N,bytes:SIZE,age:DURATION, "
+                 "e.g. count:300,bytes:4MiB,age:60s)",
+                 opt, v);
+    else
+        *out = h;
+    return rc;
+}
+
+/* 1 for a token that continues a history= value ("bytes:4MiB"). */
+static int history_part(const char *tok) {
+    return strncmp(tok, "count:", 6) == 0 || strncmp(tok, "bytes:", 6) == 0 ||
+           strncmp(tok, "age:", 4) == 0;
+}
+
 static char *own(fc_config *cfg, char *s) {
     cfg->owned[cfg->nowned++] = s;
     return s;
@@ -175,10 +228,20 @@ static int parse_stream(fc_config *cfg, const char *opt, const char *v, char *er
     src[0] = 0;
     char *copy = strdup(eq + 1);
     char *save = NULL;
-    int first = 1, rc = 0;
+    char history[256] = "";
+    int first = 1, rc = 0, in_history = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
         if (!first) {
             long n = 0;
+            /* history=count:300,bytes:4MiB,age:60s: its parts follow the key */
+            if (strncmp(tok, "history=", 8) == 0 || (in_history && history_part(tok))) {
+                in_history = 1;
+                size_t used = strlen(history);
+                snprintf(history + used, sizeof history - used, "%s%s", used ? "," : "",
+                         used ? tok : tok + 8);
+                continue;
+            }
+            in_history = 0;
             if (strncmp(tok, "slow=", 5) == 0) {
                 int p = fc_slow_policy_parse(tok + 5);
                 if (p < 0) {
@@ -238,6 +301,12 @@ static int parse_stream(fc_config *cfg, const char *opt, const char *v, char *er
         first = 0;
     }
     free(copy);
+    if (!rc && history[0]) {
+        char o[128];
+        snprintf(o, sizeof o, "%s %s: history", opt, s->name);
+        rc = parse_history(o, history, &s->history, err, errlen);
+        s->has_history = !rc;
+    }
     if (rc) return rc;
     s->source = src;
     cfg->nstreams++;
@@ -257,6 +326,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     cfg->slow = FC_SLOW_DROP;
     cfg->log_level = FC_LOG_INFO;
     cfg->preview = preview_default;
+    cfg->history = history_default;
     cfg->hub.max_clients = 0; /* derived from the descriptor limit at start */
 
     enum {
@@ -282,7 +352,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_PREVIEW,
         O_PRED_TO,
         O_WRITE_TO,
-        O_MAX_CLIENTS
+        O_MAX_CLIENTS,
+        O_HISTORY
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -308,6 +379,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"predict-timeout", required_argument, 0, O_PRED_TO},
         {"write-timeout", required_argument, 0, O_WRITE_TO},
         {"max-clients", required_argument, 0, O_MAX_CLIENTS},
+        {"history", required_argument, 0, O_HISTORY},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -315,7 +387,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_MAX_CLIENTS ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_HISTORY ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -379,6 +451,9 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
               : c == O_CLOSE_TO ? &cfg->hub.close_timeout_ms
                                 : &cfg->hub.write_timeout_ms) = (int)n;
             break;
+        case O_HISTORY:
+            rc = parse_history(opt, optarg, &cfg->history, err, errlen);
+            break;
         case O_MAX_CLIENTS:
             rc = parse_long(opt, optarg, 1, 10000000, &n, err, errlen);
             cfg->hub.max_clients = (int)n;
@@ -433,6 +508,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         s->predictor = cfg->predictor;
         s->preview = cfg->preview;
         s->predict_timeout_ms = cfg->predict_timeout_ms;
+        if (!s->has_history) s->history = cfg->history;
     }
     return rc;
 }

@@ -24,6 +24,7 @@ typedef struct fc_config {
     int log_level;
     int exit_when_done; /* exit once every stream has ended or failed */
     fc_preview_spec preview;
+    fc_history_limits history; /* default for streams without history= */
 } fc_config;
 
 enum { FC_CONFIG_OK = 0, FC_CONFIG_EXIT = 1 /* --help or --version printed */ };

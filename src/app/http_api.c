@@ -48,7 +48,20 @@ static void metric_head(fc_strbuf *out, const char *name, const char *type, cons
 }
 
 static void metrics(fc_http_api *api, fc_strbuf *out) {
-    enum { CLIENTS, RESULTS, STALE, PREVIEWS, SENT, DROPPED, NSERIES };
+    enum {
+        CLIENTS,
+        RESULTS,
+        STALE,
+        PREVIEWS,
+        SENT,
+        DROPPED,
+        HISTORY_LEN,
+        HISTORY_BYTES,
+        RESUMES,
+        QUEUED,
+        QUEUED_MAX,
+        NSERIES
+    };
     static const char *series[NSERIES][3] = {
         {"framecast_clients", "gauge", "WebSocket clients connected"},
         {"framecast_results_total", "counter", "results published"},
@@ -60,6 +73,13 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
          "data messages (results, previews) written in full to clients"},
         {"framecast_messages_dropped_total", "counter",
          "data messages skipped by the slow-client policy"},
+        {"framecast_history_results", "gauge", "results kept for clients that resume"},
+        {"framecast_history_bytes", "gauge", "bytes of the results kept for resumes"},
+        {"framecast_resumes_total", "counter",
+         "clients that resumed with since= and got every result they missed"},
+        {"framecast_queued_bytes", "gauge", "bytes waiting in client queues (sampled)"},
+        {"framecast_queued_bytes_max", "gauge",
+         "bytes waiting in the fullest client queue (sampled)"},
     };
     fc_stream_info info[FC_HUB_MAX_STREAMS];
     fc_hub_stats st[FC_HUB_MAX_STREAMS];
@@ -71,14 +91,12 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
     for (int k = 0; k < NSERIES; k++) {
         metric_head(out, series[k][0], series[k][1], series[k][2]);
         for (int i = 0; i < n; i++) {
-            uint64_t v = k == CLIENTS    ? st[i].clients
-                         : k == RESULTS  ? info[i].results
-                         : k == STALE    ? info[i].stale
-                         : k == PREVIEWS ? info[i].previews
-                         : k == SENT     ? st[i].sent
-                                         : st[i].dropped;
+            const uint64_t v[NSERIES] = {st[i].clients,      info[i].results,     info[i].stale,
+                                         info[i].previews,   st[i].sent,          st[i].dropped,
+                                         st[i].history_len,  st[i].history_bytes, st[i].resumes,
+                                         st[i].queued_bytes, st[i].queued_max};
             fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", series[k][0], info[i].name,
-                         (unsigned long long)v);
+                         (unsigned long long)v[k]);
         }
     }
     metric_head(out, "framecast_clients_closed_total", "counter",
@@ -88,6 +106,13 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
             fc_sb_printf(out, "framecast_clients_closed_total{stream=\"%s\",reason=\"%s\"} %llu\n",
                          info[i].name, fc_hub_close_reason_name(r),
                          (unsigned long long)st[i].closed[r]);
+    metric_head(out, "framecast_resets_total", "counter",
+                "resuming clients told what they lost instead, by reason");
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < FC_HUB_RESETS; r++)
+            fc_sb_printf(out, "framecast_resets_total{stream=\"%s\",reason=\"%s\"} %llu\n",
+                         info[i].name, fc_hub_reset_reason_name(r),
+                         (unsigned long long)st[i].resets[r]);
     fc_hub_stats all;
     fc_hub_stats_get(api->hub, -1, &all);
     metric_head(out, "framecast_connections_accepted_total", "counter", "TCP connections accepted");

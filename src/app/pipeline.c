@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "app/preview.h"
 #include "app/render.h"
@@ -41,6 +43,7 @@ struct fc_pipeline {
     atomic_uint_fast64_t seq;      /* written under seq_mu, read by the API without it */
     atomic_uint_fast64_t stale;    /* mode=latest: results older than one published */
     atomic_uint_fast64_t previews; /* JPEG previews published */
+    char epoch[17];                /* names this run's seq numbering: results resume against it */
     fc_strbuf sb;
     fc_strbuf status_sb;        /* used by the source thread only */
     pthread_mutex_t preview_mu; /* the JPEG encoder, and the order of previews */
@@ -61,7 +64,7 @@ static void publish_preview(fc_pipeline *p, const fc_frame *f, uint64_t seq) {
                                    p->cfg.preview.quality);
     if (pv) {
         atomic_fetch_add_explicit(&p->previews, 1, memory_order_relaxed);
-        fc_hub_publish(p->hub, p->stream_id, pv);
+        fc_hub_publish_nowait(p->hub, p->stream_id, pv); /* one per result: bounded */
         fc_buf_unref(pv);
     }
     pthread_mutex_unlock(&p->preview_mu);
@@ -80,6 +83,9 @@ static void publish_preview(fc_pipeline *p, const fc_frame *f, uint64_t seq) {
 static void on_result(void *ud, const fc_result *r) {
     fc_pipeline *p = ud;
     const fc_frame *f = r->frame;
+    /* The hub's backpressure is waited out here, holding no lock: under
+     * seq_mu publishing never waits. */
+    fc_hub_wait_room(p->hub, p->stream_id);
     pthread_mutex_lock(&p->seq_mu);
     if (p->cfg.mode == FC_SLOT_EVERY) {
         while (f->ticket != p->next_ticket) pthread_cond_wait(&p->turn, &p->seq_mu);
@@ -91,11 +97,18 @@ static void on_result(void *ud, const fc_result *r) {
     p->next_ticket = f->ticket + 1;
     uint64_t seq = atomic_fetch_add_explicit(&p->seq, 1, memory_order_relaxed) + 1;
     fc_sb_reset(&p->sb);
-    fc_render_result(&p->sb, p->name, seq, fc_now_us(), p->api->name, fc_slot_skipped(&p->slot), r);
+    fc_result_meta meta = {.stream = p->name,
+                           .epoch = p->epoch,
+                           .seq = seq,
+                           .publish_us = fc_now_us(),
+                           .model = p->api->name,
+                           .skipped = fc_slot_skipped(&p->slot)};
+    fc_render_result(&p->sb, &meta, r);
     /* Frame it once: header + JSON in one buffer shared by every client. */
     fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
     if (msg) {
-        fc_hub_publish(p->hub, p->stream_id, msg);
+        msg->seq = seq; /* before it is shared: the hub keeps results by seq */
+        fc_hub_publish_nowait(p->hub, p->stream_id, msg);
         fc_buf_unref(msg);
     }
     if (f->preview) pthread_mutex_lock(&p->preview_mu); /* lock order: seq_mu, preview_mu */
@@ -178,12 +191,24 @@ static void *source_main(void *arg) {
     return NULL;
 }
 
+/* A fresh epoch: 16 hex digits from the kernel's random source, so two runs
+ * (a restart) never share one. */
+static void new_epoch(char out[17]) {
+    uint8_t r[8];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) { /* no entropy yet: time and pid */
+        uint64_t t = (uint64_t)fc_now_us() ^ (uint64_t)getpid() << 40;
+        memcpy(r, &t, sizeof r);
+    }
+    for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen) {
     fc_pipeline *p = calloc(1, sizeof *p);
     if (!p) return -1;
     p->cfg = *cfg;
     p->name = strdup(cfg->name);
+    new_epoch(p->epoch);
     p->hub = hub;
     pthread_mutex_init(&p->seq_mu, NULL);
     pthread_cond_init(&p->turn, NULL);
@@ -210,7 +235,9 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
         rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts,
                               cfg->predict_timeout_ms, &p->slot, on_result, p, err, errlen);
     if (!rc) {
-        p->stream_id = fc_hub_add_stream(hub, cfg->name, cfg->slow);
+        fc_hub_stream_config sc = {
+            .name = cfg->name, .policy = cfg->slow, .history = cfg->history, .epoch = p->epoch};
+        p->stream_id = fc_hub_add_stream(hub, &sc);
         if (p->stream_id < 0) {
             snprintf(err, errlen, "--stream %s: too many streams", cfg->name);
             rc = p->stream_id;

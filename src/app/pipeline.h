@@ -32,9 +32,11 @@ typedef struct fc_stream_config {
     int predict_timeout_ms; /* report a frame whose prediction takes longer (0: never) */
     enum fc_slot_mode mode;
     enum fc_slow_policy slow;
-    int scale_w, scale_h;    /* scale=W or WxH for the predictor's frames (0: as is) */
-    int wait_clients;        /* wait=N: start the source once N clients are subscribed */
-    fc_preview_spec preview; /* JPEG previews for viewers (fps 0: off) */
+    int scale_w, scale_h;      /* scale=W or WxH for the predictor's frames (0: as is) */
+    int wait_clients;          /* wait=N: start the source once N clients are subscribed */
+    fc_preview_spec preview;   /* JPEG previews for viewers (fps 0: off) */
+    fc_history_limits history; /* results kept for clients that resume */
+    int has_history;           /* history= was given for this stream */
 } fc_stream_config;
 
 typedef struct fc_pipeline fc_pipeline;

@@ -49,19 +49,20 @@ static void json_num(fc_strbuf *sb, double v) {
     fc_sb_printf(sb, "%.6g", v); /* finite by construction: clean_detection */
 }
 
-void fc_render_result(fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
-                      const char *model, uint64_t skipped, const fc_result *r) {
+void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r) {
     const fc_frame *f = r->frame;
     int fw = f->view.src_width, fh = f->view.src_height;
     fc_sb_puts(sb, "{\"type\":\"result\",\"stream\":");
-    fc_sb_json_str(sb, stream);
+    fc_sb_json_str(sb, m->stream);
+    fc_sb_puts(sb, ",\"epoch\":");
+    fc_sb_json_str(sb, m->epoch);
     fc_sb_printf(sb,
                  ",\"seq\":%llu,\"capture_us\":%lld,\"publish_us\":%lld,"
                  "\"frame\":{\"index\":%lld,\"width\":%d,\"height\":%d,\"pts_us\":%lld},"
                  "\"model\":",
-                 (unsigned long long)seq, (long long)f->capture_us, (long long)publish_us,
+                 (unsigned long long)m->seq, (long long)f->capture_us, (long long)m->publish_us,
                  (long long)f->view.index, fw, fh, (long long)f->view.pts_us);
-    fc_sb_json_str(sb, model);
+    fc_sb_json_str(sb, m->model);
     fc_sb_printf(sb, ",\"infer_us\":%lld,\"detections\":[", (long long)r->infer_us);
     int n = r->ndets < 0 ? 0 : r->ndets > FC_MAX_DETECTIONS ? FC_MAX_DETECTIONS : r->ndets;
     int sent = 0, nonfinite = 0, outside = 0;
@@ -88,7 +89,7 @@ void fc_render_result(fc_strbuf *sb, const char *stream, uint64_t seq, int64_t p
         }
         fc_sb_puts(sb, "]}");
     }
-    fc_sb_printf(sb, "],\"skipped\":%llu", (unsigned long long)skipped);
+    fc_sb_printf(sb, "],\"skipped\":%llu", (unsigned long long)m->skipped);
     char dropped[160] = "";
     if (nonfinite || outside)
         snprintf(dropped, sizeof dropped,

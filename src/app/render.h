@@ -10,8 +10,17 @@
 struct fc_strbuf;
 struct fc_result;
 
+/* What the sequencer knows of a result besides the prediction itself. */
+typedef struct fc_result_meta {
+    const char *stream;
+    const char *epoch; /* the stream's seq numbering */
+    uint64_t seq;
+    int64_t publish_us;
+    const char *model;
+    uint64_t skipped; /* frames the stream skipped so far */
+} fc_result_meta;
+
 /* Appends a result message (JSON, no WebSocket framing) to sb. */
-void fc_render_result(struct fc_strbuf *sb, const char *stream, uint64_t seq, int64_t publish_us,
-                      const char *model, uint64_t skipped, const struct fc_result *r);
+void fc_render_result(struct fc_strbuf *sb, const fc_result_meta *m, const struct fc_result *r);
 
 #endif

@@ -83,6 +83,7 @@ void fc_conn_close(fc_conn *c) {
                c->lp->hub->streams[c->stream].name, (unsigned long long)c->q.sent,
                (unsigned long long)c->q.dropped);
     unsubscribe(c);
+    if (c->cursor) c->lp->resuming--;
     if (c->counted) atomic_fetch_sub_explicit(&c->lp->hub->clients, 1, memory_order_relaxed);
     if (c->prev)
         c->prev->next = c->next;

@@ -1,6 +1,8 @@
 /* The broadcast hub's public API (see hub.h; the rooms are in internal.h). */
 #include "hub/hub.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,11 +56,24 @@ int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errl
     return 0;
 }
 
-int fc_hub_add_stream(fc_hub *hub, const char *name, enum fc_slow_policy policy) {
-    if (hub->loops || hub->nstreams == FC_HUB_MAX_STREAMS) return FC_EINVAL_OPT;
+static int epoch_valid(const char *e) {
+    size_t n = strlen(e);
+    if (n == 0 || n > FC_HUB_EPOCH_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", e[i]))
+            return 0;
+    return 1;
+}
+
+int fc_hub_add_stream(fc_hub *hub, const fc_hub_stream_config *sc) {
+    if (hub->loops || hub->nstreams == FC_HUB_MAX_STREAMS || !epoch_valid(sc->epoch))
+        return FC_EINVAL_OPT;
     fc_hub_stream *s = &hub->streams[hub->nstreams];
-    s->name = strdup(name);
-    s->policy = policy;
+    s->name = strdup(sc->name);
+    if (!s->name) return -ENOMEM;
+    s->policy = sc->policy;
+    s->history = sc->history;
+    snprintf(s->epoch, sizeof s->epoch, "%s", sc->epoch);
     return hub->nstreams++;
 }
 
@@ -89,20 +104,43 @@ int fc_hub_start(fc_hub *hub) {
     return 0;
 }
 
-static void publish(fc_hub *hub, int stream, fc_buf *msg, enum fc_item_kind kind) {
+const char *fc_hub_reset_reason_name(enum fc_hub_reset_reason r) {
+    static const char *names[] = {"epoch", "expired", "future", "overrun"};
+    return (unsigned)r < FC_HUB_RESETS ? names[r] : "?";
+}
+
+static void push_all(fc_hub *hub, int stream, fc_buf *msg, enum fc_item_kind kind) {
     if (stream < 0 || stream >= hub->nstreams) return;
     fc_buf_ref_n(msg, hub->nloops);
     for (int i = 0; i < hub->nloops; i++)
         fc_loop_push(&hub->loops[i], (fc_item){.kind = kind, .stream = stream, .buf = msg});
 }
 
+void fc_hub_wait_room(fc_hub *hub, int stream) {
+    if (stream < 0 || stream >= hub->nstreams) return;
+    for (int i = 0; i < hub->nloops; i++) fc_loop_wait_room(&hub->loops[i], stream);
+}
+
+void fc_hub_publish_nowait(fc_hub *hub, int stream, fc_buf *msg) {
+    push_all(hub, stream, msg, FC_IT_MSG);
+}
+
 void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg) {
-    publish(hub, stream, msg, FC_IT_MSG);
+    fc_hub_wait_room(hub, stream);
+    push_all(hub, stream, msg, FC_IT_MSG);
+}
+
+int fc_hub_try_publish(fc_hub *hub, int stream, fc_buf *msg) {
+    if (stream < 0 || stream >= hub->nstreams) return FC_EUNKNOWN;
+    if (atomic_load(&hub->stopping)) return FC_ESTOPPED;
+    return fc_loop_try_push_all(hub->loops, hub->nloops,
+                                (fc_item){.kind = FC_IT_MSG, .stream = stream, .buf = msg});
 }
 
 void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg) {
     msg->flags |= FC_BUF_KEEP; /* before it is shared */
-    publish(hub, stream, msg, FC_IT_STICKY);
+    fc_hub_wait_room(hub, stream);
+    push_all(hub, stream, msg, FC_IT_STICKY);
 }
 
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
@@ -119,6 +157,17 @@ void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
             out->dropped += atomic_load_explicit(&ls->dropped, memory_order_relaxed);
             for (int r = 0; r < FC_HUB_CLOSE_REASONS; r++)
                 out->closed[r] += atomic_load_explicit(&ls->closed[r], memory_order_relaxed);
+            out->resumes += atomic_load_explicit(&ls->resumes, memory_order_relaxed);
+            for (int r = 0; r < FC_HUB_RESETS; r++)
+                out->resets[r] += atomic_load_explicit(&ls->resets[r], memory_order_relaxed);
+            out->queued_bytes += atomic_load_explicit(&ls->queued_bytes, memory_order_relaxed);
+            uint64_t m = atomic_load_explicit(&ls->queued_max, memory_order_relaxed);
+            if (m > out->queued_max) out->queued_max = m;
+            if (i == 0) { /* every loop keeps the same results */
+                out->history_len += atomic_load_explicit(&ls->history_len, memory_order_relaxed);
+                out->history_bytes +=
+                    atomic_load_explicit(&ls->history_bytes, memory_order_relaxed);
+            }
         }
     }
     for (int r = 0; r < FC_HUB_REFUSALS; r++)

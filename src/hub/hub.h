@@ -6,8 +6,11 @@
  * mutex-guarded vector, one lock per loop per message, never per client) and
  * wakes the loop with uv_async_send. The loop drains its inbox, applies the
  * stream's slow-client policy while queueing a reference on each of its
- * subscribers, and once per loop iteration (uv_check) writes each socket's
+ * subscribers, keeps results in the stream's history (the loop's own
+ * reference), and once per loop iteration (uv_check) writes each socket's
  * pending messages with one writev (uv_try_write; the rest via uv_write).
+ * A client that resumes (?since=SEQ&epoch=E) is fed from the history as its
+ * socket drains, then joins the live fan-out (docs/protocol.md).
  *
  * Ownership: each I/O loop owns its connections outright; nothing else
  * touches them. Loop 0 also owns the listening socket and hands accepted
@@ -22,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hub/history.h"
 #include "hub/http.h"
 #include "hub/queue.h"
 #include "util/buf.h"
@@ -58,23 +62,63 @@ typedef int (*fc_hub_http_fn)(void *ud, const fc_http_request *req, fc_strbuf *r
 /* Binds and listens (so a port in use fails here, before anything starts).
  * On error returns a negative code and writes a message into err. */
 int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errlen);
-/* Registers a stream served at /ws/<name>; returns its id (>= 0) or < 0. */
-int fc_hub_add_stream(fc_hub *hub, const char *name, enum fc_slow_policy policy);
+/* A stream as the hub serves it. */
+typedef struct fc_hub_stream_config {
+    const char *name;
+    enum fc_slow_policy policy;
+    fc_history_limits history; /* results kept for clients that resume */
+    const char *epoch;         /* names the stream's seq numbering (at most 32 bytes of
+                                  [A-Za-z0-9_-]); clients resume against it */
+} fc_hub_stream_config;
+#define FC_HUB_EPOCH_MAX 32
+
+/* Registers a stream served at /ws/<name>, before fc_hub_start; returns
+ * its id (>= 0) or < 0. */
+int fc_hub_add_stream(fc_hub *hub, const fc_hub_stream_config *sc);
 void fc_hub_set_http_handler(fc_hub *hub, fc_hub_http_fn fn, void *ud);
 int fc_hub_start(fc_hub *hub);
 /* The bound port (useful with port 0). */
 int fc_hub_port(const fc_hub *hub);
 
-/* Fans msg (a complete WebSocket frame) out to the stream's subscribers.
- * Adds its own references; the caller keeps its own. Any thread. Blocks
- * while a loop has 32 messages waiting (backpressure: the publisher slows
- * to what the hub can fan out); returns at once after fc_hub_stop. */
+/* Publishing. msg is a complete WebSocket frame; the hub adds its own
+ * references, the caller keeps its own. A result carries its seq in
+ * msg->seq (> 0): the loops keep it in the stream's history. Messages of a
+ * stream reach its clients in the order they were published. Backpressure
+ * is per stream: a loop takes 32 waiting messages of a stream
+ * before its publishers wait, so a fast stream slows to what fan-out takes
+ * and never holds up another stream.
+ *
+ * fc_hub_publish waits for room, then publishes; for threads that hold no
+ * lock anyone else needs. A publisher that must publish under a lock of its
+ * own (the sequencer) calls fc_hub_wait_room before taking it, then
+ * fc_hub_publish_nowait under it: the inboxes then hold at most the bound
+ * plus one message per such publisher. Both return at once after
+ * fc_hub_stop. Any thread but an I/O thread. */
 void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg);
+void fc_hub_wait_room(fc_hub *hub, int stream);
+void fc_hub_publish_nowait(fc_hub *hub, int stream, fc_buf *msg);
+
+/* Publishes only if every loop has room for the stream now, else returns
+ * FC_EFULL and publishes nothing; never waits. For callers on an I/O thread
+ * (waiting there could deadlock on the loop's own inbox). Returns 0,
+ * FC_EFULL, or FC_ESTOPPED. */
+int fc_hub_try_publish(fc_hub *hub, int stream, fc_buf *msg);
 
 /* Like fc_hub_publish, and the loops keep msg as the stream's sticky
  * message: every client that subscribes later receives it first (the
  * stream's current status). Replaces the previous sticky message. */
 void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg);
+
+/* Why a resuming client got a reset instead of what it missed. */
+enum fc_hub_reset_reason {
+    FC_HUB_RESET_EPOCH,   /* its epoch is not the stream's (another numbering) */
+    FC_HUB_RESET_EXPIRED, /* results after its seq are no longer kept */
+    FC_HUB_RESET_FUTURE,  /* its seq is beyond the newest result */
+    FC_HUB_RESET_OVERRUN, /* it read slower than results expired while catching up */
+    FC_HUB_RESETS
+};
+/* "epoch", "expired", "future", "overrun". */
+const char *fc_hub_reset_reason_name(enum fc_hub_reset_reason r);
 
 /* Why the server closed a client (besides shutdown and protocol errors). */
 enum fc_hub_close_reason {
@@ -102,9 +146,14 @@ typedef struct fc_hub_stats {
     uint64_t sent;                         /* data messages (results, previews) written in full */
     uint64_t dropped;                      /* data messages skipped by the slow-client policy */
     uint64_t closed[FC_HUB_CLOSE_REASONS]; /* clients closed, by reason */
-    uint64_t flushes;                  /* writevs issued by the flush (libuv may finish a partial
-                                          one with further writes of its own, not counted) */
-    uint64_t refused[FC_HUB_REFUSALS]; /* hub-wide (not per stream) */
+    uint64_t flushes;                    /* writevs issued by the flush (libuv may finish a partial
+                                            one with further writes of its own, not counted) */
+    uint64_t refused[FC_HUB_REFUSALS];   /* hub-wide (not per stream) */
+    uint64_t history_len, history_bytes; /* results kept for resumes (one loop's ring) */
+    uint64_t resumes;                    /* clients that resumed (what they missed, or nothing) */
+    uint64_t resets[FC_HUB_RESETS];      /* resuming clients told what they lost */
+    uint64_t queued_bytes, queued_max;   /* bytes in client queues: sum, largest; sampled
+                                            once per loop tick */
 } fc_hub_stats;
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out); /* stream -1: all */
 

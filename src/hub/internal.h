@@ -10,7 +10,9 @@
  *   request.c   a new connection's HTTP request head: routing to the
  *               WebSocket upgrade, the HTTP handler or an error answer
  *   session.c   a WebSocket session: frames in, control replies, keepalive,
- *               the closing handshake, published messages into its queue
+ *               the closing handshake, published messages into its queue,
+ *               a resume fed from the history
+ *   history.c   a stream's recent results, for resumes
  *   writer.c    the write path: once per loop iteration, one writev per
  *               socket with pending data; partial writes
  *   conn.c      a connection's record: adoption, the loop's lists, close
@@ -61,14 +63,20 @@ typedef struct fc_conn {
     fc_queue q;
     uv_write_t wreq;
     size_t wreq_bytes; /* what the uv_write in progress carries */
+    uint64_t cursor;   /* resuming: the next seq to feed from the history; 0: live */
 } fc_conn;
 
 /* Per loop, per stream. Counters are written by the loop, read by anyone. */
 typedef struct fc_lstream {
     fc_conn *subs;
-    fc_buf *sticky; /* sent first to each new subscriber, or NULL */
-    atomic_uint_fast64_t clients, previewers, sent, dropped;
+    fc_buf *sticky;     /* sent first to each new subscriber, or NULL */
+    fc_history history; /* the stream's recent results, this loop's references */
+    uint64_t last_seq;  /* seq of the newest result this loop has fanned out */
+    atomic_uint_fast64_t clients, previewers, sent, dropped, resumes;
     atomic_uint_fast64_t closed[FC_HUB_CLOSE_REASONS];
+    atomic_uint_fast64_t resets[FC_HUB_RESETS];
+    /* sampled each tick */
+    atomic_uint_fast64_t history_len, history_bytes, queued_bytes, queued_max;
 } fc_lstream;
 
 enum fc_item_kind { FC_IT_MSG, FC_IT_STICKY, FC_IT_CONN, FC_IT_STOP };
@@ -86,7 +94,7 @@ typedef struct fc_inbox {
     pthread_cond_t space; /* signalled when the loop takes the items */
     fc_item *items;
     size_t n, cap;
-    size_t msgs; /* FC_IT_MSG/FC_IT_STICKY items waiting */
+    unsigned waiting[FC_HUB_MAX_STREAMS]; /* messages of each stream in items */
 } fc_inbox;
 
 typedef struct fc_loop {
@@ -97,11 +105,13 @@ typedef struct fc_loop {
     int initialized, thread_started;
     uv_async_t wake;
     uv_check_t flush;
+    uv_idle_t turn; /* keeps the loop turning while resuming clients can take more */
     uv_timer_t tick;
     fc_inbox inbox;
     fc_item *scratch; /* the drained inbox, reused */
     size_t scratch_cap;
     fc_conn *conns;
+    int resuming; /* connections with a cursor */
     fc_conn **dirty;
     size_t ndirty, dirty_cap;
     fc_lstream streams[FC_HUB_MAX_STREAMS];
@@ -116,6 +126,8 @@ typedef struct fc_loop {
 typedef struct fc_hub_stream {
     char *name;
     enum fc_slow_policy policy;
+    fc_history_limits history;
+    char epoch[FC_HUB_EPOCH_MAX + 1];
 } fc_hub_stream;
 
 struct fc_listener;

@@ -2,34 +2,65 @@
 #include "hub/loop.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "hub/conn.h"
 #include "hub/request.h"
 #include "hub/session.h"
 #include "hub/writer.h"
+#include "util/error.h"
 #include "util/fault.h"
 
-void fc_loop_push(fc_loop *lp, fc_item it) {
-    fc_inbox *ib = &lp->inbox;
-    int msg = it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY;
-    pthread_mutex_lock(&ib->mu);
-    while (msg && ib->msgs >= FC_LOOP_INBOX_MSGS && !atomic_load(&lp->hub->stopping))
-        pthread_cond_wait(&ib->space, &ib->mu);
-    if (msg && atomic_load(&lp->hub->stopping)) { /* the loop is gone or going */
-        pthread_mutex_unlock(&ib->mu);
-        fc_buf_unref(it.buf);
-        return;
-    }
-    ib->msgs += msg;
+/* Appends under the inbox lock; the caller wakes the loop. */
+static void append(fc_inbox *ib, fc_item it) {
+    if (it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY) ib->waiting[it.stream]++;
     if (ib->n == ib->cap) {
         ib->cap = ib->cap ? ib->cap * 2 : 64;
         ib->items = realloc(ib->items, ib->cap * sizeof *ib->items);
         if (!ib->items) abort();
     }
     ib->items[ib->n++] = it;
+}
+
+static int stopping(const fc_loop *lp) {
+    return atomic_load(&lp->hub->stopping);
+}
+
+void fc_loop_push(fc_loop *lp, fc_item it) {
+    fc_inbox *ib = &lp->inbox;
+    int msg = it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY;
+    pthread_mutex_lock(&ib->mu);
+    if (msg && stopping(lp)) { /* the loop is gone or going */
+        pthread_mutex_unlock(&ib->mu);
+        fc_buf_unref(it.buf);
+        return;
+    }
+    append(ib, it);
     pthread_mutex_unlock(&ib->mu);
     uv_async_send(&lp->wake);
+}
+
+void fc_loop_wait_room(fc_loop *lp, int stream) {
+    fc_inbox *ib = &lp->inbox;
+    pthread_mutex_lock(&ib->mu);
+    while (ib->waiting[stream] >= FC_LOOP_INBOX_MSGS && !stopping(lp))
+        pthread_cond_wait(&ib->space, &ib->mu);
+    pthread_mutex_unlock(&ib->mu);
+}
+
+int fc_loop_try_push_all(fc_loop *loops, int n, fc_item it) {
+    for (int i = 0; i < n; i++) pthread_mutex_lock(&loops[i].inbox.mu); /* always in this order */
+    int room = !stopping(&loops[0]);
+    for (int i = 0; i < n && room; i++)
+        room = loops[i].inbox.waiting[it.stream] < FC_LOOP_INBOX_MSGS;
+    if (room) {
+        fc_buf_ref_n(it.buf, n);
+        for (int i = 0; i < n; i++) append(&loops[i].inbox, it);
+    }
+    for (int i = n - 1; i >= 0; i--) pthread_mutex_unlock(&loops[i].inbox.mu);
+    for (int i = 0; room && i < n; i++) uv_async_send(&loops[i].wake);
+    return room ? 0 : FC_EFULL;
 }
 
 /* --- Reads ---------------------------------------------------------------- */
@@ -89,7 +120,7 @@ static void close_handle(uv_handle_t *h, void *arg) {
 static void close_foreign(uv_handle_t *h, void *arg) {
     fc_loop *lp = arg;
     if (h->type == UV_TCP || h == (uv_handle_t *)&lp->wake || h == (uv_handle_t *)&lp->flush ||
-        h == (uv_handle_t *)&lp->tick)
+        h == (uv_handle_t *)&lp->tick || h == (uv_handle_t *)&lp->turn)
         return;
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
@@ -129,25 +160,71 @@ static void on_tick(uv_timer_t *t) {
         drain_end(lp);
         return;
     }
+    uint64_t queued[FC_HUB_MAX_STREAMS] = {0}, largest[FC_HUB_MAX_STREAMS] = {0};
     for (fc_conn *c = lp->conns, *next; c; c = next) {
         next = c->next;
-        if (c->deadline_ms && now >= c->deadline_ms)
+        if (c->deadline_ms && now >= c->deadline_ms) {
             fc_conn_close(c); /* handshake or closing handshake took too long */
-        else
-            fc_session_tick(c, now);
+            continue;
+        }
+        fc_session_tick(c, now);
+        if (c->stream >= 0 && !fc_conn_closing(c)) {
+            queued[c->stream] += c->q.bytes;
+            if (c->q.bytes > largest[c->stream]) largest[c->stream] = c->q.bytes;
+        }
     }
+    for (int s = 0; s < lp->hub->nstreams; s++) { /* the gauges the stats read */
+        fc_lstream *ls = &lp->streams[s];
+        fc_history_expire(&ls->history, now, &lp->hub->streams[s].history);
+        atomic_store_explicit(&ls->history_len, ls->history.len, memory_order_relaxed);
+        atomic_store_explicit(&ls->history_bytes, ls->history.bytes, memory_order_relaxed);
+        atomic_store_explicit(&ls->queued_bytes, queued[s], memory_order_relaxed);
+        atomic_store_explicit(&ls->queued_max, largest[s], memory_order_relaxed);
+    }
+}
+
+/* --- Once per iteration: resumes fed, then every dirty socket flushed -------- */
+
+static void on_turn(uv_idle_t *h) {
+    (void)h; /* its being active is the point: uv_run does not block */
+}
+
+/* Feeds each resuming client from the history and writes it, a few rounds
+ * while its socket takes everything; a client whose socket is full waits
+ * for its write to complete. While one could take more at once, the idle
+ * handle keeps the loop from blocking, so the next iteration goes on. */
+static void feed_resuming(fc_loop *lp) {
+    int more = 0;
+    for (fc_conn *c = lp->conns, *next; c && lp->resuming; c = next) {
+        next = c->next;
+        for (int round = 0; round < 8 && c->cursor && !c->writing; round++) {
+            fc_session_feed(c);
+            fc_writer_flush(c);
+        }
+        more |= c->cursor && !c->writing && !fc_conn_closing(c);
+    }
+    if (more)
+        uv_idle_start(&lp->turn, on_turn);
+    else
+        uv_idle_stop(&lp->turn);
+}
+
+static void on_check(uv_check_t *h) {
+    fc_loop *lp = h->data;
+    if (lp->resuming) feed_resuming(lp);
+    fc_writer_flush_dirty(lp);
 }
 
 static void on_wake(uv_async_t *a) {
     fc_loop *lp = a->data;
-    fc_hub *hub = lp->hub;
+    const fc_hub *hub = lp->hub;
     pthread_mutex_lock(&lp->inbox.mu);
     fc_item *items = lp->inbox.items;
     size_t n = lp->inbox.n, cap = lp->inbox.cap;
     lp->inbox.items = lp->scratch;
     lp->inbox.cap = lp->scratch_cap;
     lp->inbox.n = 0;
-    lp->inbox.msgs = 0;
+    memset(lp->inbox.waiting, 0, sizeof lp->inbox.waiting);
     pthread_cond_broadcast(&lp->inbox.space);
     pthread_mutex_unlock(&lp->inbox.mu);
     lp->scratch = items;
@@ -159,18 +236,22 @@ static void on_wake(uv_async_t *a) {
         case FC_IT_STICKY:
         case FC_IT_MSG: {
             fc_lstream *ls = &lp->streams[it->stream];
+            const fc_hub_stream *hs = &hub->streams[it->stream];
             if (it->kind == FC_IT_STICKY) { /* kept for later subscribers, and sent now */
                 if (ls->sticky) fc_buf_unref(ls->sticky);
                 ls->sticky = fc_buf_ref(it->buf);
             }
+            if (it->buf->seq) ls->last_seq = it->buf->seq;
             if (!lp->stopping) {
-                enum fc_slow_policy policy = hub->streams[it->stream].policy;
                 for (fc_conn *c = ls->subs, *next; c; c = next) {
                     next = c->sub_next; /* the close policy unlinks c */
-                    fc_session_deliver(c, it->buf, policy);
+                    fc_session_deliver(c, it->buf, hs->policy);
                 }
             }
-            fc_buf_unref(it->buf);
+            if (it->buf->seq) /* a result: the history keeps the loop's reference */
+                fc_history_push(&ls->history, it->buf, (int64_t)uv_now(&lp->uv), &hs->history);
+            else
+                fc_buf_unref(it->buf);
             break;
         }
         case FC_IT_CONN:
@@ -205,7 +286,10 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     lp->initialized = 1;
     uv_async_init(&lp->uv, &lp->wake, on_wake);
     lp->wake.data = lp;
-    fc_writer_init(lp);
+    uv_check_init(&lp->uv, &lp->flush);
+    lp->flush.data = lp;
+    uv_check_start(&lp->flush, on_check);
+    uv_idle_init(&lp->uv, &lp->turn);
     uv_timer_init(&lp->uv, &lp->tick);
     lp->tick.data = lp;
     /* Deadlines are checked at a tenth of the shortest timeout, 10 ms to 1 s. */
@@ -251,6 +335,8 @@ void fc_loop_destroy(fc_loop *lp) {
     free(lp->scratch);
     free(lp->dirty);
     free(lp->rbuf);
-    for (int s = 0; s < FC_HUB_MAX_STREAMS; s++)
+    for (int s = 0; s < FC_HUB_MAX_STREAMS; s++) {
         if (lp->streams[s].sticky) fc_buf_unref(lp->streams[s].sticky);
+        fc_history_free(&lp->streams[s].history);
+    }
 }

@@ -7,10 +7,14 @@
  * socket to adopt). The loop also turns socket reads into request or
  * session input, and runs a tick for deadlines and keepalive.
  *
- * Backpressure: an inbox holds at most FC_LOOP_INBOX_MSGS messages; a
- * publisher that finds it full waits until the loop takes the batch (or the
- * hub stops), so a publisher slows to what fan-out can take instead of the
- * inbox growing without bound. Sockets and stops never wait.
+ * Backpressure, per stream: a publisher that can wait first waits until
+ * the inbox holds fewer than FC_LOOP_INBOX_MSGS messages of its stream
+ * (fc_loop_wait_room: no lock of the caller's held), then pushes without
+ * waiting; so a fast stream slows to what fan-out takes, the inbox holds at
+ * most FC_LOOP_INBOX_MSGS plus the number of concurrent publishers per
+ * stream, and one stream's backlog never holds up another's. Callers that
+ * must never wait (I/O threads) use fc_loop_try_push_all. Sockets and stops
+ * never wait.
  *
  * init/start/join/destroy on the hub's thread; push on any thread;
  * hand_over on loop 0's thread. */
@@ -26,9 +30,15 @@
 int fc_loop_init(fc_loop *lp, fc_hub *hub, int index);
 /* Starts the loop's thread. */
 int fc_loop_start(fc_loop *lp);
-/* Hands an item to the loop (takes its buffer reference). A message waits
- * for room; returns at once (releasing the buffer) once the hub stops. */
+/* Hands an item to the loop (takes its buffer reference); never waits. A
+ * message is released instead once the hub stops. */
 void fc_loop_push(fc_loop *lp, fc_item it);
+/* Waits while the inbox holds FC_LOOP_INBOX_MSGS messages of stream (or
+ * until the hub stops). */
+void fc_loop_wait_room(fc_loop *lp, int stream);
+/* Pushes a message into all n loops, adding n references, if every one has
+ * room for its stream; otherwise pushes nothing. Returns 0 or FC_EFULL. */
+int fc_loop_try_push_all(fc_loop *loops, int n, fc_item it);
 /* A socket accepted on loop `from`, for loop `to`: adopted at once when it
  * is the same loop, else through its inbox. */
 void fc_loop_hand_over(fc_loop *from, fc_loop *to, int fd);

@@ -45,6 +45,38 @@ static int take_place(fc_conn *c) {
     return 1;
 }
 
+/* 1 if the query has key=1. */
+static int query_flag(fc_http_slice query, const char *key) {
+    fc_http_slice v;
+    return fc_http_query_get(query, key, &v) && v.len == 1 && v.p[0] == '1';
+}
+
+/* Reads preview, last, since and epoch from the query (docs/protocol.md);
+ * the epoch is copied into epoch_buf (FC_HUB_EPOCH_MAX + 2 bytes), as the
+ * head it points into is freed before the session starts. Returns NULL, or
+ * what is wrong for a 400 answer. */
+static const char *session_opts(const fc_http_request *req, fc_session_opts *o, char *epoch_buf) {
+    *o = (fc_session_opts){.want_preview = query_flag(req->query, "preview"),
+                           .last = query_flag(req->query, "last")};
+    fc_http_slice v;
+    if (fc_http_query_get(req->query, "since", &v)) {
+        if (v.len == 0 || v.len > 19) return "since: expected a result's seq (a decimal number)";
+        for (size_t i = 0; i < v.len; i++) {
+            if (v.p[i] < '0' || v.p[i] > '9')
+                return "since: expected a result's seq (a decimal number)";
+            o->since = o->since * 10 + (uint64_t)(v.p[i] - '0');
+        }
+        o->resume = 1;
+    }
+    if (fc_http_query_get(req->query, "epoch", &v)) {
+        /* One byte over the longest epoch is enough to never match. */
+        size_t n = v.len < FC_HUB_EPOCH_MAX + 1 ? v.len : FC_HUB_EPOCH_MAX + 1;
+        memcpy(epoch_buf, v.p, n);
+        o->epoch = (fc_http_slice){epoch_buf, n};
+    }
+    return NULL;
+}
+
 static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) {
     int stream = find_stream(c->lp->hub, name);
     if (stream < 0) {
@@ -65,6 +97,13 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
         reply(c, 400, "Bad Request", NULL, up.reason);
         return;
     }
+    fc_session_opts opts;
+    char epoch[FC_HUB_EPOCH_MAX + 2];
+    const char *bad = session_opts(req, &opts, epoch);
+    if (bad) {
+        reply(c, 400, "Bad Request", NULL, bad);
+        return;
+    }
     if (!take_place(c)) { /* before the upgrade, so the client can tell and retry */
         fc_hub *hub = c->lp->hub;
         atomic_fetch_add_explicit(&hub->refused[FC_HUB_REFUSED_MAX_CLIENTS], 1,
@@ -75,16 +114,13 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
         reply(c, 503, "Service Unavailable", "Retry-After: 1\r\n", why);
         return;
     }
-    fc_http_slice pv; /* read before the head is freed */
-    int want_preview =
-        fc_http_query_get(req->query, "preview", &pv) && pv.len == 1 && pv.p[0] == '1';
     size_t extra = c->head_len - req->head_len; /* frames sent right after the head */
     uint8_t early[512];
     int has_early = extra > 0 && extra <= sizeof early;
     if (has_early) memcpy(early, c->head + req->head_len, extra);
     free(c->head);
     c->head = NULL;
-    fc_session_start(c, stream, &up, want_preview);
+    fc_session_start(c, stream, &up, &opts);
     if (has_early)
         fc_session_input(c, early, extra);
     else if (extra)

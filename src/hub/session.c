@@ -2,10 +2,12 @@
 #include "hub/session.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "hub/conn.h"
 #include "hub/writer.h"
 #include "util/log.h"
+#include "util/strbuf.h"
 
 /* Starts the closing handshake: queue a close frame, send nothing after it,
  * and give the peer close_timeout_ms to answer. */
@@ -78,7 +80,52 @@ void fc_session_input(fc_conn *c, uint8_t *data, size_t len) {
     if (code) fc_session_fail(c, (unsigned)code, c->parser.error);
 }
 
-void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, int want_preview) {
+/* Tells a resuming client what it lost: a reset message (never dropped),
+ * after which it gets live results. */
+static void send_reset(fc_conn *c, enum fc_hub_reset_reason why) {
+    fc_lstream *ls = &c->lp->streams[c->stream];
+    const fc_hub_stream *hs = &c->lp->hub->streams[c->stream];
+    uint64_t oldest = fc_history_oldest(&ls->history);
+    fc_strbuf sb;
+    fc_sb_init(&sb, 160);
+    fc_sb_puts(&sb, "{\"type\":\"reset\",\"stream\":");
+    fc_sb_json_str(&sb, hs->name);
+    fc_sb_printf(&sb, ",\"epoch\":\"%s\",\"reason\":\"%s\",\"oldest_seq\":%llu}", hs->epoch,
+                 fc_hub_reset_reason_name(why),
+                 (unsigned long long)(oldest ? oldest : ls->last_seq + 1));
+    fc_writer_send(c, fc_ws_frame(FC_WS_TEXT, sb.data, sb.len));
+    fc_sb_free(&sb);
+    atomic_fetch_add_explicit(&ls->resets[why], 1, memory_order_relaxed);
+}
+
+static void set_cursor(fc_conn *c, uint64_t seq) {
+    c->lp->resuming += (seq != 0) - (c->cursor != 0);
+    c->cursor = seq;
+}
+
+/* ?since=SEQ&epoch=E: what the client missed, if every result of it is
+ * still kept; a reset otherwise. */
+static void start_resume(fc_conn *c, const fc_session_opts *o) {
+    fc_lstream *ls = &c->lp->streams[c->stream];
+    const char *epoch = c->lp->hub->streams[c->stream].epoch;
+    if (o->epoch.len != strlen(epoch) || memcmp(o->epoch.p, epoch, o->epoch.len) != 0) {
+        send_reset(c, FC_HUB_RESET_EPOCH);
+        return;
+    }
+    if (o->since > ls->last_seq) {
+        send_reset(c, FC_HUB_RESET_FUTURE);
+        return;
+    }
+    uint64_t oldest = fc_history_oldest(&ls->history);
+    if (o->since < ls->last_seq && (!oldest || o->since + 1 < oldest)) {
+        send_reset(c, FC_HUB_RESET_EXPIRED);
+        return;
+    }
+    atomic_fetch_add_explicit(&ls->resumes, 1, memory_order_relaxed);
+    if (o->since < ls->last_seq) set_cursor(c, o->since + 1);
+}
+
+void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_session_opts *o) {
     char resp[256];
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -87,21 +134,57 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, int want_
     fc_writer_send(c, fc_buf_from(resp, (size_t)n));
     fc_loop *lp = c->lp;
     c->state = FC_CONN_WS;
-    c->want_preview = want_preview != 0;
+    c->want_preview = o->want_preview != 0;
     c->deadline_ms = 0;
     c->last_rx_ms = c->progress_ms = (int64_t)uv_now(&lp->uv);
     fc_ws_parser_init(&c->parser, 1, lp->hub->cfg.max_message);
     fc_conn_subscribe(c, stream);
-    fc_buf *sticky = lp->streams[stream].sticky; /* flagged FC_BUF_KEEP when published */
-    if (sticky) {
-        fc_queue_push(&c->q, fc_buf_ref(sticky));
+    fc_lstream *ls = &lp->streams[stream];
+    if (ls->sticky) { /* flagged FC_BUF_KEEP when published */
+        fc_queue_push(&c->q, fc_buf_ref(ls->sticky));
         fc_writer_mark(c);
     }
+    if (o->resume) {
+        start_resume(c, o);
+    } else if (o->last && ls->history.len) {
+        fc_queue_push(&c->q, fc_buf_ref(fc_history_get(&ls->history, ls->last_seq)));
+        fc_writer_mark(c);
+    }
+}
+
+void fc_session_feed(fc_conn *c) {
+    if (!c->cursor) return;
+    if (c->state != FC_CONN_WS || c->close_sent) {
+        set_cursor(c, 0);
+        return;
+    }
+    fc_lstream *ls = &c->lp->streams[c->stream];
+    const fc_queue_limits *lim = &c->lp->hub->limits;
+    int queued = 0;
+    while (c->cursor) {
+        if (c->cursor > ls->last_seq) { /* everything published so far: live from now on */
+            set_cursor(c, 0);
+            break;
+        }
+        fc_buf *b = fc_history_get(&ls->history, c->cursor);
+        if (!b) { /* released before it was sent: say so, go on from what is kept */
+            send_reset(c, FC_HUB_RESET_OVERRUN);
+            uint64_t oldest = fc_history_oldest(&ls->history);
+            set_cursor(c, oldest > c->cursor ? oldest : 0);
+            continue;
+        }
+        if (fc_queue_over(&c->q, b->len, lim)) break; /* the socket must drain first */
+        fc_queue_push(&c->q, fc_buf_ref(b));
+        c->cursor++;
+        queued = 1;
+    }
+    if (queued) fc_writer_mark(c);
 }
 
 void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
     if (c->close_sent || c->state != FC_CONN_WS) return;
     if ((b->flags & FC_BUF_PREVIEW) && !c->want_preview) return;
+    if (c->cursor && !(b->flags & FC_BUF_KEEP)) return; /* resuming: fed from the history */
     const fc_queue_limits *lim = &c->lp->hub->limits;
     if (!(b->flags & FC_BUF_KEEP) && !c->writing && fc_queue_over(&c->q, b->len, lim)) {
         /* The bound is for bytes the client has not taken. Messages queued in

@@ -12,14 +12,32 @@
 
 #include "hub/internal.h"
 
+/* What a client asked for in its request's query (docs/protocol.md). */
+typedef struct fc_session_opts {
+    int want_preview;    /* ?preview=1: JPEG previews too */
+    int last;            /* ?last=1: the newest kept result at once */
+    int resume;          /* ?since=SEQ was given */
+    uint64_t since;      /* the last seq the client has */
+    fc_http_slice epoch; /* ?epoch=E: the numbering its seq belongs to */
+} fc_session_opts;
+
 /* Completes the upgrade of c to a subscriber of stream: queues the 101
- * answer and the stream's sticky message. */
-void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, int want_preview);
+ * answer and the stream's sticky message; then, if it resumes, either
+ * starts feeding it what it missed from the history, or queues a reset
+ * message saying what it lost; or with last, the newest kept result. */
+void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_session_opts *o);
+
+/* A resuming client: queues results from its cursor while its queue stays
+ * within the bound; once it has everything published so far it joins the
+ * live fan-out (cursor 0). Called once per loop iteration for each
+ * resuming client. */
+void fc_session_feed(fc_conn *c);
 
 /* Bytes read from the client (unmasked in place). */
 void fc_session_input(fc_conn *c, uint8_t *data, size_t len);
 
-/* Offers a message published on the session's stream. */
+/* Offers a message published on the session's stream (a resuming client
+ * gets results from the history instead, in order). */
 void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy);
 
 /* Keepalive, once per loop tick: ping a silent client, fail one that does

@@ -97,8 +97,7 @@ void fc_writer_flush(fc_conn *c) {
     c->q.busy = 1;
 }
 
-static void on_flush(uv_check_t *h) {
-    fc_loop *lp = h->data;
+void fc_writer_flush_dirty(fc_loop *lp) {
     /* Flushing may mark connections dirty again (a failed write closing a
      * socket does not); those wait for the next iteration. */
     size_t n = lp->ndirty;
@@ -109,10 +108,4 @@ static void on_flush(uv_check_t *h) {
     }
     if (lp->ndirty > n) memmove(lp->dirty, lp->dirty + n, (lp->ndirty - n) * sizeof *lp->dirty);
     lp->ndirty -= n;
-}
-
-void fc_writer_init(fc_loop *lp) {
-    uv_check_init(&lp->uv, &lp->flush);
-    lp->flush.data = lp;
-    uv_check_start(&lp->flush, on_flush);
 }

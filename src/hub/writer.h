@@ -11,8 +11,9 @@
 
 #include "hub/internal.h"
 
-/* Starts the loop's once-per-iteration flush. */
-void fc_writer_init(fc_loop *lp);
+/* Flushes every connection marked dirty: the loop calls it once per
+ * iteration (its uv_check handle). */
+void fc_writer_flush_dirty(fc_loop *lp);
 
 /* Marks c to be flushed at the end of this loop iteration. */
 void fc_writer_mark(fc_conn *c);

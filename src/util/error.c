@@ -13,6 +13,8 @@ const char *fc_strerror(int err) {
         return "unknown name";
     case FC_ESTOPPED:
         return "stopped";
+    case FC_EFULL:
+        return "no room, try again later";
     }
     /* libuv's codes are negated errno values on Unix, so uv_strerror covers both. */
     return uv_strerror(err);

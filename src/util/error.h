@@ -7,6 +7,7 @@ enum {
     FC_EINVAL_OPT = -10001, /* a malformed option or value */
     FC_EUNKNOWN = -10002,   /* an unknown name (scheme, predictor, stream) */
     FC_ESTOPPED = -10003,   /* the object is shutting down */
+    FC_EFULL = -10004,      /* no room now: try again later */
 };
 
 /* Words for a code from this project, errno or libuv. Never NULL. */

@@ -1,6 +1,7 @@
 #include "util/opts.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,5 +107,40 @@ int fc_parse_size(const char *s, int *w, int *h) {
     if (errno || end == p || *end || a < 1 || b < 1 || a > 16384 || b > 16384) return FC_EINVAL_OPT;
     *w = (int)a;
     *h = (int)b;
+    return 0;
+}
+
+/* Digits, then a unit from units (name, factor), or none (factor def). */
+static int parse_scaled(const char *s, const char *const *names, const uint64_t *factors,
+                        uint64_t def, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9') return FC_EINVAL_OPT;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno) return FC_EINVAL_OPT;
+    uint64_t f = def;
+    if (*end) {
+        f = 0;
+        for (int i = 0; names[i]; i++)
+            if (strcmp(end, names[i]) == 0) f = factors[i];
+        if (!f) return FC_EINVAL_OPT;
+    }
+    if (x > UINT64_MAX / f) return FC_EINVAL_OPT;
+    *out = x * f;
+    return 0;
+}
+
+int fc_parse_bytes(const char *s, uint64_t *out) {
+    static const char *const names[] = {"K", "M", "G", "KiB", "MiB", "GiB", "B", NULL};
+    static const uint64_t factors[] = {1000, 1000000, 1000000000, 1 << 10, 1 << 20, 1 << 30, 1};
+    return parse_scaled(s, names, factors, 1, out);
+}
+
+int fc_parse_duration_ms(const char *s, int64_t *out) {
+    static const char *const names[] = {"ms", "s", "m", "h", NULL};
+    static const uint64_t factors[] = {1, 1000, 60000, 3600000};
+    uint64_t v;
+    if (parse_scaled(s, names, factors, 1000, &v) || v > INT64_MAX) return FC_EINVAL_OPT;
+    *out = (int64_t)v;
     return 0;
 }

@@ -7,6 +7,7 @@
 #define FC_UTIL_OPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct fc_opt {
     char *key;
@@ -38,5 +39,14 @@ int fc_opts_finish(fc_opts *o, const char *allowed, char *err, size_t errlen);
 
 /* Parses "WxH" into positive integers. Returns 0 or FC_EINVAL_OPT. */
 int fc_parse_size(const char *s, int *w, int *h);
+
+/* A byte count: digits with an optional unit, K/M/G (powers of 1000) or
+ * KiB/MiB/GiB (powers of 1024), e.g. "262144", "256KiB", "4M".
+ * Returns 0 or FC_EINVAL_OPT. */
+int fc_parse_bytes(const char *s, uint64_t *out);
+
+/* A duration: digits with an optional unit, ms, s (the default), m or h,
+ * e.g. "60s", "500ms", "2m". Returns 0 or FC_EINVAL_OPT. */
+int fc_parse_duration_ms(const char *s, int64_t *out);
 
 #endif

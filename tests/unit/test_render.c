@@ -32,7 +32,8 @@ static cJSON *render(const fc_detection *dets, int n, const char *error) {
     fc_result r = {.frame = &f, .dets = dets, .ndets = n, .infer_us = 5, .error = error};
     fc_strbuf sb;
     fc_sb_init(&sb, 256);
-    fc_render_result(&sb, "cam", 3, 123, "test", 0, &r);
+    fc_result_meta m = {.stream = "cam", .epoch = "e1", .seq = 3, .publish_us = 123, .model = "test"};
+    fc_render_result(&sb, &m, &r);
     cJSON *root = cJSON_ParseWithLength(sb.data, sb.len);
     if (!root) fail_msg("not valid JSON: %s", sb.data);
     fc_sb_free(&sb);
