@@ -162,8 +162,11 @@ void fc_session_feed(fc_conn *c) {
     const fc_queue_limits *lim = &c->lp->hub->limits;
     int queued = 0;
     while (c->cursor) {
-        if (c->cursor > ls->last_seq) { /* everything published so far: live from now on */
-            set_cursor(c, 0);
+        if (c->cursor > ls->last_seq) {
+            /* Everything published so far is queued. It joins the live
+             * fan-out once half its queue is free, so the next live results
+             * find room (a full queue would apply the policy to them). */
+            if (c->q.bytes <= lim->bytes / 2) set_cursor(c, 0);
             break;
         }
         fc_buf *b = fc_history_get(&ls->history, c->cursor);

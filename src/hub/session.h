@@ -28,9 +28,9 @@ typedef struct fc_session_opts {
 void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_session_opts *o);
 
 /* A resuming client: queues results from its cursor while its queue stays
- * within the bound; once it has everything published so far it joins the
- * live fan-out (cursor 0). Called once per loop iteration for each
- * resuming client. */
+ * within the bound; once it has everything published so far and half its
+ * queue is free, it joins the live fan-out (cursor 0). Called once per loop
+ * iteration for each resuming client. */
 void fc_session_feed(fc_conn *c);
 
 /* Bytes read from the client (unmasked in place). */

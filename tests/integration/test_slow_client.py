@@ -59,13 +59,13 @@ def server_closed_socket(entry):
     return entry is None or entry["inode"] == 0
 
 
-def stalled_client(port):
+def stalled_client(port, path="/ws/demo"):
     """Handshakes with a tiny receive buffer, then never reads (by itself)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
     s.settimeout(10)
     s.connect(("127.0.0.1", port))
-    return RawWs.connect(port, sock=s)
+    return RawWs.connect(port, path=path, sock=s)
 
 
 class SlowClientTest(unittest.TestCase):

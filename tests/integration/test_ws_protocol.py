@@ -158,6 +158,12 @@ class RawWs:
     def close(self):
         self.sock.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def read_http_head(sock, timeout=10):
     """Reads a response head; returns (head, bytes after it)."""
