@@ -39,7 +39,7 @@ struct fc_pipeline {
     atomic_int halt;
     atomic_int failed; /* the stream ended as failed (fc_pipeline_failed) */
     fc_predictor_watch watch;
-    char predictor_failed[256]; /* why, once the predictor failed; source thread reads after join */
+    char predictor_failed[512]; /* why, once the predictor failed; source thread reads after join */
     /* Results carry the model's name as p->api->name; a predictor may name
      * its model (exec:name=yolo), so p->api may point at this copy of its
      * table with that name. */

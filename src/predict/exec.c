@@ -95,7 +95,8 @@ struct exec_pred {
     int answered;          /* this child has answered a frame */
     int quick_exits;       /* children in a row that exited before answering */
     int failed;            /* gave up: every frame fails with why */
-    char why[300];         /* why it is restarting or failed */
+    char how[96];          /* how the last child ended: "exited with status 1" */
+    char why[512];         /* why it is restarting or failed */
     int64_t started_us;    /* when the child was started */
     int64_t restart_at_us; /* do not start the child before this */
     int64_t backoff_us;
@@ -267,13 +268,23 @@ static void drain_output(struct exec_pred *e, int eof) {
     }
 }
 
-static void stop_child(struct exec_pred *e) {
+/* Stops the child. grace_ms > 0: its stdin is closed first and it has that
+ * long to exit by itself (and flush what it printed); then, or at once, its
+ * whole process group is killed. */
+static void stop_child(struct exec_pred *e, int grace_ms) {
     if (e->in_fd >= 0) close(e->in_fd);
     if (e->ans_fd >= 0) close(e->ans_fd);
     e->in_fd = e->ans_fd = -1;
     if (e->pid > 0) {
-        kill(-e->pid, SIGKILL); /* the whole group */
-        waitpid(e->pid, NULL, 0);
+        int exited = 0;
+        for (int waited = 0; waited < grace_ms && !exited; waited += 10) {
+            struct timespec ts = {0, 10000000};
+            drain_output(e, 0);
+            exited = waitpid(e->pid, NULL, WNOHANG) == e->pid;
+            if (!exited) nanosleep(&ts, NULL);
+        }
+        kill(-e->pid, SIGKILL); /* the whole group: what the command started, too */
+        if (!exited) waitpid(e->pid, NULL, 0);
     }
     drain_output(e, 1); /* what it printed before it went */
     if (e->out_fd >= 0) close(e->out_fd);
@@ -286,17 +297,22 @@ static void stop_child(struct exec_pred *e) {
  * answering any frame. Schedules a restart after the backoff, or gives up
  * after give_up_after quick exits in a row. why is copied. */
 static void child_failed(struct exec_pred *e, const char *why, int quick) {
-    stop_child(e);
+    stop_child(e, 0);
     e->quick_exits = quick ? e->quick_exits + 1 : 0;
     if (e->give_up_after > 0 && e->quick_exits >= e->give_up_after) {
         e->failed = 1;
-        if (e->quick_exits == 1)
-            snprintf(e->why, sizeof e->why, "%s; not started again (give_up_after=1)", why);
+        char times[48] = "";
+        if (e->quick_exits > 1)
+            snprintf(times, sizeof times, ", %d times in a row", e->quick_exits);
+        if (e->last_output[0])
+            snprintf(e->why, sizeof e->why,
+                     "exec: the model %s before answering a frame%s, so it is not started again "
+                     "(its last output: '%s')",
+                     e->how, times, e->last_output);
         else
             snprintf(e->why, sizeof e->why,
-                     "exec: the model exited before answering a frame %d times in a row, so it "
-                     "is not started again; the last time: %s",
-                     e->quick_exits, why + (strncmp(why, "exec: ", 6) == 0 ? 6 : 0));
+                     "exec: the model %s before answering a frame%s, so it is not started again",
+                     e->how, times);
         fc_error("stream '%s': %s", e->stream, e->why);
         report(e, FC_PREDICTOR_FAILED, e->why);
         return;
@@ -331,16 +347,21 @@ static int start_child(struct exec_pred *e, char *err, size_t errlen) {
     if (!rc && ((in[0] = high_fd(in[0])) < 0 || (ans[1] = high_fd(ans[1])) < 0 ||
                 (out[1] = high_fd(out[1])) < 0))
         rc = errno;
-    /* The answer channel's number, for models that want to look it up. */
+    /* The answer channel's number, for models that want to look it up; and
+     * Python's print() unbuffered (unless set otherwise), so what a model
+     * prints reaches the log when it prints it, not 8 KiB later. */
     size_t nenv = 0;
-    while (environ[nenv]) nenv++;
-    char **env = rc ? NULL : calloc(nenv + 2, sizeof *env);
+    int has_unbuffered = 0;
+    for (; environ[nenv]; nenv++)
+        has_unbuffered |= strncmp(environ[nenv], "PYTHONUNBUFFERED=", 17) == 0;
+    char **env = rc ? NULL : calloc(nenv + 3, sizeof *env);
     if (!rc && !env) rc = ENOMEM;
     if (!rc) {
         size_t k = 0;
         for (size_t i = 0; i < nenv; i++)
             if (strncmp(environ[i], "FRAMECAST_ANSWER_FD=", 20) != 0) env[k++] = environ[i];
         env[k++] = "FRAMECAST_ANSWER_FD=3";
+        if (!has_unbuffered) env[k++] = "PYTHONUNBUFFERED=1";
         env[k] = NULL;
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -377,6 +398,8 @@ static int start_child(struct exec_pred *e, char *err, size_t errlen) {
         char *cmd = fc_redact_text(e->cmd);
         snprintf(err, errlen, "exec: cannot start '%s': %s", cmd ? cmd : "", strerror(rc));
         free(cmd);
+        snprintf(e->how, sizeof e->how, "could not be started (%s)", strerror(rc));
+        e->last_output[0] = 0;
         return -1;
     }
     e->in_fd = in[1];
@@ -416,20 +439,19 @@ static int describe_exit(struct exec_pred *e, const char *what, char *err, size_
     if (r == 0) waitpid(e->pid, NULL, 0);
     e->pid = 0;
     drain_output(e, 1);
-    char how[96];
     if (r == 0)
-        snprintf(how, sizeof how, "%s", what);
+        snprintf(e->how, sizeof e->how, "%s", what);
     else if (WIFEXITED(status))
-        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+        snprintf(e->how, sizeof e->how, "exited with status %d", WEXITSTATUS(status));
     else
-        snprintf(how, sizeof how, "was killed by signal %d",
+        snprintf(e->how, sizeof e->how, "was killed by signal %d",
                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     const char *when = e->answered ? "" : " before answering a frame";
     if (e->last_output[0])
-        snprintf(err, errlen, "exec: the model process %s%s (its last output: '%s')", how, when,
+        snprintf(err, errlen, "exec: the model process %s%s (its last output: '%s')", e->how, when,
                  e->last_output);
     else
-        snprintf(err, errlen, "exec: the model process %s%s", how, when);
+        snprintf(err, errlen, "exec: the model process %s%s", e->how, when);
     return r != 0;
 }
 
@@ -705,7 +727,7 @@ static int exec_predict(void *instance, const fc_frame_view *f, fc_detection *ou
 
 static void exec_destroy(void *instance) {
     struct exec_pred *e = instance;
-    stop_child(e);
+    stop_child(e, 500); /* at the end of a stream: let it print its last words */
     free(e->ans);
     free(e->iov);
     free(e->cmd);
