@@ -111,7 +111,10 @@ int create_instance(const char *opts, void **instance, char *err, size_t errlen)
                     why = "OpenCV cannot read it as a cascade (a truncated file, or another kind "
                           "of XML?)";
             } catch (const cv::Exception &e) {
-                why = "it is not a valid cascade XML file (OpenCV: " + e.err + ")";
+                // OpenCV 4.6's parser puts "FILE(LINE): what" in func and its
+                // own function's name in err: take whichever says where.
+                const std::string &where = e.func.find("): ") != std::string::npos ? e.func : e.err;
+                why = "it is not a valid cascade XML file (OpenCV: " + where + ")";
             } catch (const std::exception &e) {
                 why = std::string("it is not a valid cascade XML file (") + e.what() + ")";
             }
