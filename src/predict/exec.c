@@ -35,9 +35,9 @@
  * per worker, driven on that worker's thread only (the instance has no
  * lock). Options: name= (the results' "model"), format=gray8|rgb24|bgr24|
  * yuv420p (rgb24), width=N (0: source width; height keeps the aspect ratio),
- * timeout_ms=N (2000), give_up_after=N (3; 0: never), cmd= (required, run by
- * /bin/sh -c; it takes the rest of the option string, commas included, so it
- * comes last). */
+ * timeout_ms=N (2000), start_timeout_ms=N (30000: a child's first answer),
+ * give_up_after=N (3; 0: never), cmd= (required, run by /bin/sh -c; it takes
+ * the rest of the option string, commas included, so it comes last). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -79,7 +79,8 @@ struct exec_pred {
     enum fc_pixfmt format;
     int width;
     int timeout_ms;
-    int give_up_after; /* quick exits in a row before FAILED; 0: never */
+    int start_timeout_ms; /* for a child's first answer: it loads its model first */
+    int give_up_after;    /* quick exits in a row before FAILED; 0: never */
     const fc_predictor_host *host;
     const char *stream; /* for log lines */
     pid_t pid;          /* 0: not running */
@@ -140,7 +141,7 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
         return FC_EINVAL_OPT;
     }
     struct exec_pred *e = calloc(1, sizeof *e);
-    long width = 0, timeout = 0, give_up = 0;
+    long width = 0, timeout = 0, start_timeout = 0, give_up = 0;
     int rc = 0;
     if (!e) {
         fc_opts_free(&o);
@@ -171,15 +172,19 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
     }
     if (!rc) rc = fc_opts_int(&o, "width", 0, 0, 16384, &width, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "timeout_ms", 2000, 1, 3600000, &timeout, err, errlen);
+    if (!rc)
+        rc = fc_opts_int(&o, "start_timeout_ms", 30000, 1, 3600000, &start_timeout, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "give_up_after", 3, 0, 1000000, &give_up, err, errlen);
     if (!rc)
-        rc = fc_opts_finish(&o, "name, format, width, timeout_ms, give_up_after, cmd (last)", err,
-                            errlen);
+        rc = fc_opts_finish(
+            &o, "name, format, width, timeout_ms, start_timeout_ms, give_up_after, cmd (last)", err,
+            errlen);
     if (!rc) {
         e->cmd = strdup(cmd);
         e->name = name ? strdup(name) : NULL;
         e->width = (int)width;
         e->timeout_ms = (int)timeout;
+        e->start_timeout_ms = (int)start_timeout;
         e->give_up_after = (int)give_up;
         e->in_fd = e->ans_fd = e->out_fd = -1;
         e->backoff_us = BACKOFF_MIN;
@@ -515,8 +520,8 @@ enum { XFER_OK = 0, XFER_BROKEN = -1, XFER_EXITED = -2 };
  * answer's length in e->ans, without its newline. XFER_EXITED: the child
  * exited on its own (err says how); XFER_BROKEN: it timed out, sent too
  * much, or closed its pipes without exiting. */
-static int exchange(struct exec_pred *e, int niov, int64_t deadline, size_t *line_len, char *err,
-                    size_t errlen) {
+static int exchange(struct exec_pred *e, int niov, int64_t deadline, int limit_ms, size_t *line_len,
+                    char *err, size_t errlen) {
     int next = 0; /* the first iovec not yet written */
     if (!e->ans && !(e->ans = malloc(ANSWER_MAX))) {
         snprintf(err, errlen, "exec: out of memory");
@@ -564,9 +569,9 @@ static int exchange(struct exec_pred *e, int niov, int64_t deadline, size_t *lin
             drain_output(e, 0);
             if (next < niov)
                 snprintf(err, errlen, "exec: the model did not take the frame within %d ms",
-                         e->timeout_ms);
+                         limit_ms);
             else
-                snprintf(err, errlen, "exec: no answer on fd 3 within %d ms%s", e->timeout_ms,
+                snprintf(err, errlen, "exec: no answer on fd 3 within %d ms%s", limit_ms,
                          e->answer_on_stdout
                              ? " (the model printed an answer-like line on stdout: answers go "
                                "to file descriptor 3, see docs/predictors.md)"
@@ -705,8 +710,14 @@ static int exec_predict(void *instance, const fc_frame_view *f, fc_detection *ou
         snprintf(err, errlen, "exec: out of memory");
         return -1;
     }
+    /* A child's first frame waits for its model to load as well (seconds
+     * for a PyTorch model): with timeout_ms alone, such a model would be
+     * killed while loading, again and again. */
+    int limit_ms =
+        e->answered || e->start_timeout_ms < e->timeout_ms ? e->timeout_ms : e->start_timeout_ms;
     size_t len = 0;
-    int rc = exchange(e, niov, fc_mono_us() + (int64_t)e->timeout_ms * 1000, &len, err, errlen);
+    int rc =
+        exchange(e, niov, fc_mono_us() + (int64_t)limit_ms * 1000, limit_ms, &len, err, errlen);
     if (rc != XFER_OK) {
         child_failed(e, err, rc == XFER_EXITED && !e->answered);
         if (e->failed) snprintf(err, errlen, "%s", e->why);

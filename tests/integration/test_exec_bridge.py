@@ -81,6 +81,13 @@ for i in frames():
     if n == 3:
         sys.exit(1)
 ''',
+    # Loads its "weights" for 1.5 s before it reads the first frame.
+    "slowstart": PRELUDE + r'''
+import time
+time.sleep(1.5)
+for i in frames():
+    good(i)
+''',
     # The old protocol: answers on stdout.
     "stdout": PRELUDE + r'''
 for i in frames():
@@ -244,9 +251,19 @@ class ExecBridgeTest(unittest.TestCase):
     def test_answers_on_stdout_get_a_hint(self):
         """A model written for the old protocol: its frames time out, and the error says where
         answers go."""
-        results, _, log, _, _ = self.run_model("stdout", results=3, extra="timeout_ms=300,")
+        results, _, log, _, _ = self.run_model("stdout", results=3,
+                                               extra="timeout_ms=300,start_timeout_ms=300,")
         self.assertIn("answers go to file descriptor 3", results[0]["error"])
         self.assertIn('stream \'cam\': model: {"frame": 0', log)
+
+    def test_slow_start_is_not_a_timeout(self):
+        """timeout_ms is per frame; a child's first answer may take start_timeout_ms (its
+        model loads first), so a model that loads for 1.5 s is not killed at 0.5 s, again
+        and again."""
+        results, _, _, metrics, api = self.run_model("slowstart", results=20, extra="timeout_ms=500,")
+        self.assert_own_boxes(results)
+        self.assertEqual([r for r in results if "error" in r], [])
+        self.assertEqual(metrics['framecast_predictor_restarts_total{stream="cam"}'], 0)
 
     def test_name_sets_the_model_field(self):
         results, _, _, _, api = self.run_model("printing", results=3, extra="name=my-detector,")

@@ -67,7 +67,7 @@ class ExecTest(unittest.TestCase):
         test_exec_bridge.py)."""
         with fc.Server("--stream", "hang=synthetic:size=64x64,fps=10",
                        "--stream", "ok=synthetic:size=64x64,fps=10",
-                       "--predictor", "exec:timeout_ms=300,cmd=sleep 30") as server:
+                       "--predictor", "exec:timeout_ms=300,start_timeout_ms=300,cmd=sleep 30") as server:
             sub = Subscriber(server.url("hang"))
             try:
                 fc.wait_for(lambda: len([r for r in sub.results() if "error" in r]) >= 3, 30,
