@@ -243,6 +243,17 @@ static void *source_main(void *arg) {
         } else if (p->predictor_failed[0]) { /* written before halt was set */
             atomic_store(&p->failed, 1);
             publish_status(p, "failed", p->predictor_failed, 0, 0);
+        } else if (atomic_load(&p->watch.errors) && !atomic_load(&p->watch.predicted)) {
+            /* Frames went through, the predictor failed on each: a batch run
+             * that produced nothing but errors did not end normally. */
+            char why[sizeof p->predictor_failed + 96];
+            pthread_mutex_lock(&p->info_mu);
+            snprintf(why, sizeof why,
+                     "the predictor failed on every frame (%llu); the last error: %s",
+                     (unsigned long long)atomic_load(&p->watch.errors), p->info.predictor_error);
+            pthread_mutex_unlock(&p->info_mu);
+            atomic_store(&p->failed, 1);
+            publish_status(p, "failed", why, 0, 0);
         } else {
             publish_status(p, "ended", NULL, 0, 0);
         }

@@ -90,8 +90,9 @@ static void on_report(const fc_predictor_host *host, enum fc_predictor_state s, 
 
 /* A frame's outcome: error is NULL when the predictor succeeded. */
 static void frame_done(struct fc_workers *pool, const char *error) {
-    if (error && pool->watch)
-        atomic_fetch_add_explicit(&pool->watch->errors, 1, memory_order_relaxed);
+    if (pool->watch)
+        atomic_fetch_add_explicit(error ? &pool->watch->errors : &pool->watch->predicted, 1,
+                                  memory_order_relaxed);
     pthread_mutex_lock(&pool->state_mu);
     enum fc_predictor_state s = pool->state;
     if (s == FC_PREDICTOR_FAILED || (s == FC_PREDICTOR_OK && !error)) {

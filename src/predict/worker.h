@@ -48,8 +48,9 @@ typedef struct fc_predictor_watch {
      * not call back into the pool. */
     void (*fn)(void *ud, enum fc_predictor_state state, const char *why, int changed);
     void *ud;
-    atomic_uint_fast64_t errors;   /* frames the predictor failed on */
-    atomic_uint_fast64_t restarts; /* times an instance reported RESTARTING */
+    atomic_uint_fast64_t errors;    /* frames the predictor failed on */
+    atomic_uint_fast64_t predicted; /* frames it succeeded on */
+    atomic_uint_fast64_t restarts;  /* times an instance reported RESTARTING */
 } fc_predictor_watch;
 
 typedef struct fc_workers fc_workers;

@@ -79,6 +79,27 @@ class BatchTest(unittest.TestCase):
         self.assertIn("1 of 2 failed (exit status 3)", p.stderr)
         self.assertIn(f"stream 'bad': failed: cannot open '{missing}'", p.stderr)
 
+    def test_a_model_failing_every_frame_fails_the_batch(self):
+        """A batch whose every result is an error did not end normally: the file ends, the
+        stream is failed, the status is 3. Here a model that answers each frame with an
+        error, and a model whose script does not exist (the clip ends before it is given up)."""
+        model = os.path.join(self.dir, "nothing_works.py")
+        with open(model, "w") as f:
+            f.write("import json, os, struct, sys\n"
+                    "H = struct.Struct('<IIqqIIIIII')\n"
+                    "while len(head := sys.stdin.buffer.read(H.size)) == H.size:\n"
+                    "    f = H.unpack(head)\n"
+                    "    sys.stdin.buffer.read(f[7])\n"
+                    "    os.write(3, json.dumps({'frame': f[2], 'error': 'no weights'}).encode() + b'\\n')\n")
+        for cmd, why in [(f"/usr/bin/python3 {model}", "the last error: model: no weights"),
+                         (f"/usr/bin/python3 {self.dir}/typo.py", "can't open file")]:
+            with self.subTest(cmd=cmd):
+                p = run("--exit-when-done", "--source", f"{self.clip},realtime=0",
+                        "--predictor", f"exec:cmd={cmd}")
+                self.assertEqual(p.returncode, 3, p.stderr)
+                self.assertIn("stream 'demo': failed: ", p.stderr)
+                self.assertIn(why, p.stderr)
+
     def test_without_exit_when_done_a_failed_stream_does_not_change_the_status(self):
         """A server stopped by a signal exits 0, whatever its streams did."""
         with fc.Server("--stream", f"bad={os.path.join(self.dir, 'nope.mp4')}") as server:

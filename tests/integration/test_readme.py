@@ -118,9 +118,13 @@ class ReadmeTest(unittest.TestCase):
         self.assertIn("stream 'demo': model: predict_numpy: threshold 150", "".join(self.log))
 
     def test_exec_specs_are_quoted(self):
+        """In shell blocks, and in inline code that a reader would paste (an exec spec with
+        a space in it), `exec:` comes inside quotes."""
         with open(README) as f:
             text = f.read()
-        for code in re.findall(r"```sh\n(.*?)```", text, re.S):
+        inline = [c for c in re.findall(r"(?<!`)`([^`\n]+)`(?!`)", text) if "exec:" in c and " " in c]
+        self.assertTrue(inline, "the README shows an exec spec inline")
+        for code in re.findall(r"```sh\n(.*?)```", text, re.S) + inline:
             for line in code.splitlines():
                 for m in re.finditer(r"exec:", line):
                     before = line[:m.start()]
