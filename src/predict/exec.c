@@ -241,9 +241,10 @@ static void log_output(struct exec_pred *e, const char *line, size_t len) {
 }
 
 /* Reads what the model printed and logs each complete line. At eof (or
- * when the child is gone) a partial line is logged too. */
+ * when the child is gone) a partial line is logged too. At most 256 KiB a
+ * call, so a model that prints without pause cannot keep the worker here. */
 static void drain_output(struct exec_pred *e, int eof) {
-    while (e->out_fd >= 0) {
+    for (int reads = 0; e->out_fd >= 0 && reads < 256; reads++) {
         ssize_t n = read(e->out_fd, e->out + e->out_len, sizeof e->out - e->out_len);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
