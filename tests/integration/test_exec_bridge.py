@@ -81,6 +81,14 @@ for i in frames():
     if n == 3:
         sys.exit(1)
 ''',
+    # Fails every other frame.
+    "flaky": PRELUDE + r'''
+for i in frames():
+    if i % 2:
+        send(json.dumps({"frame": i, "error": "odd frame %d" % i}))
+    else:
+        good(i)
+''',
     # Loads its "weights" for 1.5 s before it reads the first frame.
     "slowstart": PRELUDE + r'''
 import time
@@ -210,6 +218,21 @@ class ExecBridgeTest(unittest.TestCase):
                                  "a model that answers is never given up")
             finally:
                 sub.close()
+
+    def test_a_flaky_model_is_one_failing_not_a_message_per_frame(self):
+        """Status messages are never dropped for a client: a model failing every other
+        frame must not make one per frame. It is failing, with the last error, until a
+        second passes without one."""
+        results, statuses, _, metrics, api = self.run_model("flaky", results=40)
+        self.assert_own_boxes(results)
+        self.assertEqual(sorted({r["frame"]["index"] % 2 for r in results if "error" in r}), [1])
+        states = [s.get("predictor_state") for s in statuses]
+        self.assertIn("failing", states)
+        self.assertLessEqual(len(statuses), 3, states)
+        self.assertEqual(api["predictor_state"], "failing")
+        self.assertRegex(api["predictor_error"], r"^model: odd frame \d+$")
+        self.assertGreaterEqual(metrics['framecast_predictor_errors_total{stream="cam"}'],
+                                len([r for r in results[:40] if "error" in r]))
 
     def test_missing_command_fails_the_stream_with_the_reason(self):
         missing = os.path.join(self.dir, "no_such_model")
