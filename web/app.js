@@ -54,6 +54,7 @@
     streams: $('fc-streams'), info: $('fc-info'), canvas: $('fc-canvas'), note: $('fc-note'),
     stats: $('fc-stats'), conn: $('fc-conn'), state: $('fc-state'), rate: $('fc-rate'), e2e: $('fc-e2e'),
     publish: $('fc-publish'), losses: $('fc-losses'), seq: $('fc-seq'), frames: $('fc-frames'), error: $('fc-error'),
+    model: $('fc-model'),
   };
 
   const st = {
@@ -67,7 +68,7 @@
       results: new Map(), lastSeq: null, resultCount: 0, losses: 0, arrivals: [],
       e2eMs: null, publishMs: null, framesDrawn: 0, lastSeqDrawn: null,
       drawnBoxes: null, resultBoxes: null, pending: null, decoding: false,
-      streamState: '', streamError: '',
+      streamState: '', streamError: '', predictorState: '', predictorError: '',
     });
   }
 
@@ -168,6 +169,9 @@
     if (m.type === 'status') {
       st.streamState = m.state;
       st.streamError = m.error || '';
+      // The model's own state: ok, failing, restarting or failed, with why.
+      st.predictorState = m.predictor_state || '';
+      st.predictorError = m.predictor_error || '';
       renderStreams();
       updateStats();
       return;
@@ -319,6 +323,7 @@
     const d = el.stats.dataset;
     d.conn = st.conn;
     d.state = st.streamState;
+    d.predictorState = st.predictorState;
     d.results = String(st.resultCount);
     d.framesDrawn = String(st.framesDrawn);
     d.rate = r.toFixed(2);
@@ -331,13 +336,17 @@
 
     setBadge(el.conn, st.conn);
     setBadge(el.state, st.streamState);
+    setBadge(el.model, st.predictorState);
+    el.model.title = st.predictorError;
     el.rate.textContent = r.toFixed(1);
     el.e2e.textContent = ms(st.e2eMs);
     el.publish.textContent = ms(st.publishMs);
     el.losses.textContent = String(st.losses);
     el.seq.textContent = st.lastSeq === null ? '–' : String(st.lastSeq);
     el.frames.textContent = String(st.framesDrawn);
-    el.error.textContent = st.streamError;
+    // The stream's error first; the model's when the stream itself is fine.
+    el.error.textContent = st.streamError
+      || (st.predictorError && st.predictorState !== 'ok' ? `model ${st.predictorState}: ${st.predictorError}` : '');
     // Over the canvas: why no new frame is coming, if that is the case.
     let note = '';
     if (st.conn !== 'open') note = `${st.conn}…`;

@@ -17,7 +17,13 @@
  * answer of wants() out of range fails the start, a count over max is cut
  * to max, an error text is cut to errlen - 1 bytes, detections with NaN or
  * infinite numbers are dropped and boxes clipped to the source frame. The
- * library is loaded with RTLD_NODELETE and never unmapped. */
+ * library is loaded with RTLD_NODELETE and never unmapped.
+ *
+ * ABI minor 1 adds, at the end of the table, attach (framecast's side of
+ * the contract: the stream's name and a way to report the instance's state
+ * beyond one frame, such as a model process that is restarting or cannot
+ * start) and model_name (what results carry as "model"). framecast reads
+ * them only from tables whose abi_minor is 1 or more. */
 #ifndef FRAMECAST_PREDICTOR_H
 #define FRAMECAST_PREDICTOR_H
 
@@ -29,7 +35,7 @@ extern "C" {
 #endif
 
 #define FC_PREDICTOR_ABI_MAJOR 1
-#define FC_PREDICTOR_ABI_MINOR 0
+#define FC_PREDICTOR_ABI_MINOR 1
 
 /* Pixel formats a predictor may ask for. Planes: GRAY8, RGB24 and BGR24 use
  * plane 0; YUV420P uses planes 0 (Y), 1 (U) and 2 (V). */
@@ -54,6 +60,28 @@ typedef struct fc_frame_view {
 } fc_frame_view;
 
 #define FC_LABEL_MAX 32
+
+/* A predictor's state beyond one frame (ABI minor 1). */
+enum fc_predictor_state {
+    FC_PREDICTOR_OK = 0,         /* working (or working again after a restart) */
+    FC_PREDICTOR_FAILING = 1,    /* frames fail; framecast sets it from frame errors */
+    FC_PREDICTOR_RESTARTING = 2, /* a part outside the process (a model process)
+                                    failed and will be started again */
+    FC_PREDICTOR_FAILED = 3,     /* it cannot go on: the stream fails with the reason */
+};
+
+/* framecast's side, handed to an instance by attach (ABI minor 1). It lives
+ * as long as the instance. */
+typedef struct fc_predictor_host fc_predictor_host;
+struct fc_predictor_host {
+    const char *stream; /* the name of the stream the instance serves (for messages) */
+    /* Reports a state change with why (may be NULL for OK). Only from within
+     * predict, on its thread. RESTARTING is counted as a restart; FAILED is
+     * final: the stream stops and fails with why as its reason (predict
+     * should then fail every frame it still gets, at once). */
+    void (*report)(const fc_predictor_host *host, enum fc_predictor_state state, const char *why);
+    void *ud; /* framecast's */
+};
 
 /* One detection; box is x, y, w, h in source pixels. */
 typedef struct fc_detection {
@@ -84,6 +112,15 @@ typedef struct fc_predictor_api {
     int (*predict)(void *instance, const fc_frame_view *frame, fc_detection *out, int max,
                    char *err, size_t errlen);
     void (*destroy)(void *instance);
+
+    /* ABI minor 1: read only when abi_minor >= 1; each may be NULL. */
+    /* Hands the instance framecast's side. Called once after create, before
+     * wants and predict, on the thread that called create. */
+    void (*attach)(void *instance, const fc_predictor_host *host);
+    /* The name results carry as "model" (e.g. exec:name=yolo), or NULL for
+     * the table's name. Called once after create; the string lives as long
+     * as the instance. */
+    const char *(*model_name)(void *instance);
 } fc_predictor_api;
 
 typedef const fc_predictor_api *(*fc_predictor_entry_fn)(void);

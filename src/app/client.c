@@ -3,9 +3,13 @@
  *
  *   framecast-client [--count N] [--timeout SECONDS] ws://HOST:PORT/ws/STREAM
  *
- * Exit status: 0 after --count messages or a normal close by the server,
- * 1 when it cannot connect or the connection fails, 2 for bad arguments,
- * 3 when --timeout passes first. */
+ * It stops after --count results (status messages and previews are printed
+ * but not counted), when the stream ends (a status "ended" or "failed"), or
+ * when the server closes. Exit status: 0 after --count results, at the
+ * stream's end or a normal close by the server; 1 when it cannot connect or
+ * the connection fails; 2 for bad arguments; 3 when --timeout passes first;
+ * 4 when the stream failed. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -27,8 +31,9 @@
 struct client {
     int fd;
     fc_ws_parser parser;
-    fc_strbuf msg; /* the message being reassembled */
-    long count, limit;
+    fc_strbuf msg;       /* the message being reassembled */
+    long count, limit;   /* results */
+    int ended;           /* 1: the stream ended, 2: it failed */
     int closed;          /* the server's close frame arrived */
     unsigned close_code; /* its code, 1005 when none */
     int64_t deadline_us; /* 0: none */
@@ -36,7 +41,10 @@ struct client {
 
 static const char usage[] =
     "usage: framecast-client [--count N] [--timeout SECONDS] ws://HOST:PORT/ws/STREAM\n"
-    "Prints each message of the stream as one line on stdout.\n";
+    "Prints each message of the stream as one line on stdout, until --count results\n"
+    "(status messages are printed, not counted), the stream's end, or --timeout.\n"
+    "Exit status: 0 done or the stream ended, 1 connection failed, 2 bad arguments,\n"
+    "3 timeout, 4 the stream failed.\n";
 
 static int send_all(int fd, const void *data, size_t len) {
     const char *p = data;
@@ -65,20 +73,43 @@ static int send_close(int fd, unsigned code) {
     return send_frame(fd, FC_WS_CLOSE, p, 2);
 }
 
+/* Counts a result; notes the end of the stream (a final status). */
+static void classify(struct client *c, const char *json, size_t len) {
+    cJSON *m = cJSON_ParseWithLength(json, len);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "type"));
+    const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "state"));
+    if (type && strcmp(type, "result") == 0) {
+        c->count++;
+    } else if (type && strcmp(type, "status") == 0 && state) {
+        const char *error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "error"));
+        if (strcmp(state, "ended") == 0) {
+            c->ended = 1;
+        } else if (strcmp(state, "failed") == 0) {
+            c->ended = 2;
+            fprintf(stderr, "framecast-client: the stream failed: %s\n", error ? error : "");
+        }
+    }
+    cJSON_Delete(m);
+}
+
 static void on_data(void *ud, int opcode, const uint8_t *data, size_t len, int fin) {
     struct client *c = ud;
     if (len) fc_sb_append(&c->msg, data, len);
     if (!fin) return;
+    if ((c->limit > 0 && c->count >= c->limit) || c->ended) {
+        fc_sb_reset(&c->msg); /* done: what came in the same read is not printed */
+        return;
+    }
     if (opcode == FC_WS_TEXT) {
         /* One message, one line: JSON never contains a raw newline. */
         fwrite(c->msg.data, 1, c->msg.len, stdout);
         fputc('\n', stdout);
+        classify(c, c->msg.data, c->msg.len);
     } else {
         printf("{\"type\":\"binary\",\"bytes\":%zu}\n", c->msg.len);
     }
     fflush(stdout);
     fc_sb_reset(&c->msg);
-    c->count++;
 }
 
 static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len) {
@@ -146,10 +177,10 @@ int main(int argc, char **argv) {
         case 'n':
             c.limit = strtol(optarg, &end, 10);
             if (*end || end == optarg || c.limit < 1) {
-                fprintf(
-                    stderr,
-                    "framecast-client: --count: '%s' is not valid (expected a positive integer)\n",
-                    optarg);
+                fprintf(stderr,
+                        "framecast-client: --count: '%s' is not valid (expected a positive "
+                        "number of results)\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -241,9 +272,9 @@ int main(int argc, char **argv) {
                 break;
             }
         }
-        if (c.limit > 0 && c.count >= c.limit) {
+        if ((c.limit > 0 && c.count >= c.limit) || c.ended) {
             send_close(c.fd, FC_WS_NORMAL);
-            rc = 0;
+            rc = c.ended == 2 ? 4 : 0;
             break;
         }
         if (c.closed) {
@@ -255,13 +286,13 @@ int main(int argc, char **argv) {
         }
         int w = wait_readable(&c);
         if (w == 0) {
-            fprintf(stderr, "framecast-client: timeout after %ld messages\n", c.count);
+            fprintf(stderr, "framecast-client: timeout after %ld results\n", c.count);
             rc = 3;
             break;
         }
         ssize_t r = w < 0 ? -1 : recv(c.fd, buf, sizeof buf, 0);
         if (r <= 0) {
-            fprintf(stderr, "framecast-client: connection lost after %ld messages\n", c.count);
+            fprintf(stderr, "framecast-client: connection lost after %ld results\n", c.count);
             break;
         }
         pending = (size_t)r;

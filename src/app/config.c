@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -23,16 +24,17 @@ static const char usage[] =
     "                           mode=latest|every, workers=N, scale=W|WxH, wait=N (start\n"
     "                           when N clients are subscribed), history=SPEC; other keys\n"
     "                           go to the source\n"
-    "  --predictor NAME[:OPTS]  predictor for every stream (null)\n"
+    "  --predictor NAME[:OPTS]  predictor for every stream, once (null); quote it when it\n"
+    "                           has spaces: --predictor 'exec:cmd=python3 model.py'\n"
     "  --workers N              predictor workers per stream (1)\n"
     "  --predict-timeout MS     report a frame whose prediction takes longer (5000; 0: off)\n"
     "  --slow-policy P          drop|latest|close: what to do with a client over its queue\n"
     "                           bound (drop)\n"
     "  --io-threads N           I/O threads (number of cores)\n"
-    "  --queue-bytes N          per-client queue bound in bytes (262144)\n"
+    "  --queue-bytes SIZE       per-client queue bound (256KiB)\n"
     "  --queue-msgs N           per-client queue bound in messages (4096)\n"
-    "  --max-message N          largest message a client may send, bytes (65536)\n"
-    "  --max-head N             largest HTTP request head, bytes (8192)\n"
+    "  --max-message SIZE       largest message a client may send (64KiB)\n"
+    "  --max-head SIZE          largest HTTP request head (8KiB)\n"
     "  --handshake-timeout MS   time allowed for the request head (10000)\n"
     "  --ping-interval MS       ping a client silent this long (20000)\n"
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
@@ -47,8 +49,13 @@ static const char usage[] =
     "  --preview SPEC           JPEG previews for the viewer, made only while a client with\n"
     "                           ?preview=1 watches: fps:N,width:N,quality:N, or off\n"
     "                           (fps:10,width:640,quality:70)\n"
-    "  --exit-when-done         exit once every stream has ended or failed (batch runs)\n"
+    "  --exit-when-done         exit once every stream has ended or failed (batch runs):\n"
+    "                           status 0 if every stream ended normally, 3 if any failed\n"
     "  --help, --version\n"
+    "\n"
+    "SIZE: bytes, or with a unit: K, M, G (x1000) or KiB, MiB, GiB (x1024), e.g. 1MiB.\n"
+    "Exit status: 0 stopped by a signal or done, 1 cannot start, 2 bad arguments or files,\n"
+    "3 a stream failed (--exit-when-done).\n"
     "\n"
     "Sources: synthetic:size=WxH,fps=N|max,objects=N,seed=N,noise=N\n"
     "         FILE|rtsp://...|http(s)://...|v4l2:/dev/videoN followed by ,fps=N,loop=0|1,\n"
@@ -59,8 +66,10 @@ static const char usage[] =
     "                           moving objects against a background model (pure C)\n"
     "  cascade:model=FILE[,scale_factor=X,min_neighbors=N,min_size=N,width=N,label=S]\n"
     "                           OpenCV cascades, e.g. haarcascade_frontalface_default.xml\n"
-    "  exec:[format=F,width=N,timeout_ms=N,]cmd=COMMAND\n"
-    "                           a model in any language, one child process per worker\n"
+    "  exec:[name=S,format=F,width=N,timeout_ms=N,start_timeout_ms=N,give_up_after=N,]\n"
+    "       cmd=COMMAND\n"
+    "                           a model in any language, one child process per worker;\n"
+    "                           it answers on file descriptor 3 (docs/predictors.md)\n"
     "  fake:count=N,delay_ms=N,busy_ms=N,jitter_ms=N,seed=N,fail_every=N\n"
     "                           synthetic detections at a chosen speed (tests, benchmarks)\n"
     "  /path/libNAME.so[:OPTS]  a C plugin (include/framecast/predictor.h)\n";
@@ -76,6 +85,21 @@ static int parse_long(const char *opt, const char *v, long min, long max, long *
         return FC_EINVAL_OPT;
     }
     *out = x;
+    return 0;
+}
+
+/* A size in bytes within [min, max] (fc_parse_bytes: "256KiB", "1M"). */
+static int parse_bytes(const char *opt, const char *v, long min, long max, long *out, char *err,
+                       size_t errlen) {
+    uint64_t x;
+    if (fc_parse_bytes(v, &x) || x < (uint64_t)min || x > (uint64_t)max) {
+        snprintf(err, errlen,
+                 "%s: '%s' is not valid (expected a size from %ld to %ld bytes: a number, "
+                 "optionally with K, M, G (x1000) or KiB, MiB, GiB (x1024), e.g. 256KiB or 1M)",
+                 opt, v, min, max);
+        return FC_EINVAL_OPT;
+    }
+    *out = (long)x;
     return 0;
 }
 
@@ -404,7 +428,20 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
             rc = parse_stream(cfg, opt, optarg, err, errlen);
             break;
         case O_PREDICTOR:
+            /* A second --predictor used to replace the first without a word;
+             * one predictor serves every stream, so it is an error. */
+            if (cfg->predictor_given) {
+                snprintf(err, errlen,
+                         "--predictor: given twice ('%s', then '%s'); one predictor serves every "
+                         "stream, and per-stream predictors are not supported yet (they will "
+                         "come with a configuration file): give --predictor once, or run one "
+                         "framecast per predictor",
+                         cfg->predictor, optarg);
+                rc = FC_EINVAL_OPT;
+                break;
+            }
             cfg->predictor = optarg;
+            cfg->predictor_given = 1;
             break;
         case O_WORKERS:
             rc = parse_long(opt, optarg, 1, 64, &n, err, errlen);
@@ -424,7 +461,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
             cfg->hub.io_threads = (int)n;
             break;
         case O_QBYTES:
-            rc = parse_long(opt, optarg, 1024, 1L << 30, &n, err, errlen);
+            rc = parse_bytes(opt, optarg, 1024, 1L << 30, &n, err, errlen);
             cfg->hub.queue_bytes = (size_t)n;
             break;
         case O_QMSGS:
@@ -432,11 +469,11 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
             cfg->hub.queue_msgs = (int)n;
             break;
         case O_MAXMSG:
-            rc = parse_long(opt, optarg, 125, 1L << 30, &n, err, errlen);
+            rc = parse_bytes(opt, optarg, 125, 1L << 30, &n, err, errlen);
             cfg->hub.max_message = (uint64_t)n;
             break;
         case O_MAXHEAD:
-            rc = parse_long(opt, optarg, 512, 1 << 20, &n, err, errlen);
+            rc = parse_bytes(opt, optarg, 512, 1 << 20, &n, err, errlen);
             cfg->hub.head_limit = (size_t)n;
             break;
         case O_HS_TO:

@@ -18,6 +18,7 @@ typedef struct fc_config {
     int nowned;
     int nstreams;
     const char *predictor;
+    int predictor_given; /* --predictor was given (twice is an error) */
     int workers;
     int predict_timeout_ms;
     enum fc_slow_policy slow;

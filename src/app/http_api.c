@@ -36,9 +36,18 @@ static void api_streams(fc_http_api *api, fc_strbuf *out) {
         fc_sb_printf(out, ",\"width\":%d,\"height\":%d,\"fps\":%.6g,\"predictor\":", info.width,
                      info.height, info.fps);
         fc_sb_json_str(out, info.predictor);
-        fc_sb_printf(out, ",\"clients\":%llu,\"results\":%llu,\"preview\":%s}",
+        fc_sb_printf(out, ",\"clients\":%llu,\"results\":%llu,\"preview\":%s",
                      (unsigned long long)st.clients, (unsigned long long)info.results,
                      info.preview ? "true" : "false");
+        fc_sb_puts(out, ",\"predictor_state\":");
+        fc_sb_json_str(out, info.predictor_state);
+        if (info.predictor_error[0]) {
+            fc_sb_puts(out, ",\"predictor_error\":");
+            fc_sb_json_str(out, info.predictor_error);
+        }
+        fc_sb_printf(out, ",\"predictor_errors\":%llu,\"predictor_restarts\":%llu}",
+                     (unsigned long long)info.predictor_errors,
+                     (unsigned long long)info.predictor_restarts);
     }
     fc_sb_puts(out, "]}");
 }
@@ -60,6 +69,8 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
         RESUMES,
         QUEUED,
         QUEUED_MAX,
+        PRED_ERRORS,
+        PRED_RESTARTS,
         NSERIES
     };
     static const char *series[NSERIES][3] = {
@@ -80,6 +91,10 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
         {"framecast_queued_bytes", "gauge", "bytes waiting in client queues (sampled)"},
         {"framecast_queued_bytes_max", "gauge",
          "bytes waiting in the fullest client queue (sampled)"},
+        {"framecast_predictor_errors_total", "counter",
+         "frames the predictor failed on (their results carry an error)"},
+        {"framecast_predictor_restarts_total", "counter",
+         "times the predictor's model process failed and was scheduled to start again"},
     };
     fc_stream_info info[FC_HUB_MAX_STREAMS];
     fc_hub_stats st[FC_HUB_MAX_STREAMS];
@@ -91,10 +106,19 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
     for (int k = 0; k < NSERIES; k++) {
         metric_head(out, series[k][0], series[k][1], series[k][2]);
         for (int i = 0; i < n; i++) {
-            const uint64_t v[NSERIES] = {st[i].clients,      info[i].results,     info[i].stale,
-                                         info[i].previews,   st[i].sent,          st[i].dropped,
-                                         st[i].history_len,  st[i].history_bytes, st[i].resumes,
-                                         st[i].queued_bytes, st[i].queued_max};
+            const uint64_t v[NSERIES] = {st[i].clients,
+                                         info[i].results,
+                                         info[i].stale,
+                                         info[i].previews,
+                                         st[i].sent,
+                                         st[i].dropped,
+                                         st[i].history_len,
+                                         st[i].history_bytes,
+                                         st[i].resumes,
+                                         st[i].queued_bytes,
+                                         st[i].queued_max,
+                                         info[i].predictor_errors,
+                                         info[i].predictor_restarts};
             fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", series[k][0], info[i].name,
                          (unsigned long long)v[k]);
         }

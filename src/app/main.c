@@ -1,6 +1,13 @@
 /* framecast: wires the configuration, the hub and one pipeline per stream,
  * then waits on the main thread for SIGINT/SIGTERM and shuts down in the
- * reverse order of the data flow (sources first, the hub last). */
+ * reverse order of the data flow (sources first, the hub last).
+ *
+ * Exit status (README, "Exit status"): 0 after a signal, or with
+ * --exit-when-done once every stream ended normally; 1 when framecast
+ * cannot start (a port in use, no threads); 2 for bad arguments or a file
+ * named on the command line that is not what was expected (a cascade
+ * model); 3 with --exit-when-done when any stream failed (its source, or
+ * its model for good). */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +22,8 @@
 #include "util/error.h"
 #include "util/log.h"
 
+enum { EXIT_OK = 0, EXIT_START = 1, EXIT_USAGE = 2, EXIT_STREAM_FAILED = 3 };
+
 static void on_signal(uv_signal_t *s, int signum) {
     (void)signum;
     uv_stop(s->loop);
@@ -26,7 +35,14 @@ struct ended {
     atomic_int count;
     int total;
     int exit_when_done;
+    fc_pipeline **pipes;
 };
+
+static int failed_streams(fc_pipeline **pipes, int n) {
+    int failed = 0;
+    for (int i = 0; i < n; i++) failed += pipes[i] && fc_pipeline_failed(pipes[i]);
+    return failed;
+}
 
 static void on_stream_ended(void *ud) { /* a source thread */
     struct ended *e = ud;
@@ -37,7 +53,12 @@ static void on_stream_ended(void *ud) { /* a source thread */
 static void on_ended_async(uv_async_t *a) {
     struct ended *e = a->data;
     if (e->exit_when_done && atomic_load(&e->count) >= e->total) {
-        fc_info("every stream has ended");
+        int failed = failed_streams(e->pipes, e->total);
+        if (failed)
+            fc_error("every stream has ended; %d of %d failed (exit status %d)", failed, e->total,
+                     EXIT_STREAM_FAILED);
+        else
+            fc_info("every stream has ended");
         uv_stop(a->loop);
     }
 }
@@ -69,11 +90,11 @@ int main(int argc, char **argv) {
     char err[512] = "";
     fc_config cfg;
     int rc = fc_config_parse(&cfg, argc, argv, err, sizeof err);
-    if (rc == FC_CONFIG_EXIT) return 0;
+    if (rc == FC_CONFIG_EXIT) return EXIT_OK;
     if (rc < 0) {
         fprintf(stderr, "framecast: %s\n", err);
         fc_config_free(&cfg);
-        return 2;
+        return EXIT_USAGE;
     }
     fc_log_set_level((enum fc_log_level)cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
@@ -81,9 +102,10 @@ int main(int argc, char **argv) {
 
     fc_hub *hub = NULL;
     fc_pipeline *pipes[FC_MAX_CONFIG_STREAMS] = {0};
-    int exit_code = 1;
+    int exit_code = EXIT_START;
     uv_loop_t *loop = uv_default_loop();
-    struct ended ended = {.total = cfg.nstreams, .exit_when_done = cfg.exit_when_done};
+    struct ended ended = {
+        .total = cfg.nstreams, .exit_when_done = cfg.exit_when_done, .pipes = pipes};
     uv_async_init(loop, &ended.async, on_ended_async);
     ended.async.data = &ended;
     uv_signal_t sigint, sigterm;
@@ -124,12 +146,14 @@ int main(int argc, char **argv) {
     uv_signal_stop(&sigint);
     uv_signal_stop(&sigterm);
     fc_info("shutting down");
-    exit_code = 0;
+    exit_code = EXIT_OK;
+    /* A batch run says how it ended: a failed stream is not a success. */
+    if (cfg.exit_when_done && failed_streams(pipes, cfg.nstreams)) exit_code = EXIT_STREAM_FAILED;
     goto out;
 
 fail:
     fprintf(stderr, "framecast: %s\n", err[0] ? err : fc_strerror(rc));
-    if (rc == FC_EINVAL_OPT || rc == FC_EUNKNOWN) exit_code = 2; /* bad arguments */
+    if (rc == FC_EINVAL_OPT || rc == FC_EUNKNOWN) exit_code = EXIT_USAGE; /* bad arguments */
 out:
     for (int i = 0; i < cfg.nstreams; i++)
         if (pipes[i]) fc_pipeline_stop(pipes[i]);

@@ -1,6 +1,7 @@
 /* A stream's pipeline (see pipeline.h). */
 #include "app/pipeline.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,7 +36,14 @@ struct fc_pipeline {
     int source_started;
     void (*ended)(void *);
     void *ended_ud;
-    atomic_int stop;
+    atomic_int stop; /* fc_pipeline_stop: no final status */
+    /* What the source watches: set by stop, and by a predictor that failed
+     * for good (then the stream ends as failed with its reason). */
+    atomic_int halt;
+    atomic_int failed; /* the stream ended as failed (fc_pipeline_failed) */
+    fc_predictor_watch watch;
+    char predictor_failed[512]; /* why, once the predictor failed; source thread reads after join */
+    char *model; /* the name results carry: the predictor's, or its model's (exec:name=yolo) */
     /* sequencer */
     pthread_mutex_t seq_mu;
     pthread_cond_t turn;           /* mode=every: the next ticket's result may go */
@@ -45,7 +53,13 @@ struct fc_pipeline {
     atomic_uint_fast64_t previews; /* JPEG previews published */
     char epoch[17];                /* names this run's seq numbering: results resume against it */
     fc_strbuf sb;
-    fc_strbuf status_sb;        /* used by the source thread only */
+    fc_strbuf status_sb; /* under status_mu */
+    /* Status messages come from the source thread and, for the predictor's
+     * state, from workers: one at a time, so the sticky message is always
+     * the last state. Recursive: on_predictor holds it around its call to
+     * publish_status, so the stream state it re-sends is still current. */
+    pthread_mutex_t status_mu;
+    int status_from_worker;     /* under status_mu: the source's fields are not ours to read */
     pthread_mutex_t preview_mu; /* the JPEG encoder, and the order of previews */
     /* What the HTTP API reads from I/O threads: written by the source thread
      * on each status change, read as one snapshot (a short lock, not a queue:
@@ -101,7 +115,7 @@ static void on_result(void *ud, const fc_result *r) {
                            .epoch = p->epoch,
                            .seq = seq,
                            .publish_us = fc_now_us(),
-                           .model = p->api->name,
+                           .model = p->model,
                            .skipped = fc_slot_skipped(&p->slot)};
     fc_render_result(&p->sb, &meta, r);
     /* Frame it once: header + JSON in one buffer shared by every client. */
@@ -117,10 +131,23 @@ static void on_result(void *ud, const fc_result *r) {
     if (f->preview) publish_preview(p, f, seq);
 }
 
+/* The predictor's part of a status message. */
+static void put_predictor(fc_pipeline *p, fc_strbuf *sb) {
+    pthread_mutex_lock(&p->info_mu);
+    fc_sb_puts(sb, ",\"predictor_state\":");
+    fc_sb_json_str(sb, p->info.predictor_state);
+    if (p->info.predictor_error[0]) {
+        fc_sb_puts(sb, ",\"predictor_error\":");
+        fc_sb_json_str(sb, p->info.predictor_error);
+    }
+    pthread_mutex_unlock(&p->info_mu);
+}
+
 /* Publishes a status message; sticky, so later subscribers get it first.
- * Called on the source thread only. */
+ * Called on the source thread, and by on_predictor on a worker. */
 static void publish_status(fc_pipeline *p, const char *state, const char *error, int attempt,
                            int retry_ms) {
+    pthread_mutex_lock(&p->status_mu);
     fc_strbuf *sb = &p->status_sb;
     fc_sb_reset(sb);
     fc_sb_puts(sb, "{\"type\":\"status\",\"stream\":");
@@ -131,12 +158,13 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
         fc_sb_puts(sb, ",\"error\":");
         fc_sb_json_str(sb, error);
     }
+    put_predictor(p, sb);
     fc_sb_printf(sb, ",\"attempt\":%d,\"retry_ms\":%d,\"time_us\":%lld}", attempt, retry_ms,
                  (long long)fc_now_us());
     pthread_mutex_lock(&p->info_mu);
     snprintf(p->info.state, sizeof p->info.state, "%s", state);
     snprintf(p->info.error, sizeof p->info.error, "%s", error ? error : "");
-    if (p->source->width) { /* known once the source has opened */
+    if (!p->status_from_worker && p->source->width) { /* known once the source has opened */
         p->info.width = p->source->width;
         p->info.height = p->source->height;
         p->info.fps = p->source->fps;
@@ -147,10 +175,48 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
         fc_hub_publish_sticky(p->hub, p->stream_id, msg);
         fc_buf_unref(msg);
     }
-    if (error)
-        fc_info("stream '%s': %s: %s", p->name, state, error);
-    else
-        fc_info("stream '%s': %s", p->name, state);
+    if (!p->status_from_worker) { /* on_predictor logs its own changes */
+        if (error)
+            fc_info("stream '%s': %s: %s", p->name, state, error);
+        else
+            fc_info("stream '%s': %s", p->name, state);
+    }
+    pthread_mutex_unlock(&p->status_mu);
+}
+
+/* The predictor's state, from a worker (the pool makes the calls one at a
+ * time, before the result of the frame concerned). Every call updates what
+ * /api/streams shows; a change also goes to the clients as a status message
+ * with the stream's own state unchanged. FAILED stops the source: the
+ * stream then ends as failed with the predictor's reason (source_main). */
+static void on_predictor(void *ud, enum fc_predictor_state state, const char *why, int changed) {
+    fc_pipeline *p = ud;
+    pthread_mutex_lock(&p->status_mu);
+    pthread_mutex_lock(&p->info_mu);
+    snprintf(p->info.predictor_state, sizeof p->info.predictor_state, "%s",
+             fc_predictor_state_name(state));
+    snprintf(p->info.predictor_error, sizeof p->info.predictor_error, "%s",
+             state == FC_PREDICTOR_OK || !why ? "" : why);
+    char stream_state[sizeof p->info.state], stream_error[sizeof p->info.error];
+    memcpy(stream_state, p->info.state, sizeof stream_state);
+    memcpy(stream_error, p->info.error, sizeof stream_error);
+    pthread_mutex_unlock(&p->info_mu);
+    if (changed) {
+        if (state == FC_PREDICTOR_FAILED) {
+            snprintf(p->predictor_failed, sizeof p->predictor_failed, "%s",
+                     why && *why ? why : "the predictor failed");
+            atomic_store(&p->halt, 1);
+        } else if (state != FC_PREDICTOR_OK) {
+            fc_warn("stream '%s': predictor %s: %s", p->name, fc_predictor_state_name(state),
+                    why ? why : "");
+        } else {
+            fc_info("stream '%s': predictor ok", p->name);
+        }
+        p->status_from_worker = 1;
+        publish_status(p, stream_state, stream_error[0] ? stream_error : NULL, 0, 0);
+        p->status_from_worker = 0;
+    }
+    pthread_mutex_unlock(&p->status_mu);
 }
 
 static int preview_wanted(void *ud) {
@@ -171,18 +237,33 @@ static void *source_main(void *arg) {
             fc_hub_stats st;
             fc_hub_stats_get(p->hub, p->stream_id, &st);
             if (st.clients >= (uint64_t)p->cfg.wait_clients) break;
-            if (fc_source_sleep_until(fc_mono_us() + 10000, &p->stop)) break;
+            if (fc_source_sleep_until(fc_mono_us() + 10000, &p->halt)) break;
         }
     }
-    int rc = atomic_load(&p->stop) ? 0 : p->source->run(p->source, &p->slot, &p->stop);
+    int rc = atomic_load(&p->halt) ? 0 : p->source->run(p->source, &p->slot, &p->halt);
     fc_slot_finish(&p->slot); /* workers drain what is left, then end */
     fc_workers_join(p->workers);
     p->workers = NULL;
     if (!atomic_load(&p->stop)) {
         if (rc) {
             fc_error("stream '%s': %s", p->name, p->source->error);
+            atomic_store(&p->failed, 1);
             publish_status(p, "failed", p->source->error[0] ? p->source->error : "source failed", 0,
                            0);
+        } else if (p->predictor_failed[0]) { /* written before halt was set */
+            atomic_store(&p->failed, 1);
+            publish_status(p, "failed", p->predictor_failed, 0, 0);
+        } else if (atomic_load(&p->watch.errors) && !atomic_load(&p->watch.predicted)) {
+            /* Frames went through, the predictor failed on each: a batch run
+             * that produced nothing but errors did not end normally. */
+            char why[sizeof p->predictor_failed + 96];
+            pthread_mutex_lock(&p->info_mu);
+            snprintf(why, sizeof why,
+                     "the predictor failed on every frame (%llu); the last error: %s",
+                     (unsigned long long)atomic_load(&p->watch.errors), p->info.predictor_error);
+            pthread_mutex_unlock(&p->info_mu);
+            atomic_store(&p->failed, 1);
+            publish_status(p, "failed", why, 0, 0);
         } else {
             publish_status(p, "ended", NULL, 0, 0);
         }
@@ -214,7 +295,16 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     pthread_cond_init(&p->turn, NULL);
     pthread_mutex_init(&p->preview_mu, NULL);
     pthread_mutex_init(&p->info_mu, NULL);
+    pthread_mutexattr_t recursive;
+    pthread_mutexattr_init(&recursive);
+    pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&p->status_mu, &recursive);
+    pthread_mutexattr_destroy(&recursive);
     snprintf(p->info.name, sizeof p->info.name, "%s", cfg->name);
+    snprintf(p->info.predictor_state, sizeof p->info.predictor_state, "ok");
+    p->watch.stream = p->name;
+    p->watch.fn = on_predictor;
+    p->watch.ud = p;
     char *redacted = fc_redact_url(cfg->source);
     snprintf(p->info.source, sizeof p->info.source, "%s", redacted);
     free(redacted);
@@ -233,7 +323,9 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
      * the worker threads wait on the slot until the source runs. */
     if (!rc)
         rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts,
-                              cfg->predict_timeout_ms, &p->slot, on_result, p, err, errlen);
+                              cfg->predict_timeout_ms, &p->slot, on_result, p, &p->watch, err,
+                              errlen);
+    if (!rc && !(p->model = strdup(fc_workers_model(p->workers)))) rc = -ENOMEM;
     if (!rc) {
         fc_hub_stream_config sc = {
             .name = cfg->name, .policy = cfg->slow, .history = cfg->history, .epoch = p->epoch};
@@ -277,6 +369,7 @@ int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, cha
 
 void fc_pipeline_stop(fc_pipeline *p) {
     atomic_store(&p->stop, 1);
+    atomic_store(&p->halt, 1);
     fc_slot_close(&p->slot);
     if (p->source_started) pthread_join(p->source_thread, NULL); /* it joins the workers */
     p->source_started = 0;
@@ -293,10 +386,16 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
     out->results = atomic_load_explicit(&p->seq, memory_order_relaxed);
     out->stale = atomic_load_explicit(&p->stale, memory_order_relaxed);
     out->previews = atomic_load_explicit(&p->previews, memory_order_relaxed);
+    out->predictor_errors = atomic_load_explicit(&p->watch.errors, memory_order_relaxed);
+    out->predictor_restarts = atomic_load_explicit(&p->watch.restarts, memory_order_relaxed);
 }
 
 int fc_pipeline_stream_id(const fc_pipeline *p) {
     return p->stream_id;
+}
+
+int fc_pipeline_failed(const fc_pipeline *p) {
+    return atomic_load(&p->failed);
 }
 
 void fc_pipeline_destroy(fc_pipeline *p) {
@@ -306,12 +405,14 @@ void fc_pipeline_destroy(fc_pipeline *p) {
     fc_preview_free(&p->jpeg);
     pthread_mutex_destroy(&p->preview_mu);
     pthread_mutex_destroy(&p->info_mu);
+    pthread_mutex_destroy(&p->status_mu);
     fc_slot_destroy(&p->slot);
     fc_predictor_unload(p->plugin); /* after the workers destroyed their instances */
     fc_sb_free(&p->sb);
     fc_sb_free(&p->status_sb);
     pthread_mutex_destroy(&p->seq_mu);
     pthread_cond_destroy(&p->turn);
+    free(p->model);
     free(p->name);
     free(p);
 }

@@ -12,7 +12,10 @@
  * lets the workers drain, joins them, and publishes the final status
  * (ended/failed), so clients see it after the last result. Status changes
  * are published as sticky messages: a client that subscribes later gets the
- * current status first.
+ * current status first. Each status message also carries the predictor's
+ * state (ok, failing, restarting, failed), which the workers report; a
+ * predictor that fails for good (an exec model that cannot start) stops the
+ * source, and the stream ends as failed with the predictor's reason.
  * create/start/stop/destroy on the main thread. */
 #ifndef FC_APP_PIPELINE_H
 #define FC_APP_PIPELINE_H
@@ -46,7 +49,8 @@ typedef struct fc_pipeline fc_pipeline;
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen);
 /* Starts the source. When it ends by itself (not through stop) the pipeline
- * calls ended(ended_ud) from its source thread, after the final status. */
+ * calls ended(ended_ud) from its source thread, after the final status
+ * (fc_pipeline_failed then says which). */
 int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, char *err,
                       size_t errlen);
 /* Stops the source, lets the workers finish, joins every thread. */
@@ -64,10 +68,17 @@ typedef struct fc_stream_info {
     double fps;
     int preview;
     uint64_t results;
-    uint64_t stale;    /* mode=latest: results dropped as older than one published */
-    uint64_t previews; /* JPEG previews published */
+    uint64_t stale;              /* mode=latest: results dropped as older than one published */
+    uint64_t previews;           /* JPEG previews published */
+    char predictor_state[16];    /* ok, failing, restarting, failed */
+    char predictor_error[256];   /* why, when not ok: the last error */
+    uint64_t predictor_errors;   /* frames the predictor failed on */
+    uint64_t predictor_restarts; /* times its model process was restarted */
 } fc_stream_info;
 void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out);
 int fc_pipeline_stream_id(const fc_pipeline *p);
+/* After the stream ended by itself: 1 if it failed (its source, or its
+ * predictor for good), 0 if it ended normally. Any thread. */
+int fc_pipeline_failed(const fc_pipeline *p);
 
 #endif

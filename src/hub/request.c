@@ -80,7 +80,19 @@ static const char *session_opts(const fc_http_request *req, fc_session_opts *o, 
 static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) {
     int stream = find_stream(c->lp->hub, name);
     if (stream < 0) {
-        reply(c, 404, "Not Found", NULL, "unknown stream");
+        /* Say which streams there are: a typo in a name is the usual cause.
+         * The name asked for is echoed cut and with only printable ASCII. */
+        const fc_hub *hub = c->lp->hub;
+        fc_strbuf why;
+        fc_sb_init(&why, 128);
+        fc_sb_puts(&why, "unknown stream '");
+        for (size_t i = 0; i < name.len && i < 64; i++)
+            fc_sb_printf(&why, "%c", name.p[i] > 0x20 && name.p[i] < 0x7f ? name.p[i] : '?');
+        fc_sb_puts(&why, hub->nstreams ? "'; the streams are: " : "'; there are no streams");
+        for (int i = 0; i < hub->nstreams; i++)
+            fc_sb_printf(&why, "%s/ws/%s", i ? ", " : "", hub->streams[i].name);
+        reply(c, 404, "Not Found", NULL, why.data);
+        fc_sb_free(&why);
         return;
     }
     fc_ws_upgrade up;

@@ -11,10 +11,13 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -39,12 +42,40 @@ struct Cascade {
 const char *const kDataDirs[] = {"/usr/share/opencv4/haarcascades/",
                                  "/usr/share/opencv4/lbpcascades/"};
 
+// A name without '/' is looked up in opencv-data's directories, then in the
+// current directory; "" if it is in none.
 std::string resolve_model(const std::string &model) {
     if (model.find('/') != std::string::npos) return model;
     for (const char *dir : kDataDirs) {
         std::string path = std::string(dir) + model;
-        if (access(path.c_str(), R_OK) == 0) return path;
+        if (access(path.c_str(), F_OK) == 0) return path;
     }
+    return access(model.c_str(), F_OK) == 0 ? model : "";
+}
+
+// What is wrong with the file at path for a cascade, or "" when it may be
+// one. Checked before OpenCV sees it, so the message can say what the file
+// is instead of OpenCV's parser error (or, in older versions, an abort).
+std::string check_model_file(const std::string &path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return strerror(errno);
+    if (S_ISDIR(st.st_mode)) return "it is a directory";
+    if (!S_ISREG(st.st_mode)) return "it is not a regular file";
+    if (st.st_size == 0) return "it is empty";
+    FILE *f = fopen(path.c_str(), "rb");
+    if (!f) return strerror(errno);
+    unsigned char head[16] = {0};
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF)
+        return "it is a JPEG image, not a cascade XML file";
+    if (n >= 4 && memcmp(head, "\x89PNG", 4) == 0)
+        return "it is a PNG image, not a cascade XML file";
+    if (n >= 8 && memcmp(head + 4, "ftyp", 4) == 0)
+        return "it is an MP4/QuickTime video, not a cascade XML file";
+    size_t i = n >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; // a UTF-8 BOM
+    while (i < n && isspace(head[i])) i++;
+    if (i < n && head[i] != '<') return "it is not an XML file";
     return "";
 }
 
@@ -71,17 +102,29 @@ int create_instance(const char *opts, void **instance, char *err, size_t errlen)
     std::string path;
     if (!rc) {
         path = resolve_model(model);
-        bool loaded = false;
-        try { // a malformed XML file throws from OpenCV's parser
-            loaded = !path.empty() && c->classifier.load(path);
-        } catch (const std::exception &e) {
-            fc_debug("cascade: '%s': %s", path.c_str(), e.what());
+        std::string why = path.empty() ? "no such file in /usr/share/opencv4/haarcascades, "
+                                         "lbpcascades or the current directory"
+                                       : check_model_file(path);
+        if (why.empty()) {
+            try { // a malformed XML file throws from OpenCV's parser
+                if (!c->classifier.load(path))
+                    why = "OpenCV cannot read it as a cascade (a truncated file, or another kind "
+                          "of XML?)";
+            } catch (const cv::Exception &e) {
+                // OpenCV 4.6's parser puts "FILE(LINE): what" in func and its
+                // own function's name in err: take whichever says where.
+                const std::string &where = e.func.find("): ") != std::string::npos ? e.func : e.err;
+                why = "it is not a valid cascade XML file (OpenCV: " + where + ")";
+            } catch (const std::exception &e) {
+                why = std::string("it is not a valid cascade XML file (") + e.what() + ")";
+            }
         }
-        if (!loaded) {
+        if (!why.empty()) {
             snprintf(err, errlen,
-                     "--predictor cascade: cannot load model '%s' (expected a cascade XML file, "
-                     "by path or by name from /usr/share/opencv4/haarcascades or lbpcascades)",
-                     model);
+                     "--predictor cascade: cannot load model '%s': %s (expected a cascade XML "
+                     "file, by path or by name from /usr/share/opencv4/haarcascades or "
+                     "lbpcascades)",
+                     model, why.c_str());
             rc = FC_EINVAL_OPT;
         }
     }
@@ -179,8 +222,16 @@ void cascade_destroy(void *instance) {
 }
 
 const fc_predictor_api cascade_api = {
-    FC_PREDICTOR_ABI_MAJOR, FC_PREDICTOR_ABI_MINOR, "cascade",       0,
-    cascade_create,         cascade_wants,          cascade_predict, cascade_destroy,
+    FC_PREDICTOR_ABI_MAJOR,
+    FC_PREDICTOR_ABI_MINOR,
+    "cascade",
+    0,
+    cascade_create,
+    cascade_wants,
+    cascade_predict,
+    cascade_destroy,
+    nullptr, // attach
+    nullptr, // model_name
 };
 
 } // namespace

@@ -1,3 +1,13 @@
+/* Predictor workers (see worker.h).
+ *
+ * The predictor's state, as the pool tells its watch. A failed frame makes
+ * it failing at once; an instance's report of RESTARTING (its model process
+ * died) holds while frames fail only because the process is down ("restarting
+ * in 200 ms"); FAILED is final. Back to ok takes OK_AFTER_US of frames
+ * without an error: status messages are never dropped for a client, so a
+ * model failing every other frame must not turn into one message per frame
+ * (each change is one), and a state that says ok only once the model has
+ * been fine for a while is the one an operator can trust. */
 #include "predict/worker.h"
 
 #include <pthread.h>
@@ -15,6 +25,9 @@ struct worker {
     int started;
 };
 
+/* Frames without an error for this long turn failing or restarting into ok. */
+#define OK_AFTER_US 1000000
+
 struct fc_workers {
     const fc_predictor_api *api;
     fc_slot *in;
@@ -25,8 +38,83 @@ struct fc_workers {
     int timeout_ms;
     enum fc_pixfmt format; /* what wants() asked for, checked in start */
     int width, height;
+    const char *model; /* for results: the instance's model_name, or the table's name */
+    fc_predictor_watch *watch;
+    fc_predictor_host host; /* what the instances get in attach */
+    pthread_mutex_t state_mu;
+    enum fc_predictor_state state; /* the last told; under state_mu, like the two below */
+    int running_again;             /* after RESTARTING: the instance said it runs again */
+    int64_t ok_since_us;           /* when frames started succeeding again (0: they fail) */
     struct worker w[];
 };
+
+const char *fc_predictor_state_name(enum fc_predictor_state s) {
+    switch (s) {
+    case FC_PREDICTOR_OK:
+        return "ok";
+    case FC_PREDICTOR_FAILING:
+        return "failing";
+    case FC_PREDICTOR_RESTARTING:
+        return "restarting";
+    case FC_PREDICTOR_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+/* With state_mu held. */
+static void tell(struct fc_workers *pool, enum fc_predictor_state s, const char *why, int changed) {
+    if (pool->watch && pool->watch->fn) pool->watch->fn(pool->watch->ud, s, why, changed);
+}
+
+/* An instance's report (host.report), from within its predict call. */
+static void on_report(const fc_predictor_host *host, enum fc_predictor_state s, const char *why) {
+    struct fc_workers *pool = host->ud;
+    pthread_mutex_lock(&pool->state_mu);
+    if (pool->state == FC_PREDICTOR_FAILED) {
+        /* final */
+    } else if (s == FC_PREDICTOR_OK) {
+        pool->running_again = 1; /* its frames decide from now on */
+    } else {
+        if (s == FC_PREDICTOR_RESTARTING && pool->watch)
+            atomic_fetch_add_explicit(&pool->watch->restarts, 1, memory_order_relaxed);
+        /* Each restart is news, even when already restarting. */
+        int changed = pool->state != s || s == FC_PREDICTOR_RESTARTING;
+        pool->state = s;
+        pool->running_again = 0;
+        pool->ok_since_us = 0;
+        tell(pool, s, why, changed);
+    }
+    pthread_mutex_unlock(&pool->state_mu);
+}
+
+/* A frame's outcome: error is NULL when the predictor succeeded. */
+static void frame_done(struct fc_workers *pool, const char *error) {
+    if (pool->watch)
+        atomic_fetch_add_explicit(error ? &pool->watch->errors : &pool->watch->predicted, 1,
+                                  memory_order_relaxed);
+    pthread_mutex_lock(&pool->state_mu);
+    enum fc_predictor_state s = pool->state;
+    if (s == FC_PREDICTOR_FAILED || (s == FC_PREDICTOR_OK && !error)) {
+        /* nothing new */
+    } else if (error) {
+        pool->ok_since_us = 0;
+        if (s == FC_PREDICTOR_RESTARTING && !pool->running_again) {
+            /* failing only because the model process is down: still restarting */
+        } else {
+            pool->state = FC_PREDICTOR_FAILING;
+            tell(pool, FC_PREDICTOR_FAILING, error, s != FC_PREDICTOR_FAILING);
+        }
+    } else {
+        int64_t now = fc_mono_us();
+        if (!pool->ok_since_us) pool->ok_since_us = now;
+        if (now - pool->ok_since_us >= OK_AFTER_US) {
+            pool->state = FC_PREDICTOR_OK;
+            tell(pool, FC_PREDICTOR_OK, NULL, 1);
+        }
+    }
+    pthread_mutex_unlock(&pool->state_mu);
+}
 
 static void *worker_main(void *arg) {
     struct worker *w = arg;
@@ -37,14 +125,16 @@ static void *worker_main(void *arg) {
         char err[256] = "";
         int64_t t0 = fc_mono_us();
         int n = pool->api->predict(w->instance, &f->view, dets, FC_MAX_DETECTIONS, err, sizeof err);
+        int64_t infer_us = fc_mono_us() - t0;
         /* A plug-in is not trusted to keep its contract: an error text may
          * fill the whole buffer without a NUL, and a count over max would
          * make the renderer read past dets. */
         err[sizeof err - 1] = 0;
+        frame_done(pool, n < 0 ? (err[0] ? err : "predictor failed") : NULL);
         fc_result r = {.frame = f,
                        .dets = dets,
                        .ndets = n > 0 ? n : 0,
-                       .infer_us = fc_mono_us() - t0,
+                       .infer_us = infer_us,
                        .error = n < 0 ? (err[0] ? err : "predictor failed") : NULL};
         if (n > FC_MAX_DETECTIONS) {
             r.ndets = FC_MAX_DETECTIONS;
@@ -68,6 +158,11 @@ static void *worker_main(void *arg) {
 /* Destroys the first `created` instances (a shared instance counts once). */
 static void destroy_instances(struct fc_workers *pool, int created) {
     for (int i = 0; i < created; i++) pool->api->destroy(pool->w[i].instance);
+}
+
+/* The ABI minor 1 entries: read only from tables that have them. */
+static int has_minor1(const fc_predictor_api *api) {
+    return api->abi_minor >= 1;
 }
 
 /* Asks the first instance what it wants, once, and checks the answer: a
@@ -97,8 +192,8 @@ static int check_wants(struct fc_workers *pool, char *err, size_t errlen) {
 }
 
 int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const char *opts,
-                     int timeout_ms, fc_slot *in, fc_result_fn fn, void *ud, char *err,
-                     size_t errlen) {
+                     int timeout_ms, fc_slot *in, fc_result_fn fn, void *ud,
+                     fc_predictor_watch *watch, char *err, size_t errlen) {
     struct fc_workers *pool = calloc(1, sizeof *pool + (size_t)n * sizeof(struct worker));
     if (!pool) return -1;
     *pool = (struct fc_workers){.api = api,
@@ -107,7 +202,13 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
                                 .ud = ud,
                                 .n = n,
                                 .shared = (api->flags & FC_PREDICTOR_THREAD_SAFE) != 0,
-                                .timeout_ms = timeout_ms};
+                                .timeout_ms = timeout_ms,
+                                .model = api->name,
+                                .watch = watch,
+                                .state = FC_PREDICTOR_OK};
+    pool->host = (fc_predictor_host){
+        .stream = watch && watch->stream ? watch->stream : "", .report = on_report, .ud = pool};
+    pthread_mutex_init(&pool->state_mu, NULL);
     int rc;
     for (int i = 0; i < n; i++) {
         pool->w[i].pool = pool;
@@ -117,12 +218,19 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
         }
         if (api->create(opts, &pool->w[i].instance, err, errlen)) {
             destroy_instances(pool, i);
+            pthread_mutex_destroy(&pool->state_mu);
             free(pool);
             return FC_EINVAL_OPT;
         }
+        if (has_minor1(api) && api->attach) api->attach(pool->w[i].instance, &pool->host);
+    }
+    if (has_minor1(api) && api->model_name) {
+        const char *m = api->model_name(pool->w[0].instance);
+        if (m && *m) pool->model = m;
     }
     if ((rc = check_wants(pool, err, errlen))) {
         destroy_instances(pool, pool->shared ? 1 : n);
+        pthread_mutex_destroy(&pool->state_mu);
         free(pool);
         return rc;
     }
@@ -146,10 +254,15 @@ void fc_workers_wants(fc_workers *pool, enum fc_pixfmt *format, int *width, int 
     *height = pool->height;
 }
 
+const char *fc_workers_model(fc_workers *pool) {
+    return pool->model;
+}
+
 void fc_workers_join(fc_workers *pool) {
     if (!pool) return;
     for (int i = 0; i < pool->n; i++)
         if (pool->w[i].started) pthread_join(pool->w[i].thread, NULL);
     destroy_instances(pool, pool->shared ? 1 : pool->n);
+    pthread_mutex_destroy(&pool->state_mu);
     free(pool);
 }

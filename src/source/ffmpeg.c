@@ -7,7 +7,13 @@
  * an error, an end of stream or no frame for `timeout` seconds leads to a
  * reopen after a backoff of 0.5 s doubling to 30 s with +-20 % jitter,
  * forever unless retries=N. Files end at EOF, or loop with loop=1, and are
- * paced by their timestamps unless realtime=0.
+ * paced by their timestamps unless realtime=0. Video on demand over the
+ * network (an HLS playlist with an end, an MP4 over HTTP: an input that
+ * states its duration, known once it is open; never RTSP or a device) is
+ * treated like a file: it ends at its end (loop=1 replays it, when it can
+ * be seeked back to its start) and is paced unless realtime=0; it still
+ * reconnects after an error. Only a real end is an end: a live input that
+ * stops is reconnected, unless retries=N says otherwise.
  *
  * Pacing and the fps cap follow a media clock built from the differences
  * between consecutive timestamps, not the timestamps themselves: a step
@@ -67,6 +73,9 @@ struct ff_source {
     char *display;             /* the URL as given, for messages (credentials removed) */
     const AVInputFormat *ifmt; /* forced input format (v4l2), or NULL */
     int live;
+    int may_be_vod;   /* a network input other than RTSP: video on demand if it has a duration */
+    int vod;          /* this connection is video on demand: it ends like a file */
+    int realtime_set; /* realtime= was given */
     /* options */
     double fps_cap;
     int loop, realtime, retries, threads;
@@ -209,6 +218,17 @@ static int open_input(struct ff_source *s) {
     s->base.fps = r.num && r.den ? av_q2d(r) : 0;
     s->frame_dur_us = s->base.fps >= 0.01 ? (int64_t)(1e6 / s->base.fps) : 33333;
     s->jump_us = 3 * s->frame_dur_us > 2000000 ? 3 * s->frame_dur_us : 2000000;
+    /* Video on demand states its duration (an HLS playlist with
+     * EXT-X-ENDLIST, a file over HTTP); a live input does not. A duration
+     * guessed from the bit rate is not a statement. */
+    int vod = s->may_be_vod && s->fmt->duration != AV_NOPTS_VALUE && s->fmt->duration > 0 &&
+              s->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
+    if (s->may_be_vod)
+        fc_debug("%s: %s", s->display, vod ? "video on demand: ends at its end" : "live");
+    s->vod = vod;
+    if (!s->realtime_set) s->realtime = !s->live || vod;
+    if (s->loop && s->live && !vod)
+        fc_warn("stream source '%s': loop=1 ignored: the input is live", s->display);
     return 0;
 }
 
@@ -385,9 +405,13 @@ static int decode_loop(struct ff_source *s, fc_slot *out) {
         if (rc == AVERROR_EOF || (rc < 0 && s->fmt->pb && avio_feof(s->fmt->pb))) {
             avcodec_send_packet(s->dec, NULL); /* drain the decoder */
             if (receive_frames(s, out)) return 0;
-            if (s->loop && !s->live && s->frames_since_rewind > 0 && rewind_input(s) == 0) {
-                s->frames_since_rewind = 0;
-                continue;
+            if (s->loop && (!s->live || s->vod) && s->frames_since_rewind > 0) {
+                if (rewind_input(s) == 0) {
+                    s->frames_since_rewind = 0;
+                    continue;
+                }
+                fc_warn("stream source '%s': loop=1: cannot seek back to the start; ended",
+                        s->display);
             }
             set_error(s, "end of stream", 0);
             return FF_EOF;
@@ -453,7 +477,7 @@ static int ff_run(fc_source *src, fc_slot *out, atomic_int *stop) {
             rc = 0;
             break;
         }
-        if (!s->live) {
+        if (!s->live || (s->vod && rc == FF_EOF)) { /* a file, or video on demand, ended */
             rc = rc == FF_EOF ? 0 : rc;
             break;
         }
@@ -523,6 +547,7 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
                 goto fail;
             }
             s->live = strcmp(proto, "file") != 0;
+            s->may_be_vod = s->live && !rtsp;
         }
         s->url = strdup(url);
     }
@@ -534,6 +559,7 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
     s->fps_cap = d;
     if ((rc = fc_opts_int(&o, "loop", 0, 0, 1, &v, err, errlen))) goto fail;
     s->loop = (int)v;
+    s->realtime_set = fc_opts_get(&o, "realtime") != NULL; /* else: files and VOD are paced */
     if ((rc = fc_opts_int(&o, "realtime", !s->live, 0, 1, &v, err, errlen))) goto fail;
     s->realtime = (int)v;
     if ((rc = fc_opts_int(&o, "retries", -1, -1, 1000000, &v, err, errlen))) goto fail;
@@ -552,8 +578,8 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
     if ((rc = fc_opts_finish(&o, "fps, loop, realtime, retries, threads, timeout, transport", err,
                              errlen)))
         goto fail;
-    if (s->loop && s->live) {
-        snprintf(err, errlen, "%s: loop=1 applies to files only", ctx);
+    if (s->loop && s->live && !s->may_be_vod) {
+        snprintf(err, errlen, "%s: loop=1 applies to files and video on demand only", ctx);
         rc = FC_EINVAL_OPT;
         goto fail;
     }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/error.h"
 
@@ -110,7 +111,8 @@ int fc_parse_size(const char *s, int *w, int *h) {
     return 0;
 }
 
-/* Digits, then a unit from units (name, factor), or none (factor def). */
+/* Digits, optionally a space, then a unit from names (any case), or none
+ * (factor def). */
 static int parse_scaled(const char *s, const char *const *names, const uint64_t *factors,
                         uint64_t def, uint64_t *out) {
     char *end;
@@ -118,21 +120,20 @@ static int parse_scaled(const char *s, const char *const *names, const uint64_t 
     if (*s < '0' || *s > '9') return FC_EINVAL_OPT;
     unsigned long long x = strtoull(s, &end, 10);
     if (errno) return FC_EINVAL_OPT;
-    uint64_t f = def;
-    if (*end) {
-        f = 0;
-        for (int i = 0; names[i]; i++)
-            if (strcmp(end, names[i]) == 0) f = factors[i];
-        if (!f) return FC_EINVAL_OPT;
-    }
-    if (x > UINT64_MAX / f) return FC_EINVAL_OPT;
+    while (*end == ' ') end++;
+    uint64_t f = *end ? 0 : def;
+    for (int i = 0; *end && names[i]; i++)
+        if (strcasecmp(end, names[i]) == 0) f = factors[i];
+    if (!f || x > UINT64_MAX / f) return FC_EINVAL_OPT;
     *out = x * f;
     return 0;
 }
 
 int fc_parse_bytes(const char *s, uint64_t *out) {
-    static const char *const names[] = {"K", "M", "G", "KiB", "MiB", "GiB", "B", NULL};
-    static const uint64_t factors[] = {1000, 1000000, 1000000000, 1 << 10, 1 << 20, 1 << 30, 1};
+    static const char *const names[] = {"b",  "k",   "kb",  "m",   "mb", "g",
+                                        "gb", "kib", "mib", "gib", NULL};
+    static const uint64_t factors[] = {1,          1000,       1000,    1000000, 1000000,
+                                       1000000000, 1000000000, 1 << 10, 1 << 20, 1 << 30};
     return parse_scaled(s, names, factors, 1, out);
 }
 

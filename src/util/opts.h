@@ -40,9 +40,9 @@ int fc_opts_finish(fc_opts *o, const char *allowed, char *err, size_t errlen);
 /* Parses "WxH" into positive integers. Returns 0 or FC_EINVAL_OPT. */
 int fc_parse_size(const char *s, int *w, int *h);
 
-/* A byte count: digits with an optional unit, K/M/G (powers of 1000) or
- * KiB/MiB/GiB (powers of 1024), e.g. "262144", "256KiB", "4M".
- * Returns 0 or FC_EINVAL_OPT. */
+/* A byte count: digits with an optional unit, K/M/G (powers of 1000, also
+ * kB/MB/GB) or KiB/MiB/GiB (powers of 1024), any case, after an optional
+ * space: "262144", "256KiB", "4M". Returns 0 or FC_EINVAL_OPT. */
 int fc_parse_bytes(const char *s, uint64_t *out);
 
 /* A duration: digits with an optional unit, ms, s (the default), m or h,

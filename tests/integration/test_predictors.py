@@ -61,26 +61,20 @@ class ExecTest(unittest.TestCase):
             finally:
                 sub.close()
 
-    def test_hanging_and_missing_models(self):
+    def test_hanging_model(self):
+        """A model that never answers: each frame times out and it is restarted, on and on
+        (it never exited by itself, so it is not given up; a missing command is:
+        test_exec_bridge.py)."""
         with fc.Server("--stream", "hang=synthetic:size=64x64,fps=10",
                        "--stream", "ok=synthetic:size=64x64,fps=10",
-                       "--predictor", "exec:timeout_ms=300,cmd=sleep 30") as server:
+                       "--predictor", "exec:timeout_ms=300,start_timeout_ms=300,cmd=sleep 30") as server:
             sub = Subscriber(server.url("hang"))
             try:
-                fc.wait_for(lambda: any("error" in r for r in sub.results()), 20, "a timeout error")
+                fc.wait_for(lambda: len([r for r in sub.results() if "error" in r]) >= 3, 30,
+                            "timeout errors")
                 err = next(r["error"] for r in sub.results() if "error" in r)
                 self.assertIn("300 ms", err)
-            finally:
-                sub.close()
-        with fc.Server("--source", "synthetic:size=64x64,fps=10,wait=1",
-                       "--predictor", "exec:cmd=/nonexistent/model") as server:
-            sub = Subscriber(server.url())
-            try:
-                fc.wait_for(lambda: any("error" in r for r in sub.results()), 20, "an error result")
-                errors = [r["error"] for r in sub.results() if "error" in r]
-                self.assertTrue(any("status 127" in e for e in errors), errors)
-                n = len(sub.results())
-                fc.wait_for(lambda: len(sub.results()) > n + 5, 20, "the stream to go on")
+                self.assertFalse(sub.has_state("failed"))
             finally:
                 sub.close()
 
