@@ -100,7 +100,7 @@ class ResumeTest(unittest.TestCase):
             got = [m["seq"] for m in results(msgs)]
             self.assertEqual(got, list(range(last["seq"] + 1, last["seq"] + 1 + len(got))))
             # The 100 missed ones come at once, not at the stream's pace (2 s).
-            self.assertLess(took, 1.0)
+            self.assertLess(took, 1.5)
 
     def test_resets_say_what_was_lost(self):
         with fc.Server("--source", "synthetic:size=64x64,fps=100", "--history",
@@ -160,7 +160,8 @@ class ResumeTest(unittest.TestCase):
             newest, msgs, took = asyncio.run(run())
             first = results(msgs)[0]
             self.assertIn(first["seq"], (newest, newest + 1))
-            self.assertLess(took, 0.5, "the newest result must come at once, not with the next frame")
+            # The next frame is a second away: a result within 0.8 s is the kept one.
+            self.assertLess(took, 0.8, "the newest result must come at once, not with the next frame")
 
     def test_a_long_resume_is_fed_as_the_socket_drains(self):
         """300 results of about 20 KB into a client whose queue is bounded at
