@@ -65,7 +65,7 @@
   /* Counters of the selected stream; a stream switch starts them afresh. */
   function resetCounters() {
     Object.assign(st, {
-      results: new Map(), lastSeq: null, resultCount: 0, losses: 0, arrivals: [],
+      results: new Map(), lastSeq: null, epoch: null, resultCount: 0, losses: 0, lost: [], arrivals: [],
       e2eMs: null, publishMs: null, framesDrawn: 0, lastSeqDrawn: null,
       drawnBoxes: null, resultBoxes: null, pending: null, decoding: false,
       streamState: '', streamError: '', predictorState: '', predictorError: '',
@@ -125,7 +125,17 @@
     }
     const gen = ++st.gen; // events of an older socket are ignored
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/ws/${encodeURIComponent(st.name)}?preview=1`);
+    // A reconnection resumes where it left off (the server sends what was
+    // missed, or a reset saying what is lost); a first connection asks for
+    // the newest result at once.
+    const query = new URLSearchParams({ preview: '1' });
+    if (st.lastSeq !== null && st.epoch) {
+      query.set('since', String(st.lastSeq));
+      query.set('epoch', st.epoch);
+    } else {
+      query.set('last', '1');
+    }
+    const ws = new WebSocket(`${proto}//${location.host}/ws/${encodeURIComponent(st.name)}?${query}`);
     ws.binaryType = 'arraybuffer';
     st.ws = ws;
     ws.onopen = () => {
@@ -134,10 +144,6 @@
       st.backoff = BACKOFF_MIN_MS;
       st.openedAt = performance.now();
       st.lastPreviewAt = 0;
-      // seq may start over (a restarted server), so the loss count and the
-      // seq lookup begin again from this connection's first result.
-      st.lastSeq = null;
-      st.results.clear();
       st.arrivals = [];
       refreshStreams();
       updateStats();
@@ -176,10 +182,15 @@
       updateStats();
       return;
     }
+    if (m.type === 'reset') {
+      onReset(m);
+      return;
+    }
     if (m.type !== 'result') return;
     const now = Date.now();
-    if (st.lastSeq !== null && m.seq > st.lastSeq + 1) st.losses += m.seq - st.lastSeq - 1;
+    if (st.lastSeq !== null && m.seq > st.lastSeq + 1) noteLost(st.lastSeq + 1, m.seq - 1);
     st.lastSeq = m.seq;
+    st.epoch = m.epoch;
     st.resultCount++;
     st.arrivals.push(performance.now());
     st.e2eMs = (now * 1000 - m.capture_us) / 1000;
@@ -188,6 +199,29 @@
     while (st.results.size > KEEP_RESULTS) st.results.delete(st.results.keys().next().value);
     if (!previewsFlowing()) draw(null, m, m.seq);
     else updateStats();
+  }
+
+  /* Results that will never come, shown in the stats (the last few ranges). */
+  function noteLost(from, to) {
+    st.losses += to - from + 1;
+    st.lost.push(from === to ? `${from}` : `${from}–${to}`);
+    if (st.lost.length > 5) st.lost.shift();
+  }
+
+  /* A resume that could not get everything back: the server says what is
+   * lost; live results follow. */
+  function onReset(m) {
+    if (m.reason === 'epoch') {
+      // Another numbering (the server restarted): seq starts over.
+      st.lost.push(`after ${st.lastSeq} (restart)`);
+      if (st.lost.length > 5) st.lost.shift();
+      st.results.clear();
+    } else if (st.lastSeq !== null && m.oldest_seq > st.lastSeq + 1) {
+      noteLost(st.lastSeq + 1, m.oldest_seq - 1);
+    }
+    st.lastSeq = null;
+    st.epoch = m.epoch;
+    updateStats();
   }
 
   /* Previews are drawn when the stream has them and one came lately (or the
@@ -328,6 +362,7 @@
     d.framesDrawn = String(st.framesDrawn);
     d.rate = r.toFixed(2);
     d.losses = String(st.losses);
+    d.lost = st.lost.join(' ');
     d.e2eMs = st.e2eMs === null ? '' : st.e2eMs.toFixed(1);
     d.publishMs = st.publishMs === null ? '' : st.publishMs.toFixed(1);
     d.lastSeqDrawn = st.lastSeqDrawn === null ? '' : String(st.lastSeqDrawn);
@@ -341,7 +376,7 @@
     el.rate.textContent = r.toFixed(1);
     el.e2e.textContent = ms(st.e2eMs);
     el.publish.textContent = ms(st.publishMs);
-    el.losses.textContent = String(st.losses);
+    el.losses.textContent = st.lost.length ? `${st.losses} (${st.lost.join(', ')})` : String(st.losses);
     el.seq.textContent = st.lastSeq === null ? '–' : String(st.lastSeq);
     el.frames.textContent = String(st.framesDrawn);
     // The stream's error first; the model's when the stream itself is fine.

@@ -1,14 +1,18 @@
 /* framecast-client: subscribes to a stream and prints each message as one
  * line on stdout. A plain blocking client: one socket, poll() for deadlines.
  *
- *   framecast-client [--count N] [--timeout SECONDS] ws://HOST:PORT/ws/STREAM
+ *   framecast-client [--count N] [--timeout SECONDS] [--resume] ws://HOST:PORT/ws/STREAM
  *
  * It stops after --count results (status messages and previews are printed
  * but not counted), when the stream ends (a status "ended" or "failed"), or
- * when the server closes. Exit status: 0 after --count results, at the
- * stream's end or a normal close by the server; 1 when it cannot connect or
- * the connection fails; 2 for bad arguments; 3 when --timeout passes first;
- * 4 when the stream failed. */
+ * when the server closes. With --resume it reconnects by itself instead
+ * (0.5 s doubling to 5 s), asking for what it missed (?since=SEQ&epoch=E),
+ * and says on stderr which results it lost, if any: those a reset message
+ * names, and seq gaps (a slow client's dropped results).
+ * Exit status: 0 after --count results, at the stream's end or a normal
+ * close by the server; 1 when it cannot connect or the connection fails;
+ * 2 for bad arguments; 3 when --timeout passes first; 4 when the stream
+ * failed. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hub/ws.h"
@@ -37,12 +42,17 @@ struct client {
     int closed;          /* the server's close frame arrived */
     unsigned close_code; /* its code, 1005 when none */
     int64_t deadline_us; /* 0: none */
+    /* across reconnections (--resume) */
+    unsigned long long last_seq; /* 0 before the first result */
+    char epoch[64];
 };
 
 static const char usage[] =
-    "usage: framecast-client [--count N] [--timeout SECONDS] ws://HOST:PORT/ws/STREAM\n"
+    "usage: framecast-client [--count N] [--timeout SECONDS] [--resume] ws://HOST:PORT/ws/STREAM\n"
     "Prints each message of the stream as one line on stdout, until --count results\n"
     "(status messages are printed, not counted), the stream's end, or --timeout.\n"
+    "--resume reconnects by itself, resuming where it left off, and prints the\n"
+    "results it lost, if any, on stderr.\n"
     "Exit status: 0 done or the stream ended, 1 connection failed, 2 bad arguments,\n"
     "3 timeout, 4 the stream failed.\n";
 
@@ -73,13 +83,52 @@ static int send_close(int fd, unsigned code) {
     return send_frame(fd, FC_WS_CLOSE, p, 2);
 }
 
+static double number(const cJSON *m, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* A result: counted; a gap in seq is a loss, said on stderr. */
+static void on_result_msg(struct client *c, const cJSON *m) {
+    c->count++;
+    unsigned long long seq = (unsigned long long)number(m, "seq");
+    const char *epoch = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "epoch"));
+    if (!seq || !epoch) return;
+    if (c->last_seq && strcmp(epoch, c->epoch) == 0 && seq > c->last_seq + 1)
+        fprintf(stderr, "framecast-client: lost results %llu..%llu (dropped: a slow client)\n",
+                c->last_seq + 1, seq - 1);
+    c->last_seq = seq;
+    snprintf(c->epoch, sizeof c->epoch, "%s", epoch);
+}
+
+/* A reset: what a resume could not get back. */
+static void on_reset_msg(struct client *c, const cJSON *m) {
+    const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "reason"));
+    const char *epoch = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "epoch"));
+    unsigned long long oldest = (unsigned long long)number(m, "oldest_seq");
+    reason = reason ? reason : "?";
+    if (strcmp(reason, "epoch") == 0)
+        fprintf(stderr,
+                "framecast-client: the stream's numbering changed (epoch %s, was %s): lost what "
+                "came after seq %llu of the old one\n",
+                epoch ? epoch : "?", c->epoch, c->last_seq);
+    else if (oldest > c->last_seq + 1)
+        fprintf(stderr, "framecast-client: lost results %llu..%llu (%s)\n", c->last_seq + 1,
+                oldest - 1, reason);
+    else
+        fprintf(stderr, "framecast-client: reset (%s)\n", reason);
+    c->last_seq = 0; /* the next result starts the count again */
+}
+
 /* Counts a result; notes the end of the stream (a final status). */
 static void classify(struct client *c, const char *json, size_t len) {
     cJSON *m = cJSON_ParseWithLength(json, len);
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "type"));
     const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "state"));
     if (type && strcmp(type, "result") == 0) {
-        c->count++;
+        on_result_msg(c, m);
+    } else if (type && strcmp(type, "reset") == 0) {
+        on_reset_msg(c, m);
     } else if (type && strcmp(type, "status") == 0 && state) {
         const char *error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "error"));
         if (strcmp(state, "ended") == 0) {
@@ -163,17 +212,137 @@ static int connect_to(const fc_ws_url *u, const char *url) {
     return fd;
 }
 
+/* One connection: handshake, then messages until the count, the stream's
+ * end, a close, a loss or the deadline. Returns the exit status it means;
+ * lost is set when the connection was lost or closed by the server before
+ * the stream ended (--resume may reconnect then). */
+static int run_session(struct client *c, const fc_ws_url *u, const char *url, int *lost) {
+    static uint8_t buf[65536];
+    *lost = 0;
+    c->closed = 0;
+    if ((c->fd = connect_to(u, url)) < 0) {
+        *lost = 1;
+        return 1;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char req[2048], key[25];
+    const char *why;
+    int n = fc_ws_client_request(req, sizeof req, u, key);
+    if (n < 0 || send_all(c->fd, req, (size_t)n)) {
+        fprintf(stderr, "framecast-client: cannot send the handshake to %s\n", url);
+        close(c->fd);
+        *lost = 1;
+        return 1;
+    }
+
+    /* Read the response head; bytes after it are the first frames. */
+    size_t have = 0, head_len = 0;
+    int rc = 1;
+    while (!head_len) {
+        int w = wait_readable(c);
+        if (w <= 0) {
+            fprintf(stderr, "framecast-client: %s: no handshake answer in time\n", url);
+            close(c->fd);
+            return 3;
+        }
+        ssize_t r = recv(c->fd, buf + have, sizeof buf - have - 1, 0);
+        if (r <= 0) {
+            fprintf(stderr, "framecast-client: %s: connection closed during the handshake\n", url);
+            close(c->fd);
+            *lost = 1;
+            return 1;
+        }
+        have += (size_t)r;
+        buf[have] = 0;
+        char *e = strstr((char *)buf, "\r\n\r\n");
+        if (e)
+            head_len = (size_t)(e + 4 - (char *)buf);
+        else if (have == sizeof buf - 1)
+            break;
+    }
+    int status = fc_ws_client_check((char *)buf, head_len, key, &why);
+    if (status != 101) {
+        const char *body = (char *)buf + head_len;
+        fprintf(stderr, "framecast-client: %s: %s (HTTP %d%s%.*s)\n", url, why, status,
+                *body ? ": " : "", (int)strcspn(body, "\r\n"), body);
+        *lost = status == 503; /* at capacity: worth another try */
+        close(c->fd);
+        return 1;
+    }
+
+    fc_ws_parser_init(&c->parser, 0, 64u << 20);
+    fc_sb_reset(&c->msg);
+    static const fc_ws_parser_cbs cbs = {on_data, on_control};
+    size_t pending = have - head_len;
+    memmove(buf, buf + head_len, pending);
+    for (;;) {
+        if (pending) {
+            int code = fc_ws_parse(&c->parser, buf, pending, &cbs, c);
+            pending = 0;
+            if (code) {
+                fprintf(stderr, "framecast-client: protocol error from server: %s\n",
+                        c->parser.error);
+                send_close(c->fd, (unsigned)code);
+                break;
+            }
+        }
+        if ((c->limit > 0 && c->count >= c->limit) || c->ended) {
+            send_close(c->fd, FC_WS_NORMAL);
+            rc = c->ended == 2 ? 4 : 0;
+            break;
+        }
+        if (c->closed) {
+            rc = c->close_code == FC_WS_NORMAL || c->close_code == FC_WS_GOING_AWAY ||
+                         c->close_code == 1005
+                     ? 0
+                     : 1;
+            *lost = 1;
+            break;
+        }
+        int w = wait_readable(c);
+        if (w == 0) {
+            fprintf(stderr, "framecast-client: timeout after %ld results\n", c->count);
+            rc = 3;
+            break;
+        }
+        ssize_t r = w < 0 ? -1 : recv(c->fd, buf, sizeof buf, 0);
+        if (r <= 0) {
+            fprintf(stderr, "framecast-client: connection lost after %ld results\n", c->count);
+            *lost = 1;
+            break;
+        }
+        pending = (size_t)r;
+    }
+    close(c->fd);
+    return rc;
+}
+
+/* url with since/epoch added to its query, for a resume. */
+static void resume_url(const fc_ws_url *base, const struct client *c, fc_ws_url *out) {
+    *out = *base;
+    if (!c->last_seq) return;
+    size_t n = strlen(out->path);
+    snprintf(out->path + n, sizeof out->path - n, "%ssince=%llu&epoch=%s",
+             strchr(base->path, '?') ? "&" : "?", c->last_seq, c->epoch);
+}
+
 int main(int argc, char **argv) {
     struct client c = {.fd = -1, .limit = -1};
     double timeout_s = 0;
     static const struct option longopts[] = {{"count", required_argument, 0, 'n'},
                                              {"timeout", required_argument, 0, 't'},
+                                             {"resume", no_argument, 0, 'r'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     int opt;
     char *end;
+    int resume = 0;
     while ((opt = getopt_long(argc, argv, "n:t:h", longopts, NULL)) != -1) {
         switch (opt) {
+        case 'r':
+            resume = 1;
+            break;
         case 'n':
             c.limit = strtol(optarg, &end, 10);
             if (*end || end == optarg || c.limit < 1) {
@@ -213,92 +382,26 @@ int main(int argc, char **argv) {
     }
     if (timeout_s > 0) c.deadline_us = fc_mono_us() + (int64_t)(timeout_s * 1e6);
 
-    if ((c.fd = connect_to(&u, url)) < 0) return 1;
-    int one = 1;
-    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char req[2048], key[25];
-    int n = fc_ws_client_request(req, sizeof req, &u, key);
-    if (n < 0 || send_all(c.fd, req, (size_t)n)) {
-        fprintf(stderr, "framecast-client: cannot send the handshake to %s\n", url);
-        close(c.fd);
-        return 1;
-    }
-
-    /* Read the response head; bytes after it are the first frames. */
-    static uint8_t buf[65536];
-    size_t have = 0, head_len = 0;
-    int rc = 1;
-    while (!head_len) {
-        int w = wait_readable(&c);
-        if (w <= 0) {
-            fprintf(stderr, "framecast-client: %s: no handshake answer in time\n", url);
-            rc = 3;
-            goto out;
-        }
-        ssize_t r = recv(c.fd, buf + have, sizeof buf - have - 1, 0);
-        if (r <= 0) {
-            fprintf(stderr, "framecast-client: %s: connection closed during the handshake\n", url);
-            goto out;
-        }
-        have += (size_t)r;
-        buf[have] = 0;
-        char *e = strstr((char *)buf, "\r\n\r\n");
-        if (e)
-            head_len = (size_t)(e + 4 - (char *)buf);
-        else if (have == sizeof buf - 1)
-            break;
-    }
-    int status = fc_ws_client_check((char *)buf, head_len, key, &why);
-    if (status != 101) {
-        const char *body = (char *)buf + head_len;
-        fprintf(stderr, "framecast-client: %s: %s (HTTP %d%s%.*s)\n", url, why, status,
-                *body ? ": " : "", (int)strcspn(body, "\r\n"), body);
-        goto out;
-    }
-
-    fc_ws_parser_init(&c.parser, 0, 64u << 20);
     fc_sb_init(&c.msg, 4096);
-    static const fc_ws_parser_cbs cbs = {on_data, on_control};
-    size_t pending = have - head_len;
-    memmove(buf, buf + head_len, pending);
+    int rc, lost;
+    int64_t backoff_ms = 500;
     for (;;) {
-        if (pending) {
-            int code = fc_ws_parse(&c.parser, buf, pending, &cbs, &c);
-            pending = 0;
-            if (code) {
-                fprintf(stderr, "framecast-client: protocol error from server: %s\n",
-                        c.parser.error);
-                send_close(c.fd, (unsigned)code);
-                break;
-            }
-        }
-        if ((c.limit > 0 && c.count >= c.limit) || c.ended) {
-            send_close(c.fd, FC_WS_NORMAL);
-            rc = c.ended == 2 ? 4 : 0;
-            break;
-        }
-        if (c.closed) {
-            rc = c.close_code == FC_WS_NORMAL || c.close_code == FC_WS_GOING_AWAY ||
-                         c.close_code == 1005
-                     ? 0
-                     : 1;
-            break;
-        }
-        int w = wait_readable(&c);
-        if (w == 0) {
+        fc_ws_url now;
+        resume_url(&u, &c, &now);
+        long before = c.count;
+        rc = run_session(&c, &now, url, &lost);
+        if (!resume || !lost || rc == 3) break;
+        if (c.count > before) backoff_ms = 500; /* it was working: retry soon */
+        if (c.deadline_us && fc_mono_us() + backoff_ms * 1000 >= c.deadline_us) {
             fprintf(stderr, "framecast-client: timeout after %ld results\n", c.count);
             rc = 3;
             break;
         }
-        ssize_t r = w < 0 ? -1 : recv(c.fd, buf, sizeof buf, 0);
-        if (r <= 0) {
-            fprintf(stderr, "framecast-client: connection lost after %ld results\n", c.count);
-            break;
-        }
-        pending = (size_t)r;
+        fprintf(stderr, "framecast-client: reconnecting in %lld ms\n", (long long)backoff_ms);
+        struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
     }
     fc_sb_free(&c.msg);
-out:
-    close(c.fd);
     return rc;
 }

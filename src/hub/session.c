@@ -118,7 +118,10 @@ static void start_resume(fc_conn *c, const fc_session_opts *o) {
     }
     uint64_t oldest = fc_history_oldest(&ls->history);
     if (o->since < ls->last_seq && (!oldest || o->since + 1 < oldest)) {
+        /* What is still kept comes next: exactly the results before
+         * oldest_seq are lost. */
         send_reset(c, FC_HUB_RESET_EXPIRED);
+        if (oldest) set_cursor(c, oldest);
         return;
     }
     atomic_fetch_add_explicit(&ls->resumes, 1, memory_order_relaxed);

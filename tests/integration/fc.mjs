@@ -2,6 +2,7 @@
 // start the real framecast on a port, stop it requiring a clean exit, and
 // wait for promises with deadlines.
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 
 export const FRAMECAST = process.env.FRAMECAST ?? 'build/debug/framecast';
 
@@ -64,4 +65,46 @@ export function deadline(promise, ms, what) {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 to targetPort, so a test can cut a browser's
+ * connections (cut) or refuse new ones for a while (refuse(true/false))
+ * without touching the server. Resolves with { port, cut, refuse, close }.
+ */
+export function startProxy(targetPort) {
+  const sockets = new Set();
+  let refusing = false;
+  const srv = net.createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const done = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', done);
+      s.on('close', done);
+    }
+  });
+  return new Promise((resolve) => {
+    srv.listen(0, '127.0.0.1', () => resolve({
+      port: srv.address().port,
+      cut() { for (const s of sockets) s.destroy(); },
+      refuse(on) { refusing = on; },
+      close() {
+        srv.close();
+        for (const s of sockets) s.destroy();
+      },
+    }));
+  });
 }

@@ -7,6 +7,9 @@ result at once. Peers: python-websockets (Debian's python3-websockets)."""
 import asyncio
 import json
 import os
+import re
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -131,8 +134,10 @@ class ResumeTest(unittest.TestCase):
                                  (reason, "demo", epoch))
                 live = [m["seq"] for m in msgs[1:]]
                 self.assertEqual(live, list(range(live[0], live[0] + len(live))), name)
-                # Then live: the results that follow the reset's oldest kept one.
-                self.assertGreaterEqual(live[0], reset["oldest_seq"], name)
+                if reason == "expired":  # what is still kept comes next
+                    self.assertEqual(live[0], reset["oldest_seq"], name)
+                else:  # then live
+                    self.assertGreaterEqual(live[0], reset["oldest_seq"], name)
             m = fc.metrics(srv.port)
             self.assertEqual(m['framecast_resets_total{stream="demo",reason="epoch"}'], 2)
             self.assertEqual(m['framecast_resets_total{stream="demo",reason="expired"}'], 1)
@@ -244,6 +249,115 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual(after[0], resets[0]["oldest_seq"])
             self.assertEqual(after, list(range(after[0], after[0] + len(after))))
             self.assertEqual(metric(srv, 'framecast_resets_total{stream="demo",reason="overrun"}'), 1)
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1 to a server, so a test can cut a client's
+    connection (cut) or refuse new ones for a while (refusing = True)."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.refusing = False
+        self.socks = []
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.refusing:
+                c.close()
+                continue
+            u = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        with self.lock:
+            socks, self.socks = self.socks, []
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.listener.close()
+        self.cut()
+
+
+class ClientResumeTest(unittest.TestCase):
+    """framecast-client --resume reconnects by itself and says what it lost."""
+
+    def client(self, proxy, count):
+        return subprocess.Popen([fc.FRAMECAST_CLIENT, "--resume", "--count", str(count),
+                                 "--timeout", "60", f"ws://127.0.0.1:{proxy.port}/ws/demo"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def seqs(out):
+        return [m["seq"] for m in map(json.loads, out.splitlines()) if m["type"] == "result"]
+
+    def test_a_cut_connection_resumes_without_loss(self):
+        with fc.Server("--source", "synthetic:size=64x64,fps=100") as srv:
+            proxy = Proxy(srv.port)
+            try:
+                p = self.client(proxy, 300)
+                fc.wait_for(lambda: metric(srv, 'framecast_results_total{stream="demo"}') > 150, 20,
+                            "results")
+                proxy.cut()
+                out, err = p.communicate(timeout=60)
+            finally:
+                proxy.close()
+            self.assertEqual(p.returncode, 0, err)
+            seqs = self.seqs(out)
+            self.assertEqual(seqs, list(range(seqs[0], seqs[0] + 300)), err)
+            self.assertIn("reconnecting", err)
+            self.assertNotIn("lost results", err)
+
+    def test_a_long_outage_is_reported_exactly(self):
+        with fc.Server("--source", "synthetic:size=64x64,fps=100", "--history", "count:20") as srv:
+            proxy = Proxy(srv.port)
+            try:
+                p = self.client(proxy, 400)
+                total = 'framecast_results_total{stream="demo"}'
+                fc.wait_for(lambda: metric(srv, total) > 100, 20, "results")
+                proxy.refusing = True
+                proxy.cut()
+                top = metric(srv, total)
+                fc.wait_for(lambda: metric(srv, total) > top + 100, 20, "a second away")
+                proxy.refusing = False
+                out, err = p.communicate(timeout=60)
+            finally:
+                proxy.close()
+            self.assertEqual(p.returncode, 0, err)
+            m = re.search(r"lost results (\d+)\.\.(\d+) \(expired\)", err)
+            self.assertTrue(m, err)
+            first, last = int(m.group(1)), int(m.group(2))
+            seqs = self.seqs(out)
+            gaps = [(a + 1, b - 1) for a, b in zip(seqs, seqs[1:]) if b != a + 1]
+            self.assertEqual(gaps, [(first, last)], "the gap is exactly the range reported")
 
 
 class RingTest(unittest.TestCase):

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, startServer as spawnServer, stopServer } from './fc.mjs';
+import { deadline, startProxy, startServer as spawnServer, stopServer } from './fc.mjs';
 
 // NODE_PATH is not consulted by ESM imports; require() honours it.
 const require = createRequire(import.meta.url);
@@ -24,12 +24,16 @@ const BUILD_DIR = process.env.FC_BUILD_DIR ?? path.join(SOURCE_DIR, 'build', 'de
 const CHROMIUM = '/usr/bin/chromium';
 // Default flags otherwise: a newcomer who opens the page must see video,
 // so previews are on by default (made only while the page watches).
+// A second of history (20 results at 20 fps): a quick reconnection gets back
+// everything it missed, a longer outage loses some, and the page says which.
 const SERVER_ARGS = [
   '--source', 'synthetic:size=640x360,fps=20,objects=3',
   '--predictor', 'motion',
+  '--history', 'count:20',
 ];
 
 let server; // { proc, port, stderr }
+let proxy; // the page reaches the server through it: { port, cut, refuse, close }
 let browser;
 let page;
 const pageErrors = [];
@@ -66,6 +70,7 @@ async function stats() {
     framesDrawn: Number(d.framesDrawn),
     rate: Number(d.rate),
     losses: Number(d.losses),
+    lost: d.lost,
     e2eMs: d.e2eMs === '' ? NaN : Number(d.e2eMs),
     publishMs: d.publishMs === '' ? NaN : Number(d.publishMs),
     drawnBoxes: JSON.parse(d.drawnBoxes),
@@ -129,6 +134,7 @@ const OUT_DIR = path.join(BUILD_DIR, 'test-output');
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
   server = await startServer('127.0.0.1:0');
+  proxy = await startProxy(server.port);
   browser = await deadline(chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
@@ -137,7 +143,7 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-  await page.goto(`http://127.0.0.1:${server.port}/`, { timeout: 15000 });
+  await page.goto(`http://127.0.0.1:${proxy.port}/`, { timeout: 15000 });
 });
 
 after(async () => {
@@ -156,6 +162,7 @@ after(async () => {
   } catch (e) {
     console.error(String(e));
   }
+  if (proxy) proxy.close();
   if (server) {
     try {
       await stopServer(server);
@@ -247,6 +254,34 @@ step('parsePreviewHeader in the page agrees with the shared vectors', async () =
   assert.match(errors[2] ?? '', /shorter/);
 });
 
+step('a dropped connection resumes where it left off: nothing lost', async () => {
+  const before = await stats();
+  proxy.cut();
+  await waitStats((s) => s.conn === 'reconnecting', 10000, 'data-conn=reconnecting');
+  const s = await waitStats((x) => x.conn === 'open' && x.results >= before.results + 30, 20000,
+    '30 more results after the reconnection');
+  assert.equal(s.losses, 0, `the resume lost results: ${s.lost}`);
+  assert.equal(s.lost, '');
+});
+
+step('a longer outage than the history loses results, and the page says which', async () => {
+  proxy.refuse(true);
+  proxy.cut();
+  await waitStats((s) => s.conn === 'reconnecting', 10000, 'data-conn=reconnecting');
+  const gone = await stats();
+  const t0 = Date.now();
+  // Two seconds away: twice what the server keeps (20 results at 20 fps).
+  await waitStats((s) => s.results === gone.results && Date.now() - t0 > 2000, 10000, 'two seconds');
+  proxy.refuse(false);
+  const s = await waitStats((x) => x.conn === 'open' && x.lost !== '', 20000, 'the lost range shown');
+  const m = /^(\d+)–(\d+)$/.exec(s.lost);
+  assert.ok(m, `data-lost: ${s.lost}`);
+  assert.equal(s.losses, Number(m[2]) - Number(m[1]) + 1, 'losses count the range');
+  assert.ok(s.losses >= 10, `a two-second outage at 20 fps loses more than ${s.losses}`);
+  const shown = await page.locator('#fc-losses').textContent();
+  assert.ok(shown.includes(s.lost), `the stats bar shows the range: ${shown}`);
+});
+
 step('the page reconnects when the server restarts on the same port', async () => {
   const port = server.port;
   const before = await stats();
@@ -261,7 +296,7 @@ step('the page reconnects when the server restarts on the same port', async () =
   const s = await waitFramesWithBoxes(before.framesDrawn + 10, 10, 20000, '10 more frames drawn with boxes after the restart');
   assert.equal(s.state, 'live');
   // seq starts again at 1 on the new server: that is not a loss.
-  assert.equal(s.losses, 0);
+  assert.equal(s.losses, before.losses);
   assert.ok(s.rate > 0);
   assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
 });
