@@ -40,6 +40,9 @@ static const char usage[] =
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
     "  --write-timeout MS       close a client whose queue has taken nothing this long (30000)\n"
+    "  --tls-cert FILE          serve https:// and wss:// with this PEM certificate chain\n"
+    "  --tls-key FILE           ... and its PEM private key (SIGHUP reloads both)\n"
+    "  --tls-ciphers LIST       TLS 1.2 cipher list (ECDHE+AESGCM:ECDHE+CHACHA20)\n"
     "  --history SPEC           results kept per stream for clients that resume\n"
     "                           (?since=SEQ&epoch=E): count:N,bytes:SIZE,age:DURATION or off\n"
     "                           (count:300,bytes:4MiB,age:60s; history= per stream)\n"
@@ -377,7 +380,10 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_PRED_TO,
         O_WRITE_TO,
         O_MAX_CLIENTS,
-        O_HISTORY
+        O_HISTORY,
+        O_TLS_CERT,
+        O_TLS_KEY,
+        O_TLS_CIPHERS
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -404,6 +410,9 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"write-timeout", required_argument, 0, O_WRITE_TO},
         {"max-clients", required_argument, 0, O_MAX_CLIENTS},
         {"history", required_argument, 0, O_HISTORY},
+        {"tls-cert", required_argument, 0, O_TLS_CERT},
+        {"tls-key", required_argument, 0, O_TLS_KEY},
+        {"tls-ciphers", required_argument, 0, O_TLS_CIPHERS},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -411,7 +420,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_HISTORY ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_TLS_CIPHERS ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -487,6 +496,15 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
               : c == O_PING_TO  ? &cfg->hub.ping_timeout_ms
               : c == O_CLOSE_TO ? &cfg->hub.close_timeout_ms
                                 : &cfg->hub.write_timeout_ms) = (int)n;
+            break;
+        case O_TLS_CERT:
+            cfg->hub.tls_cert = optarg;
+            break;
+        case O_TLS_KEY:
+            cfg->hub.tls_key = optarg;
+            break;
+        case O_TLS_CIPHERS:
+            cfg->hub.tls_ciphers = optarg;
             break;
         case O_HISTORY:
             rc = parse_history(opt, optarg, &cfg->history, err, errlen);

@@ -19,6 +19,7 @@
 #include "app/http_api.h"
 #include "app/pipeline.h"
 #include "hub/hub.h"
+#include "hub/tls.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -27,6 +28,20 @@ enum { EXIT_OK = 0, EXIT_START = 1, EXIT_USAGE = 2, EXIT_STREAM_FAILED = 3 };
 static void on_signal(uv_signal_t *s, int signum) {
     (void)signum;
     uv_stop(s->loop);
+}
+
+/* SIGHUP: the TLS certificate and key are read again; open connections are
+ * not touched. */
+static void on_sighup(uv_signal_t *s, int signum) {
+    fc_hub *hub = s->data;
+    char err[512] = "";
+    (void)signum;
+    if (!fc_hub_tls(hub))
+        fc_info("SIGHUP: nothing to reload (no TLS)");
+    else if (fc_hub_reload_tls(hub, err, sizeof err) == 0)
+        fc_info("SIGHUP: reloaded the TLS certificate and key");
+    else
+        fc_error("SIGHUP: %s; the previous certificate stays", err);
 }
 
 /* Streams that ended by themselves, counted on the main thread. */
@@ -108,13 +123,17 @@ int main(int argc, char **argv) {
         .total = cfg.nstreams, .exit_when_done = cfg.exit_when_done, .pipes = pipes};
     uv_async_init(loop, &ended.async, on_ended_async);
     ended.async.data = &ended;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_signal_init(loop, &sigint);
     uv_signal_init(loop, &sigterm);
+    uv_signal_init(loop, &sighup);
     uv_signal_start(&sigint, on_signal, SIGINT);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
 
     if ((rc = fc_hub_create(&hub, &cfg.hub, err, sizeof err)) < 0) goto fail;
+    sighup.data = hub;
+    uv_signal_start(&sighup, on_sighup, SIGHUP);
+    if (fc_hub_tls(hub)) fc_info("TLS on (TLS 1.2 and 1.3); %s", fc_tls_offload());
     for (int i = 0; i < cfg.nstreams; i++)
         if ((rc = fc_pipeline_create(&pipes[i], &cfg.streams[i], hub, err, sizeof err)) < 0)
             goto fail;
@@ -130,14 +149,15 @@ int main(int argc, char **argv) {
 
     /* The URL lines are the interface of `make run` and of the tests. */
     const char *host = cfg.hub.host;
-    int v6 = strchr(host, ':') != NULL;
-    printf("framecast: listening on http://%s%s%s:%d/ (%d I/O threads)\n", v6 ? "[" : "", host,
-           v6 ? "]" : "", fc_hub_port(hub), cfg.hub.io_threads);
-    printf("framecast: open http://%s%s%s:%d/ in a browser to watch the streams live\n",
-           v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub));
+    int v6 = strchr(host, ':') != NULL, tls = fc_hub_tls(hub);
+    printf("framecast: listening on %s://%s%s%s:%d/ (%d I/O threads)\n", tls ? "https" : "http",
+           v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub), cfg.hub.io_threads);
+    printf("framecast: open %s://%s%s%s:%d/ in a browser to watch the streams live\n",
+           tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub));
     for (int i = 0; i < cfg.nstreams; i++)
-        printf("framecast: stream '%s' at ws://%s%s%s:%d/ws/%s\n", cfg.streams[i].name,
-               v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub), cfg.streams[i].name);
+        printf("framecast: stream '%s' at %s://%s%s%s:%d/ws/%s\n", cfg.streams[i].name,
+               tls ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", fc_hub_port(hub),
+               cfg.streams[i].name);
     fflush(stdout);
 
     uv_run(loop, UV_RUN_DEFAULT);
@@ -145,6 +165,7 @@ int main(int argc, char **argv) {
      * (the loop that handled the first one no longer runs). */
     uv_signal_stop(&sigint);
     uv_signal_stop(&sigterm);
+    uv_signal_stop(&sighup);
     fc_info("shutting down");
     exit_code = EXIT_OK;
     /* A batch run says how it ended: a failed stream is not a success. */
@@ -162,6 +183,7 @@ out:
     fc_hub_destroy(hub);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sighup, NULL);
     uv_close((uv_handle_t *)&ended.async, NULL);
     uv_run(loop, UV_RUN_DEFAULT); /* close callbacks */
     uv_loop_close(loop);

@@ -4,27 +4,39 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "hub/tls.h"
 #include "util/log.h"
+
+static void on_closed(uv_handle_t *h);
 
 fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_read) {
     fc_conn *c = calloc(1, sizeof *c);
-    if (!c) {
+    if (c) {
+        c->lp = lp;
+        c->stream = -1;
+        c->state = FC_CONN_HTTP;
+        fc_queue_init(&c->q);
+        /* Most request heads are a few hundred bytes: start small, grow to
+         * the limit only for those that need it. */
+        c->head_cap = lp->hub->cfg.head_limit < 1024 ? lp->hub->cfg.head_limit : 1024;
+        c->head = malloc(c->head_cap);
+        if (lp->hub->tls) c->tls = fc_tls_conn_new(lp->hub->tls);
+    }
+    if (!c || !c->head || (lp->hub->tls && !c->tls) || uv_tcp_init(&lp->uv, &c->tcp)) {
+        fc_warn("cannot adopt a connection: out of memory");
+        if (c) {
+            fc_tls_conn_free(c->tls);
+            free(c->head);
+        }
+        free(c);
         close(fd);
         return NULL;
     }
-    c->lp = lp;
-    c->stream = -1;
-    c->state = FC_CONN_HTTP;
-    fc_queue_init(&c->q);
-    /* Most request heads are a few hundred bytes: start small, grow to the
-     * limit only for those that need it. */
-    c->head_cap = lp->hub->cfg.head_limit < 1024 ? lp->hub->cfg.head_limit : 1024;
-    c->head = malloc(c->head_cap);
-    if (!c->head || uv_tcp_init(&lp->uv, &c->tcp) || uv_tcp_open(&c->tcp, fd)) {
+    if (uv_tcp_open(&c->tcp, fd)) {
         fc_warn("cannot adopt a connection");
-        free(c->head);
-        free(c);
         close(fd);
+        c->state = FC_CONN_CLOSING;
+        uv_close((uv_handle_t *)&c->tcp, on_closed); /* the handle is the loop's now */
         return NULL;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -71,6 +83,8 @@ static void on_closed(uv_handle_t *h) {
             }
     }
     fc_queue_free(&c->q);
+    fc_tls_conn_free(c->tls);
+    free(c->tls_wbuf);
     free(c->head);
     free(c);
 }

@@ -9,6 +9,7 @@
 #include "hub/internal.h"
 #include "hub/listener.h"
 #include "hub/loop.h"
+#include "hub/tls.h"
 #include "util/error.h"
 
 void fc_hub_config_defaults(fc_hub_config *cfg) {
@@ -47,8 +48,20 @@ int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errl
     hub->limits = (fc_queue_limits){.bytes = cfg->queue_bytes,
                                     .msgs = (unsigned)cfg->queue_msgs,
                                     .keep_bytes = cfg->keep_bytes};
-    int rc = fc_listener_open(&hub->listener, cfg->host, cfg->port, err, errlen);
+    int rc = 0;
+    if (cfg->tls_cert || cfg->tls_key) {
+        if (!cfg->tls_cert || !cfg->tls_key) {
+            snprintf(err, errlen, "%s: missing (TLS needs both --tls-cert and --tls-key)",
+                     cfg->tls_cert ? "--tls-key" : "--tls-cert");
+            rc = FC_EINVAL_OPT;
+        } else {
+            rc = fc_tls_create(&hub->tls, cfg->tls_cert, cfg->tls_key, cfg->tls_ciphers, err,
+                               errlen);
+        }
+    }
+    if (!rc) rc = fc_listener_open(&hub->listener, cfg->host, cfg->port, err, errlen);
     if (rc < 0) {
+        fc_tls_destroy(hub->tls);
         free(hub);
         return rc;
     }
@@ -84,6 +97,18 @@ void fc_hub_set_http_handler(fc_hub *hub, fc_hub_http_fn fn, void *ud) {
 
 int fc_hub_port(const fc_hub *hub) {
     return fc_listener_port(hub->listener);
+}
+
+int fc_hub_tls(const fc_hub *hub) {
+    return hub->tls != NULL;
+}
+
+int fc_hub_reload_tls(fc_hub *hub, char *err, size_t errlen) {
+    if (!hub->tls) {
+        snprintf(err, errlen, "TLS is not on (--tls-cert, --tls-key)");
+        return FC_EINVAL_OPT;
+    }
+    return fc_tls_reload(hub->tls, err, errlen);
 }
 
 int fc_hub_start(fc_hub *hub) {
@@ -202,6 +227,7 @@ void fc_hub_destroy(fc_hub *hub) {
     for (int i = 0; hub->loops && i < hub->nloops; i++) fc_loop_destroy(&hub->loops[i]);
     free(hub->loops);
     fc_listener_close(hub->listener);
+    fc_tls_destroy(hub->tls);
     for (int i = 0; i < hub->nstreams; i++) free(hub->streams[i].name);
     free(hub);
 }

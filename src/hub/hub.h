@@ -50,6 +50,9 @@ typedef struct fc_hub_config {
     size_t keep_bytes;        /* per-client bound on never-dropped messages (64 KiB) */
     int write_timeout_ms;     /* close a client whose queue makes no progress (30 s) */
     int max_clients;          /* WebSocket clients at once; more get 503 (> 0) */
+    const char *tls_cert;     /* PEM certificate chain: https:// and wss:// (NULL: plain) */
+    const char *tls_key;      /* its PEM private key */
+    const char *tls_ciphers;  /* TLS 1.2 cipher list (NULL: a strong default) */
 } fc_hub_config;
 
 /* Fills the defaults above. */
@@ -79,6 +82,12 @@ void fc_hub_set_http_handler(fc_hub *hub, fc_hub_http_fn fn, void *ud);
 int fc_hub_start(fc_hub *hub);
 /* The bound port (useful with port 0). */
 int fc_hub_port(const fc_hub *hub);
+/* 1 when the hub serves TLS (https://, wss://). */
+int fc_hub_tls(const fc_hub *hub);
+/* Reads the TLS certificate and key again (SIGHUP): new connections use
+ * them, open ones are not touched. On error (message in err) the old ones
+ * stay. Any thread. */
+int fc_hub_reload_tls(fc_hub *hub, char *err, size_t errlen);
 
 /* Publishing. msg is a complete WebSocket frame; the hub adds its own
  * references, the caller keeps its own. A result carries its seq in

@@ -16,6 +16,7 @@
  *   writer.c    the write path: once per loop iteration, one writev per
  *               socket with pending data; partial writes
  *   conn.c      a connection's record: adoption, the loop's lists, close
+ *   tls.c       TLS on memory BIOs: handshake, decryption, encryption
  *   queue.c     a client's outgoing queue and the slow-client policies
  * A room calls only rooms below it; the records here are shared data.
  *
@@ -62,8 +63,10 @@ typedef struct fc_conn {
     unsigned counted : 1;      /* holds one of the hub's max_clients places */
     fc_queue q;
     uv_write_t wreq;
-    size_t wreq_bytes; /* what the uv_write in progress carries */
-    uint64_t cursor;   /* resuming: the next seq to feed from the history; 0: live */
+    size_t wreq_bytes;       /* what the uv_write in progress carries */
+    uint64_t cursor;         /* resuming: the next seq to feed from the history; 0: live */
+    struct fc_tls_conn *tls; /* TLS state, or NULL on a plain listener */
+    uint8_t *tls_wbuf;       /* TLS: the ciphertext the uv_write in progress carries */
 } fc_conn;
 
 /* Per loop, per stream. Counters are written by the loop, read by anyone. */
@@ -116,12 +119,14 @@ typedef struct fc_loop {
     size_t ndirty, dirty_cap;
     fc_lstream streams[FC_HUB_MAX_STREAMS];
     atomic_uint_fast64_t accepted, flushes;
-    uint8_t *rbuf;             /* FC_HUB_READ_BUF bytes, for WebSocket reads */
+    uint8_t *rbuf;             /* FC_HUB_READ_BUF bytes, for WebSocket and TLS reads */
+    uint8_t *plain;            /* FC_HUB_PLAIN_BUF bytes, decrypted TLS input (NULL without TLS) */
     int stopping;              /* draining: see loop.c */
     int64_t drain_deadline_ms; /* when the drain ends whoever is left */
 } fc_loop;
 
-#define FC_HUB_READ_BUF 65536
+#define FC_HUB_READ_BUF  65536
+#define FC_HUB_PLAIN_BUF 16384 /* one TLS record */
 
 typedef struct fc_hub_stream {
     char *name;
@@ -131,11 +136,13 @@ typedef struct fc_hub_stream {
 } fc_hub_stream;
 
 struct fc_listener;
+struct fc_tls;
 
 struct fc_hub {
     fc_hub_config cfg;
     fc_queue_limits limits; /* per client, from cfg */
     struct fc_listener *listener;
+    struct fc_tls *tls; /* NULL: plain ws:// and http:// */
     fc_loop *loops;
     int nloops;
     fc_hub_stream streams[FC_HUB_MAX_STREAMS];

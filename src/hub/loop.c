@@ -8,9 +8,11 @@
 #include "hub/conn.h"
 #include "hub/request.h"
 #include "hub/session.h"
+#include "hub/tls.h"
 #include "hub/writer.h"
 #include "util/error.h"
 #include "util/fault.h"
+#include "util/log.h"
 
 /* Appends under the inbox lock; the caller wakes the loop. */
 static void append(fc_inbox *ib, fc_item it) {
@@ -68,7 +70,7 @@ int fc_loop_try_push_all(fc_loop *loops, int n, fc_item it) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     fc_conn *c = (fc_conn *)h;
     (void)suggested;
-    if (c->state == FC_CONN_HTTP) {
+    if (c->state == FC_CONN_HTTP && !c->tls) { /* straight into the request head */
         size_t limit = c->lp->hub->cfg.head_limit;
         if (c->head_len == c->head_cap && c->head_cap < limit) {
             size_t cap = c->head_cap * 2 < limit ? c->head_cap * 2 : limit;
@@ -83,12 +85,51 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     }
 }
 
+/* Plaintext of a connection: request head bytes, or WebSocket frames.
+ * Returns non-zero once the rest does not matter (the connection is
+ * closing, or has answered and stopped reading). */
+static int on_plain(void *ud, uint8_t *data, size_t len) {
+    fc_conn *c = ud;
+    if (c->state == FC_CONN_HTTP && !c->close_after_flush) {
+        size_t limit = c->lp->hub->cfg.head_limit, old = c->head_len;
+        size_t n = len < limit - old ? len : limit - old; /* over the limit: 431 */
+        if (old + n > c->head_cap) {
+            size_t cap = c->head_cap;
+            while (cap < old + n) cap *= 2;
+            char *h = realloc(c->head, cap < limit ? cap : limit);
+            if (!h) return 1;
+            c->head = h;
+            c->head_cap = cap < limit ? cap : limit;
+        }
+        memcpy(c->head + old, data, n);
+        c->head_len += n;
+        fc_request_input(c, old);
+    } else if (c->state == FC_CONN_WS) {
+        fc_session_input(c, data, len);
+    }
+    return fc_conn_closing(c) || c->close_after_flush;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     fc_conn *c = (fc_conn *)s;
     if (nread == 0) return;
     if (nread < 0) {
         /* EOF or error: after the peer's close frame this is the normal end. */
         fc_conn_close(c);
+        return;
+    }
+    if (c->tls) {
+        const char *why = "";
+        if (fc_tls_conn_input(c->tls, (uint8_t *)buf->base, (size_t)nread, c->lp->plain,
+                              FC_HUB_PLAIN_BUF, on_plain, c, &why) < 0) {
+            /* A failed handshake or plain HTTP on the TLS port: one line at
+             * debug level, the connection closed, nothing else. */
+            fc_debug("TLS: closing a connection: %s", why);
+            fc_conn_close(c);
+            return;
+        }
+        const uint8_t *p;
+        if (!fc_conn_closing(c) && fc_tls_conn_pending(c->tls, &p)) fc_writer_mark(c);
         return;
     }
     if (c->state == FC_CONN_HTTP) {
@@ -281,6 +322,7 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     pthread_cond_init(&lp->inbox.space, NULL);
     lp->rbuf = malloc(FC_HUB_READ_BUF);
     if (!lp->rbuf) return UV_ENOMEM;
+    if (hub->tls && !(lp->plain = malloc(FC_HUB_PLAIN_BUF))) return UV_ENOMEM;
     int rc = fc_fault("loop_init") ? UV_ENOMEM : uv_loop_init(&lp->uv);
     if (rc) return rc;
     lp->initialized = 1;
@@ -335,6 +377,7 @@ void fc_loop_destroy(fc_loop *lp) {
     free(lp->scratch);
     free(lp->dirty);
     free(lp->rbuf);
+    free(lp->plain);
     for (int s = 0; s < FC_HUB_MAX_STREAMS; s++) {
         if (lp->streams[s].sticky) fc_buf_unref(lp->streams[s].sticky);
         fc_history_free(&lp->streams[s].history);

@@ -64,7 +64,7 @@ static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len)
              * connection ourselves, as a server should (RFC 6455 7.1.1). */
             unsigned code = len >= 2 ? (unsigned)payload[0] << 8 | payload[1] : 0;
             send_close(c, code, NULL);
-        } else if (fc_queue_empty(&c->q)) {
+        } else if (fc_writer_idle(c)) {
             fc_conn_close(c);
         }
         break;
@@ -216,7 +216,7 @@ void fc_session_tick(fc_conn *c, int64_t now) {
     if (c->state != FC_CONN_WS || c->close_sent) return;
     const fc_hub_config *cfg = &c->lp->hub->cfg;
     fc_lstream *ls = &c->lp->streams[c->stream];
-    if (fc_queue_empty(&c->q)) {
+    if (fc_writer_idle(c)) {
         c->progress_ms = now;
     } else if (now - c->progress_ms >= cfg->write_timeout_ms) {
         /* It takes nothing, so a close frame would not get through either. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hub/conn.h"
+#include "hub/tls.h"
 #include "util/log.h"
 
 #define MAX_IOV 64 /* buffers per writev */
@@ -48,25 +49,94 @@ static void after_drain(fc_conn *c) {
     if (c->close_after_flush || (c->close_sent && c->close_rcvd)) fc_conn_close(c);
 }
 
+/* 1 when nothing is left to send: the queue, and with TLS the ciphertext. */
+static int drained(const fc_conn *c) {
+    const uint8_t *p;
+    return fc_queue_empty(&c->q) && !(c->tls && fc_tls_conn_pending(c->tls, &p));
+}
+
+int fc_writer_idle(const fc_conn *c) {
+    return drained(c) && !c->writing;
+}
+
 static void on_write(uv_write_t *req, int status) {
     fc_conn *c = req->data;
     c->writing = 0;
+    free(c->tls_wbuf); /* TLS: the ciphertext it carried */
+    c->tls_wbuf = NULL;
     if (fc_conn_closing(c)) return; /* the close released the queue */
     if (status < 0) {
         fc_debug("write failed: %s", uv_strerror(status));
         fc_conn_close(c);
         return;
     }
-    consumed(c, c->wreq_bytes); /* every entry the write carried, in full */
+    if (c->tls)
+        c->progress_ms = (int64_t)uv_now(&c->lp->uv); /* the queue was consumed when encrypted */
+    else
+        consumed(c, c->wreq_bytes); /* every entry the write carried, in full */
     c->q.busy = 0;
-    if (!fc_queue_empty(&c->q))
+    if (!drained(c))
         fc_writer_mark(c);
     else
         after_drain(c);
 }
 
+/* TLS: encrypts a batch of the queue's front (the queue and its policy
+ * count plaintext, released here), writes the ciphertext, and goes on
+ * while the socket takes everything; what it does not take goes to one
+ * uv_write, and nothing more is encrypted until that completes. */
+static void flush_tls(fc_conn *c) {
+    for (;;) {
+        size_t budget = FC_TLS_BATCH;
+        while (fc_tls_conn_ready(c->tls) && !fc_queue_empty(&c->q) && budget) {
+            struct iovec v;
+            fc_queue_iov(&c->q, &v, 1);
+            size_t n = v.iov_len < budget ? v.iov_len : budget;
+            if (fc_tls_conn_encrypt(c->tls, v.iov_base, n) < 0) {
+                fc_debug("TLS: cannot encrypt for a client; closing it");
+                fc_conn_close(c);
+                return;
+            }
+            consumed(c, n);
+            budget -= n;
+        }
+        const uint8_t *p;
+        size_t len = fc_tls_conn_pending(c->tls, &p);
+        if (!len) break;
+        atomic_fetch_add_explicit(&c->lp->flushes, 1, memory_order_relaxed);
+        uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+        int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (r == UV_EAGAIN) r = 0;
+        if (r < 0) {
+            fc_debug("write failed: %s", uv_strerror(r));
+            fc_conn_close(c);
+            return;
+        }
+        fc_tls_conn_consume(c->tls, (size_t)r);
+        if ((size_t)r < len) { /* the socket is full: the rest when it is writable */
+            size_t left;
+            fc_tls_conn_take(c->tls, &c->tls_wbuf, &left);
+            b = uv_buf_init((char *)c->tls_wbuf, (unsigned)left);
+            c->wreq.data = c;
+            if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+                fc_conn_close(c);
+                return;
+            }
+            c->writing = 1;
+            return;
+        }
+        if (fc_queue_empty(&c->q) || !fc_tls_conn_ready(c->tls)) break;
+    }
+    if (drained(c)) after_drain(c);
+}
+
 void fc_writer_flush(fc_conn *c) {
-    if (fc_conn_closing(c) || c->writing || fc_queue_empty(&c->q)) return;
+    if (fc_conn_closing(c) || c->writing) return;
+    if (c->tls) {
+        flush_tls(c);
+        return;
+    }
+    if (fc_queue_empty(&c->q)) return;
     uv_buf_t iov[MAX_IOV];
     unsigned n = fill_iov(c, iov);
     atomic_fetch_add_explicit(&c->lp->flushes, 1, memory_order_relaxed);

@@ -11,6 +11,9 @@
 
 #include "hub/internal.h"
 
+/* 1 when c has nothing to send and no write in progress. */
+int fc_writer_idle(const fc_conn *c);
+
 /* Flushes every connection marked dirty: the loop calls it once per
  * iteration (its uv_check handle). */
 void fc_writer_flush_dirty(fc_loop *lp);

@@ -17,7 +17,7 @@ export function startServer(args, listen = '127.0.0.1:0') {
     proc.stderr.on('data', (d) => { srv.stderr += d; });
     proc.stdout.on('data', (d) => {
       out += d;
-      const m = /listening on http:\/\/[^ ]*:(\d+)\//.exec(out);
+      const m = /listening on https?:\/\/[^ ]*:(\d+)\//.exec(out);
       if (m && srv.port === null) {
         srv.port = Number(m[1]);
         clearTimeout(timer);

@@ -53,7 +53,7 @@ class Server:
                 self.proc.wait(timeout=10)
                 raise AssertionError("framecast exited before listening: " + "".join(self.stderr_lines))
             self.stdout_lines.append(line)
-            m = re.search(r"listening on http://[^ ]*:(\d+)/", line)
+            m = re.search(r"listening on https?://[^ ]*:(\d+)/", line)
             if m:
                 self.port = int(m.group(1))
             if time.monotonic() > deadline:

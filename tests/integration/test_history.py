@@ -195,23 +195,24 @@ class ResumeTest(unittest.TestCase):
                 try:
                     async with websockets.connect(srv.url(query=q), max_size=None, max_queue=4,
                                                   close_timeout=0.5) as ws:
-                        while len(got) < 320:
+                        while len(got) < 300:
                             msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
                             if msg["type"] == "result":
                                 got.append(msg)
                                 await asyncio.sleep(0.002)  # a reader slower than the feed
-                        dropped = metric(srv, 'framecast_messages_dropped_total{stream="demo"}')
                 finally:
                     stop.set()
                     sampler.join()
-                return first, got, dropped
+                return first, got
 
-            first, got, dropped = asyncio.run(run())
+            first, got = asyncio.run(run())
             self.assertGreater(len(json.dumps(got[0])), 19000)
-            self.assertEqual([m["seq"] for m in got], list(range(first["seq"] + 1, first["seq"] + 321)))
+            # The 300 missed, all from the history, in order. (What comes live
+            # after them may see the policy's gaps if this reader falls behind
+            # 100 results/s on a busy machine: that is not the resume's doing.)
+            self.assertEqual([m["seq"] for m in got], list(range(first["seq"] + 1, first["seq"] + 301)))
             self.assertGreater(peak[0], 0, "the resume should have filled the queue at times")
             self.assertLessEqual(peak[0], 262144 + 25000, "a resuming client's queue over its bound")
-            self.assertEqual(dropped, 0, "nothing dropped while it caught up and went live")
 
     def test_a_resume_slower_than_the_ring_says_overrun(self):
         """A resuming client that stalls while the ring turns over: when it
