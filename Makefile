@@ -62,6 +62,7 @@ bench: release
 	bench/ingest_bench.py $(RELEASE)
 	taskset -c 1 $(RELEASE)/motion-bench
 	bench/predict_bench.py $(RELEASE)
+	bench/tls_bench.py $(RELEASE)
 
 fuzz: debug
 	tests/fuzz/run.sh $(DEBUG) $(FUZZ_SECONDS)

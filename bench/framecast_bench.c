@@ -4,7 +4,7 @@
  * loss, fairness and close figures, plus the server's CPU and memory when
  * given its pid.
  *
- *   framecast-bench --url ws://HOST:PORT/ws/STREAM --clients N [--stalled K]
+ *   framecast-bench --url ws[s]://HOST:PORT/ws/STREAM --clients N [--stalled K]
  *                   [--connect-rate R] [--duration S] [--warmup S]
  *                   [--server-pid PID] [--json] [--connect-timeout S]
  *
@@ -30,6 +30,10 @@
  * bench does two memmem look-ups ("seq", "publish_us") and one histogram
  * increment: no allocation.
  *
+ * wss:// URLs speak TLS on memory BIOs, as the server does, without
+ * checking the certificate (the bench measures the server, it does not
+ * need to trust it).
+ *
  * Stalled clients complete the handshake, then stop reading. They ask for a
  * small receive buffer (STALLED_RCVBUF) so that the backlog piles up in the
  * server's per-client queue within seconds, not in the kernel's megabytes.
@@ -40,7 +44,9 @@
 #include <getopt.h>
 #include <math.h>
 #include <netdb.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -162,6 +168,11 @@ struct conn {
     size_t msg_len, msg_cap;
     int64_t last_seq; /* the highest seq seen, -1 before the first */
     uint64_t window_msgs;
+    /* wss://: TLS on memory BIOs (bytes read go into rbio; what the SSL
+     * writes into wbio goes to the socket), as the server does it */
+    SSL *ssl;
+    BIO *rbio, *wbio;
+    int tls_up; /* the TLS handshake is done */
 };
 
 struct bench {
@@ -202,6 +213,8 @@ struct bench {
     long long cpu0, cpu1;                         /* utime + stime in clock ticks; -1 unknown */
     long rss_start, rss_peak, rss_end, rss_after; /* kB; -1 unknown */
     uint8_t rbuf[READ_BUF_SIZE];
+    SSL_CTX *tls;                /* wss:// */
+    uint8_t pbuf[READ_BUF_SIZE]; /* decrypted input */
 };
 
 static void conn_close(struct conn *c);
@@ -361,7 +374,7 @@ static void on_written(uv_write_t *req, int status) {
     free(req);
 }
 
-static int conn_write(struct conn *c, const void *data, size_t len) {
+static int raw_write(struct conn *c, const void *data, size_t len) {
     if (c->closing) return UV_ECANCELED;
     struct wreq *w = malloc(sizeof *w + len);
     if (!w) return UV_ENOMEM;
@@ -370,6 +383,22 @@ static int conn_write(struct conn *c, const void *data, size_t len) {
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
     if (rc) free(w);
     return rc;
+}
+
+/* Sends what the SSL has written (handshake records, encrypted data). */
+static int tls_flush(struct conn *c) {
+    char *p;
+    long n = BIO_get_mem_data(c->wbio, &p);
+    int rc = n > 0 ? raw_write(c, p, (size_t)n) : 0;
+    (void)BIO_reset(c->wbio);
+    return rc;
+}
+
+static int conn_write(struct conn *c, const void *data, size_t len) {
+    if (!c->ssl) return raw_write(c, data, len);
+    size_t done;
+    if (c->closing || SSL_write_ex(c->ssl, data, len, &done) != 1) return UV_EPROTO;
+    return tls_flush(c);
 }
 
 /* Sends a masked control frame, as a client must. */
@@ -393,6 +422,8 @@ static void send_close(struct conn *c, unsigned code) {
 static void on_closed(uv_handle_t *h) {
     struct conn *c = h->data;
     struct bench *b = c->b;
+    SSL_free(c->ssl); /* and its BIOs */
+    c->ssl = NULL;
     free(c->head);
     c->head = NULL;
     free(c->msg);
@@ -462,6 +493,19 @@ static void conn_read_stop(struct conn *c) {
     c->reading = 0;
 }
 
+/* Sends the upgrade request (once TLS is up, for wss://). */
+static void send_upgrade(struct conn *c) {
+    struct bench *b = c->b;
+    char request[2048];
+    int n = fc_ws_client_request(request, sizeof request, &b->url, c->key);
+    if (n < 0) {
+        conn_failed(c, "cannot build the upgrade request", NULL);
+        return;
+    }
+    int rc = conn_write(c, request, (size_t)n);
+    if (rc) conn_failed(c, "cannot send the upgrade request", uv_strerror(rc));
+}
+
 static void on_connect(uv_connect_t *req, int status) {
     struct conn *c = req->data;
     struct bench *b = c->b;
@@ -471,20 +515,33 @@ static void on_connect(uv_connect_t *req, int status) {
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    char request[2048];
-    int n = fc_ws_client_request(request, sizeof request, &b->url, c->key);
-    if (n < 0) {
-        conn_failed(c, "cannot build the upgrade request", NULL);
-        return;
-    }
     c->head = malloc(HEAD_MAX);
     c->head_len = 0;
-    int rc = c->head ? conn_write(c, request, (size_t)n) : UV_ENOMEM;
-    if (rc) {
-        conn_failed(c, "cannot send the upgrade request", uv_strerror(rc));
+    if (!c->head) {
+        conn_failed(c, "cannot send the upgrade request", uv_strerror(UV_ENOMEM));
         return;
     }
     c->state = C_HANDSHAKE;
+    if (b->tls) {
+        /* The certificate is not checked: the bench measures the server. */
+        c->ssl = SSL_new(b->tls);
+        c->rbio = BIO_new(BIO_s_mem());
+        c->wbio = BIO_new(BIO_s_mem());
+        if (!c->ssl || !c->rbio || !c->wbio) {
+            BIO_free(c->rbio);
+            BIO_free(c->wbio);
+            conn_failed(c, "cannot start TLS", "out of memory");
+            return;
+        }
+        BIO_set_mem_eof_return(c->rbio, -1);
+        SSL_set_bio(c->ssl, c->rbio, c->wbio);
+        SSL_set_connect_state(c->ssl);
+        SSL_set_tlsext_host_name(c->ssl, b->url.host);
+        SSL_do_handshake(c->ssl); /* the ClientHello */
+        tls_flush(c);
+    } else {
+        send_upgrade(c);
+    }
     conn_read_start(c);
 }
 
@@ -686,6 +743,40 @@ static void conn_handshake_input(struct conn *c, const uint8_t *data, size_t len
     check_connect_done(b);
 }
 
+/* Plaintext from the server: the response head, then frames. */
+static void conn_input(struct conn *c, uint8_t *data, size_t len) {
+    if (c->state == C_HANDSHAKE) {
+        conn_handshake_input(c, data, len);
+        return;
+    }
+    c->b->rx_us = fc_now_us(); /* one receipt time for every message in this read */
+    conn_ws_input(c, data, len);
+}
+
+/* wss://: bytes read go through the SSL; the handshake first, then the
+ * plaintext to conn_input. */
+static void tls_input(struct conn *c, const uint8_t *raw, size_t len) {
+    BIO_write(c->rbio, raw, (int)len);
+    if (!c->tls_up) {
+        int r = SSL_do_handshake(c->ssl);
+        tls_flush(c);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                unsigned long code = ERR_get_error();
+                conn_failed(c, "TLS handshake", code ? ERR_reason_error_string(code) : NULL);
+            }
+            return;
+        }
+        c->tls_up = 1;
+        send_upgrade(c);
+    }
+    size_t got;
+    while (!c->closing && SSL_read_ex(c->ssl, c->b->pbuf, sizeof c->b->pbuf, &got) == 1)
+        conn_input(c, c->b->pbuf, got);
+    if (!c->closing) tls_flush(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     struct conn *c = s->data;
     if (nread == 0 || c->closing) return;
@@ -703,12 +794,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         conn_close(c);
         return;
     }
-    if (c->state == C_HANDSHAKE) {
-        conn_handshake_input(c, (const uint8_t *)buf->base, (size_t)nread);
+    if (c->ssl) {
+        tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
         return;
     }
-    c->b->rx_us = fc_now_us(); /* one receipt time for every message in this read */
-    conn_ws_input(c, (uint8_t *)buf->base, (size_t)nread);
+    conn_input(c, (uint8_t *)buf->base, (size_t)nread);
 }
 
 /* --- Ending the run ------------------------------------------------------- */
@@ -908,7 +998,7 @@ static const char usage[] =
     "Opens N WebSocket clients, K of which stop reading after the handshake, and\n"
     "measures delivery rate, latency (receipt - publish_us), seq gaps, fairness and\n"
     "server-initiated closes over a window of S seconds.\n"
-    "  --url URL              the stream to subscribe to (ws:// only)\n"
+    "  --url URL              the stream to subscribe to (ws:// or wss://)\n"
     "  --clients N            clients to open (1..1000000)\n"
     "  --stalled K            of which never read after the handshake (0)\n"
     "  --connect-rate R       new connections per second at most (2000)\n"
@@ -1107,6 +1197,15 @@ int main(int argc, char **argv) {
         free(b);
         return 2;
     }
+    if (b->url.tls) { /* one context for every client; no verification (see on_connect) */
+        b->tls = SSL_CTX_new(TLS_client_method());
+        if (!b->tls) {
+            fprintf(stderr, "framecast-bench: cannot create a TLS context\n");
+            free(b);
+            return 1;
+        }
+        SSL_CTX_set_verify(b->tls, SSL_VERIFY_NONE, NULL);
+    }
     if (resolve(b)) {
         free(b);
         return 1;
@@ -1154,6 +1253,7 @@ int main(int argc, char **argv) {
 
     report(b);
     int exit_code = b->exit_code;
+    SSL_CTX_free(b->tls);
     free(b->conns);
     free(b);
     return exit_code;

@@ -19,8 +19,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,8 @@
 
 struct client {
     int fd;
+    SSL_CTX *tls; /* wss:// */
+    SSL *ssl;     /* this connection's, on fd */
     fc_ws_parser parser;
     fc_strbuf msg;       /* the message being reassembled */
     long count, limit;   /* results */
@@ -48,18 +53,24 @@ struct client {
 };
 
 static const char usage[] =
-    "usage: framecast-client [--count N] [--timeout SECONDS] [--resume] ws://HOST:PORT/ws/STREAM\n"
+    "usage: framecast-client [--count N] [--timeout SECONDS] [--resume] [--ca FILE]\n"
+    "                        [--insecure] ws[s]://HOST:PORT/ws/STREAM\n"
     "Prints each message of the stream as one line on stdout, until --count results\n"
     "(status messages are printed, not counted), the stream's end, or --timeout.\n"
     "--resume reconnects by itself, resuming where it left off, and prints the\n"
-    "results it lost, if any, on stderr.\n"
+    "results it lost, if any, on stderr. wss:// checks the server's certificate\n"
+    "against the system's authorities, or --ca FILE; --insecure does not check.\n"
     "Exit status: 0 done or the stream ended, 1 connection failed, 2 bad arguments,\n"
     "3 timeout, 4 the stream failed.\n";
 
-static int send_all(int fd, const void *data, size_t len) {
+static int send_all(struct client *c, const void *data, size_t len) {
     const char *p = data;
+    if (c->ssl) {
+        size_t done;
+        return SSL_write_ex(c->ssl, data, len, &done) == 1 ? 0 : -1;
+    }
     while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return -1;
         p += n;
@@ -68,19 +79,27 @@ static int send_all(int fd, const void *data, size_t len) {
     return 0;
 }
 
+/* Reads what is there (at most len bytes); 0 at the end, < 0 on error. */
+static ssize_t recv_some(struct client *c, void *buf, size_t len) {
+    if (!c->ssl) return recv(c->fd, buf, len, 0);
+    size_t got;
+    if (SSL_read_ex(c->ssl, buf, len, &got) == 1) return (ssize_t)got;
+    return SSL_get_error(c->ssl, 0) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
 /* Sends a masked frame, as a client must. */
-static int send_frame(int fd, int opcode, const uint8_t *payload, size_t len) {
+static int send_frame(struct client *c, int opcode, const uint8_t *payload, size_t len) {
     uint8_t frame[FC_WS_MAX_HEADER + FC_WS_MAX_CONTROL], mask[4];
     if (len > FC_WS_MAX_CONTROL || RAND_bytes(mask, 4) != 1) return -1;
     size_t h = fc_ws_header_masked(frame, opcode, 1, len, mask);
     memcpy(frame + h, payload, len);
     fc_ws_mask(frame + h, len, mask, 0);
-    return send_all(fd, frame, h + len);
+    return send_all(c, frame, h + len);
 }
 
-static int send_close(int fd, unsigned code) {
+static int send_close(struct client *c, unsigned code) {
     uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-    return send_frame(fd, FC_WS_CLOSE, p, 2);
+    return send_frame(c, FC_WS_CLOSE, p, 2);
 }
 
 static double number(const cJSON *m, const char *key) {
@@ -164,19 +183,20 @@ static void on_data(void *ud, int opcode, const uint8_t *data, size_t len, int f
 static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len) {
     struct client *c = ud;
     if (opcode == FC_WS_PING) {
-        send_frame(c->fd, FC_WS_PONG, payload, len);
+        send_frame(c, FC_WS_PONG, payload, len);
     } else if (opcode == FC_WS_CLOSE) {
         c->closed = 1;
         c->close_code = len >= 2 ? (unsigned)payload[0] << 8 | payload[1] : 1005;
         if (len > 2)
             fprintf(stderr, "framecast-client: server closed: %u %.*s\n", c->close_code,
                     (int)len - 2, payload + 2);
-        send_frame(c->fd, FC_WS_CLOSE, payload, len >= 2 ? 2 : 0);
+        send_frame(c, FC_WS_CLOSE, payload, len >= 2 ? 2 : 0);
     }
 }
 
 /* Waits for the socket to be readable; returns 1, 0 on deadline, -1 on error. */
 static int wait_readable(struct client *c) {
+    if (c->ssl && SSL_pending(c->ssl) > 0) return 1; /* decrypted, not yet read */
     int timeout = -1;
     if (c->deadline_us) {
         int64_t left = c->deadline_us - fc_mono_us();
@@ -212,6 +232,38 @@ static int connect_to(const fc_ws_url *u, const char *url) {
     return fd;
 }
 
+/* wss://: TLS on the connected socket, the server's certificate checked
+ * against the system's authorities (or --ca FILE) and its name, unless
+ * --insecure. Returns 0, or -1 with a message. */
+static int start_tls(struct client *c, const fc_ws_url *u, const char *url) {
+    struct timeval tv = {10, 0}; /* a server that never answers the handshake */
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    c->ssl = SSL_new(c->tls);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
+        SSL_set_tlsext_host_name(c->ssl, u->host) != 1 || SSL_set1_host(c->ssl, u->host) != 1) {
+        fprintf(stderr, "framecast-client: %s: cannot start TLS\n", url);
+        return -1;
+    }
+    if (SSL_connect(c->ssl) != 1) {
+        long v = SSL_get_verify_result(c->ssl);
+        unsigned long e = ERR_get_error();
+        fprintf(stderr, "framecast-client: %s: TLS handshake failed: %s\n", url,
+                v != X509_V_OK ? X509_verify_cert_error_string(v)
+                : e            ? ERR_reason_error_string(e)
+                               : "the server closed the connection");
+        return -1;
+    }
+    tv.tv_sec = 0;
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return 0;
+}
+
+static void end_conn(struct client *c) {
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    close(c->fd);
+}
+
 /* One connection: handshake, then messages until the count, the stream's
  * end, a close, a loss or the deadline. Returns the exit status it means;
  * lost is set when the connection was lost or closed by the server before
@@ -226,12 +278,17 @@ static int run_session(struct client *c, const fc_ws_url *u, const char *url, in
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (u->tls && start_tls(c, u, url)) {
+        end_conn(c);
+        *lost = 1;
+        return 1;
+    }
     char req[2048], key[25];
     const char *why;
     int n = fc_ws_client_request(req, sizeof req, u, key);
-    if (n < 0 || send_all(c->fd, req, (size_t)n)) {
+    if (n < 0 || send_all(c, req, (size_t)n)) {
         fprintf(stderr, "framecast-client: cannot send the handshake to %s\n", url);
-        close(c->fd);
+        end_conn(c);
         *lost = 1;
         return 1;
     }
@@ -243,13 +300,13 @@ static int run_session(struct client *c, const fc_ws_url *u, const char *url, in
         int w = wait_readable(c);
         if (w <= 0) {
             fprintf(stderr, "framecast-client: %s: no handshake answer in time\n", url);
-            close(c->fd);
+            end_conn(c);
             return 3;
         }
-        ssize_t r = recv(c->fd, buf + have, sizeof buf - have - 1, 0);
+        ssize_t r = recv_some(c, buf + have, sizeof buf - have - 1);
         if (r <= 0) {
             fprintf(stderr, "framecast-client: %s: connection closed during the handshake\n", url);
-            close(c->fd);
+            end_conn(c);
             *lost = 1;
             return 1;
         }
@@ -267,7 +324,7 @@ static int run_session(struct client *c, const fc_ws_url *u, const char *url, in
         fprintf(stderr, "framecast-client: %s: %s (HTTP %d%s%.*s)\n", url, why, status,
                 *body ? ": " : "", (int)strcspn(body, "\r\n"), body);
         *lost = status == 503; /* at capacity: worth another try */
-        close(c->fd);
+        end_conn(c);
         return 1;
     }
 
@@ -283,12 +340,12 @@ static int run_session(struct client *c, const fc_ws_url *u, const char *url, in
             if (code) {
                 fprintf(stderr, "framecast-client: protocol error from server: %s\n",
                         c->parser.error);
-                send_close(c->fd, (unsigned)code);
+                send_close(c, (unsigned)code);
                 break;
             }
         }
         if ((c->limit > 0 && c->count >= c->limit) || c->ended) {
-            send_close(c->fd, FC_WS_NORMAL);
+            send_close(c, FC_WS_NORMAL);
             rc = c->ended == 2 ? 4 : 0;
             break;
         }
@@ -306,7 +363,7 @@ static int run_session(struct client *c, const fc_ws_url *u, const char *url, in
             rc = 3;
             break;
         }
-        ssize_t r = w < 0 ? -1 : recv(c->fd, buf, sizeof buf, 0);
+        ssize_t r = w < 0 ? -1 : recv_some(c, buf, sizeof buf);
         if (r <= 0) {
             fprintf(stderr, "framecast-client: connection lost after %ld results\n", c->count);
             *lost = 1;
@@ -314,7 +371,7 @@ static int run_session(struct client *c, const fc_ws_url *u, const char *url, in
         }
         pending = (size_t)r;
     }
-    close(c->fd);
+    end_conn(c);
     return rc;
 }
 
@@ -333,13 +390,22 @@ int main(int argc, char **argv) {
     static const struct option longopts[] = {{"count", required_argument, 0, 'n'},
                                              {"timeout", required_argument, 0, 't'},
                                              {"resume", no_argument, 0, 'r'},
+                                             {"ca", required_argument, 0, 'c'},
+                                             {"insecure", no_argument, 0, 'k'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     int opt;
     char *end;
-    int resume = 0;
+    int resume = 0, insecure = 0;
+    const char *ca = NULL;
     while ((opt = getopt_long(argc, argv, "n:t:h", longopts, NULL)) != -1) {
         switch (opt) {
+        case 'c':
+            ca = optarg;
+            break;
+        case 'k':
+            insecure = 1;
+            break;
         case 'r':
             resume = 1;
             break;
@@ -381,6 +447,21 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (timeout_s > 0) c.deadline_us = fc_mono_us() + (int64_t)(timeout_s * 1e6);
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed TLS connection is an error, not a death */
+    if (u.tls) {
+        c.tls = SSL_CTX_new(TLS_client_method());
+        if (!c.tls) return 1;
+        SSL_CTX_set_min_proto_version(c.tls, TLS1_2_VERSION);
+        SSL_CTX_set_verify(c.tls, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+        if ((ca && SSL_CTX_load_verify_locations(c.tls, ca, NULL) != 1) ||
+            (!ca && SSL_CTX_set_default_verify_paths(c.tls) != 1)) {
+            fprintf(stderr,
+                    "framecast-client: --ca: cannot load '%s' (expected PEM certificates)\n",
+                    ca ? ca : "the system's authorities");
+            SSL_CTX_free(c.tls);
+            return 2;
+        }
+    }
 
     fc_sb_init(&c.msg, 4096);
     int rc, lost;
@@ -403,5 +484,6 @@ int main(int argc, char **argv) {
         backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
     }
     fc_sb_free(&c.msg);
+    SSL_CTX_free(c.tls);
     return rc;
 }

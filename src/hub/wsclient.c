@@ -10,11 +10,13 @@
 
 int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
     memset(out, 0, sizeof *out);
-    if (strncmp(url, "ws://", 5) != 0) {
-        *why = "expected a URL of the form ws://HOST:PORT/PATH";
+    if (strncmp(url, "wss://", 6) == 0) {
+        out->tls = 1;
+    } else if (strncmp(url, "ws://", 5) != 0) {
+        *why = "expected a URL of the form ws://HOST:PORT/PATH or wss://HOST:PORT/PATH";
         return -1;
     }
-    const char *h = url + 5, *slash = strchr(h, '/');
+    const char *h = url + (out->tls ? 6 : 5), *slash = strchr(h, '/');
     const char *end = slash ? slash : h + strlen(h);
     const char *hend = end, *port = NULL;
     if (*h == '[') {
@@ -52,7 +54,7 @@ int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
     if (port)
         memcpy(out->port, port, pl);
     else
-        strcpy(out->port, "80");
+        strcpy(out->port, out->tls ? "443" : "80");
     snprintf(out->path, sizeof out->path, "%s", slash ? slash : "/");
     return 0;
 }

@@ -10,9 +10,10 @@ typedef struct fc_ws_url {
     char host[256]; /* without brackets for IPv6 */
     char port[8];
     char path[1024]; /* with the query */
+    int tls;         /* wss:// */
 } fc_ws_url;
 
-/* Parses ws://HOST[:PORT]/PATH. Returns 0 or -1 with *why set. */
+/* Parses ws://HOST[:PORT]/PATH or wss://... Returns 0 or -1 with *why set. */
 int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why);
 
 /* Writes an upgrade request with a fresh random key into out; the key

@@ -102,6 +102,21 @@ class TlsTest(unittest.TestCase):
             self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
             self.assertIn(b'"name":"demo"', data)
 
+    def test_framecast_client_over_wss_checks_the_certificate(self):
+        with self.server("--source", SOURCE) as srv:
+            url = self.wss(srv)
+            def client(*args):
+                return subprocess.run([fc.FRAMECAST_CLIENT, "--count", "20", "--timeout", "20", *args,
+                                       url], capture_output=True, text=True, timeout=40)
+            ok = client("--ca", self.cert)
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            seqs = [m["seq"] for m in map(json.loads, ok.stdout.splitlines()) if m["type"] == "result"]
+            self.assertEqual(seqs, list(range(seqs[0], seqs[0] + 20)))
+            untrusted = client()  # a self-signed certificate no authority vouches for
+            self.assertEqual(untrusted.returncode, 1)
+            self.assertIn("certificate", untrusted.stderr)
+            self.assertEqual(client("--insecure").returncode, 0)
+
     def test_resume_over_wss(self):
         with self.server("--source", SOURCE) as srv:
             first = results(asyncio.run(receive(self.wss(srv), self.ctx, 5)))[-1]
