@@ -20,6 +20,8 @@ static const char usage[] =
     "\n"
     "  --listen HOST:PORT       address to serve on (127.0.0.1:8080; port 0 picks one)\n"
     "  --source URL             shorthand for --stream demo=URL\n"
+    "  --stream NAME=push       a push stream: producers POST its results to\n"
+    "                           /api/streams/NAME/publish (a JSON object, or NDJSON)\n"
     "  --stream NAME=URL[,k=v]  a stream; repeatable. Stream keys: slow=drop|latest|close,\n"
     "                           mode=latest|every, workers=N, scale=W|WxH, wait=N (start\n"
     "                           when N clients are subscribed), history=SPEC; other keys\n"
@@ -40,6 +42,9 @@ static const char usage[] =
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
     "  --write-timeout MS       close a client whose queue has taken nothing this long (30000)\n"
+    "  --drain-timeout MS       at SIGTERM/SIGINT: time to deliver what is queued and close\n"
+    "                           every client with 1001 (5000)\n"
+    "  --max-body SIZE          largest POST body, for push streams' publish API (1MiB)\n"
     "  --tls-cert FILE          serve https:// and wss:// with this PEM certificate chain\n"
     "  --tls-key FILE           ... and its PEM private key (SIGHUP reloads both)\n"
     "  --tls-ciphers LIST       TLS 1.2 cipher list (ECDHE+AESGCM:ECDHE+CHACHA20)\n"
@@ -383,7 +388,9 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_HISTORY,
         O_TLS_CERT,
         O_TLS_KEY,
-        O_TLS_CIPHERS
+        O_TLS_CIPHERS,
+        O_DRAIN_TO,
+        O_MAX_BODY
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -413,6 +420,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"tls-cert", required_argument, 0, O_TLS_CERT},
         {"tls-key", required_argument, 0, O_TLS_KEY},
         {"tls-ciphers", required_argument, 0, O_TLS_CIPHERS},
+        {"drain-timeout", required_argument, 0, O_DRAIN_TO},
+        {"max-body", required_argument, 0, O_MAX_BODY},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -420,7 +429,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_TLS_CIPHERS ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_MAX_BODY ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -496,6 +505,14 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
               : c == O_PING_TO  ? &cfg->hub.ping_timeout_ms
               : c == O_CLOSE_TO ? &cfg->hub.close_timeout_ms
                                 : &cfg->hub.write_timeout_ms) = (int)n;
+            break;
+        case O_DRAIN_TO:
+            rc = parse_long(opt, optarg, 0, 3600 * 1000, &n, err, errlen);
+            cfg->hub.drain_timeout_ms = (int)n;
+            break;
+        case O_MAX_BODY:
+            rc = parse_bytes(opt, optarg, 64, 1L << 30, &n, err, errlen);
+            cfg->hub.max_body = (size_t)n;
             break;
         case O_TLS_CERT:
             cfg->hub.tls_cert = optarg;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/web_assets.h"
+#include "util/error.h"
 
 static void respond(fc_strbuf *resp, const char *type, const void *body, size_t len,
                     const char *cache) {
@@ -154,9 +155,164 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
     fc_sb_printf(out, "framecast_flushes_total %llu\n", (unsigned long long)all.flushes);
 }
 
-int fc_http_api_handle(void *ud, const fc_http_request *req, fc_strbuf *resp) {
+/* An answer with a JSON body and the given status. */
+static void respond_json(fc_strbuf *resp, int status, const char *reason, const char *extra,
+                         const fc_strbuf *body) {
+    fc_sb_printf(resp,
+                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s"
+                 "Connection: close\r\n\r\n",
+                 status, reason, body->len, extra ? extra : "");
+    fc_sb_append(resp, body->data, body->len);
+}
+
+/* GET /healthz: alive, every loop ticking (a loop stuck in one callback for
+ * a few seconds fails it). */
+static int healthz(fc_http_api *api, fc_strbuf *out) {
+    int64_t stalled = fc_hub_stalled_ms(api->hub);
+    if (stalled > FC_HEALTH_STALL_MS) {
+        fc_sb_printf(out,
+                     "{\"status\":\"fail\",\"reason\":\"an I/O loop has not ticked for %lld ms\"}",
+                     (long long)stalled);
+        return 503;
+    }
+    fc_sb_puts(out, "{\"status\":\"ok\"}");
+    return 200;
+}
+
+/* GET /readyz: listening (it answers), not draining, and every stream past
+ * its first connection attempt. */
+static int readyz(fc_http_api *api, fc_strbuf *out) {
+    fc_strbuf why;
+    fc_sb_init(&why, 128);
+    if (atomic_load(&api->draining)) fc_sb_puts(&why, "draining: the server is shutting down; ");
+    for (int i = 0; i < api->npipes; i++) {
+        fc_stream_info info;
+        fc_pipeline_info(api->pipes[i], &info);
+        if (strcmp(info.state, "connecting") == 0)
+            fc_sb_printf(&why, "stream '%s' has not connected yet; ", info.name);
+    }
+    int ready = why.len == 0;
+    fc_sb_printf(out, "{\"ready\":%s", ready ? "true" : "false");
+    if (!ready) {
+        why.len -= 2; /* the last "; " */
+        fc_sb_puts(out, ",\"reason\":");
+        fc_sb_append(&why, "", 1);
+        fc_sb_json_str(out, why.data);
+    }
+    fc_sb_puts(out, "}");
+    fc_sb_free(&why);
+    return ready ? 200 : 503;
+}
+
+static fc_pipeline *find_stream(fc_http_api *api, fc_http_slice name) {
+    for (int i = 0; i < api->npipes; i++) {
+        fc_stream_info info;
+        fc_pipeline_info(api->pipes[i], &info);
+        if (strlen(info.name) == name.len && memcmp(info.name, name.p, name.len) == 0)
+            return api->pipes[i];
+    }
+    return NULL;
+}
+
+/* POST /api/streams/NAME/publish: one JSON object, or NDJSON (one object a
+ * line) with Content-Type application/x-ndjson. Each is a result of the
+ * push stream NAME, published in order. */
+static void publish(fc_http_api *api, fc_http_slice name, const fc_http_request *req,
+                    const uint8_t *body, size_t len, fc_strbuf *resp) {
+    fc_strbuf out;
+    fc_sb_init(&out, 256);
+    fc_pipeline *p = find_stream(api, name);
+    int status = 200;
+    if (!p || !fc_pipeline_is_push(p)) {
+        fc_sb_printf(&out, "{\"error\":\"'%.*s' is %s\"}", (int)(name.len > 64 ? 64 : name.len),
+                     name.p, p ? "not a push stream (declare it with NAME=push)" : "not a stream");
+        respond_json(resp, 404, "Not Found", NULL, &out);
+        fc_sb_free(&out);
+        return;
+    }
+    const fc_http_header *ct = fc_http_find(req, "Content-Type");
+    int ndjson = ct && ct->value.len >= 20 && memcmp(ct->value.p, "application/x-ndjson", 20) == 0;
+    const char *at = (const char *)body, *end = at + len, *why = "";
+    long published = 0, line = 0;
+    int64_t first = 0, last = 0;
+    while (at < end) {
+        const char *nl = ndjson ? memchr(at, '\n', (size_t)(end - at)) : NULL;
+        const char *stop = nl ? nl : end;
+        line++;
+        size_t n = (size_t)(stop - at);
+        int blank = 1;
+        for (size_t i = 0; i < n && blank; i++) blank = strchr(" \t\r", at[i]) != NULL;
+        if (!ndjson || !blank) {
+            int64_t seq = fc_pipeline_push(p, at, n, &why);
+            if (seq < 0) {
+                status = seq == FC_EFULL ? 429 : 400;
+                break;
+            }
+            if (!first) first = seq;
+            last = seq;
+            published++;
+        }
+        at = nl ? nl + 1 : end;
+    }
+    if (status == 200 && published == 0) {
+        status = 400;
+        why = "no JSON object in the body";
+    }
+    fc_sb_printf(&out, "{\"published\":%ld", published);
+    if (published)
+        fc_sb_printf(&out, ",\"first_seq\":%lld,\"last_seq\":%lld", (long long)first,
+                     (long long)last);
+    if (status != 200) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s%s", why, ndjson ? "" : "");
+        fc_sb_puts(&out, ",\"error\":");
+        fc_sb_json_str(&out, msg);
+        if (ndjson) fc_sb_printf(&out, ",\"line\":%ld", line);
+    }
+    fc_sb_puts(&out, "}");
+    respond_json(resp, status,
+                 status == 200   ? "OK"
+                 : status == 429 ? "Too Many Requests"
+                                 : "Bad Request",
+                 status == 429 ? "Retry-After: 1\r\n" : NULL, &out);
+    fc_sb_free(&out);
+}
+
+int fc_http_api_handle(void *ud, const fc_http_request *req, const uint8_t *body, size_t len,
+                       fc_strbuf *resp) {
     fc_http_api *api = ud;
     fc_http_slice path = req->path;
+    static const char prefix[] = "/api/streams/", suffix[] = "/publish";
+    const size_t pl = sizeof prefix - 1, sl = sizeof suffix - 1;
+    if (path.len > pl + sl && memcmp(path.p, prefix, pl) == 0 &&
+        memcmp(path.p + path.len - sl, suffix, sl) == 0) {
+        fc_http_slice name = {path.p + pl, path.len - pl - sl};
+        if (!fc_http_slice_ieq(req->method, "POST")) {
+            fc_strbuf out;
+            fc_sb_init(&out, 64);
+            fc_sb_puts(&out, "{\"error\":\"publish with POST\"}");
+            respond_json(resp, 405, "Method Not Allowed", "Allow: POST\r\n", &out);
+            fc_sb_free(&out);
+        } else {
+            publish(api, name, req, body, len, resp);
+        }
+        return 0;
+    }
+    if (fc_http_slice_ieq(req->method, "POST")) return -1; /* nothing else takes a body */
+    static const struct {
+        const char *path;
+        int (*check)(fc_http_api *, fc_strbuf *);
+    } probes[] = {{"/healthz", healthz}, {"/readyz", readyz}};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        if (!fc_http_slice_ieq(path, probes[i].path)) continue;
+        fc_strbuf out;
+        fc_sb_init(&out, 128);
+        int status = probes[i].check(api, &out);
+        respond_json(resp, status, status == 200 ? "OK" : "Service Unavailable", NULL, &out);
+        fc_sb_free(&out);
+        return 0;
+    }
     static const struct {
         const char *path, *type;
         void (*render)(fc_http_api *, fc_strbuf *);
@@ -166,11 +322,11 @@ int fc_http_api_handle(void *ud, const fc_http_request *req, fc_strbuf *resp) {
     };
     for (size_t i = 0; i < sizeof dynamic / sizeof dynamic[0]; i++) {
         if (!fc_http_slice_ieq(path, dynamic[i].path)) continue;
-        fc_strbuf body;
-        fc_sb_init(&body, 2048);
-        dynamic[i].render(api, &body);
-        respond(resp, dynamic[i].type, body.data, body.len, "no-store");
-        fc_sb_free(&body);
+        fc_strbuf b;
+        fc_sb_init(&b, 2048);
+        dynamic[i].render(api, &b);
+        respond(resp, dynamic[i].type, b.data, b.len, "no-store");
+        fc_sb_free(&b);
         return 0;
     }
     const char *want = path.len == 1 && path.p[0] == '/' ? "/index.html" : NULL;

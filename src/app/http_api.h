@@ -1,9 +1,13 @@
 /* The HTTP side of the server: the viewer page (web/, compiled in), the
- * stream list (GET /api/streams) and Prometheus metrics (GET /metrics).
+ * stream list (GET /api/streams), Prometheus metrics (GET /metrics), health
+ * and readiness (GET /healthz, /readyz), and the publish API of push
+ * streams (POST /api/streams/NAME/publish).
  * The handler runs on I/O threads; it reads pipelines through their
  * snapshot functions and the hub through its counters. */
 #ifndef FC_APP_HTTP_API_H
 #define FC_APP_HTTP_API_H
+
+#include <stdatomic.h>
 
 #include "app/pipeline.h"
 #include "hub/hub.h"
@@ -12,9 +16,14 @@ typedef struct fc_http_api {
     fc_hub *hub;
     fc_pipeline **pipes;
     int npipes;
+    atomic_int draining; /* set by the main thread on SIGTERM/SIGINT: not ready */
 } fc_http_api;
 
+/* A loop that has not ticked for this long fails /healthz. */
+#define FC_HEALTH_STALL_MS 3000
+
 /* An fc_hub_http_fn; ud is an fc_http_api that outlives the hub. */
-int fc_http_api_handle(void *ud, const fc_http_request *req, fc_strbuf *resp);
+int fc_http_api_handle(void *ud, const fc_http_request *req, const uint8_t *body, size_t len,
+                       fc_strbuf *resp);
 
 #endif

@@ -26,7 +26,9 @@
 enum { EXIT_OK = 0, EXIT_START = 1, EXIT_USAGE = 2, EXIT_STREAM_FAILED = 3 };
 
 static void on_signal(uv_signal_t *s, int signum) {
+    fc_http_api *api = s->data;
     (void)signum;
+    if (api) atomic_store(&api->draining, 1); /* /readyz says so from now on */
     uv_stop(s->loop);
 }
 
@@ -119,13 +121,16 @@ int main(int argc, char **argv) {
     fc_pipeline *pipes[FC_MAX_CONFIG_STREAMS] = {0};
     int exit_code = EXIT_START;
     uv_loop_t *loop = uv_default_loop();
-    struct ended ended = {
-        .total = cfg.nstreams, .exit_when_done = cfg.exit_when_done, .pipes = pipes};
+    struct ended ended = {.total = 0, .exit_when_done = cfg.exit_when_done, .pipes = pipes};
+    for (int i = 0; i < cfg.nstreams; i++) /* push streams end only with the server */
+        ended.total += strcmp(cfg.streams[i].source, "push") != 0;
     uv_async_init(loop, &ended.async, on_ended_async);
     ended.async.data = &ended;
+    static fc_http_api api; /* outlives the hub; the signal handlers mark it draining */
     uv_signal_t sigint, sigterm, sighup;
     uv_signal_init(loop, &sigint);
     uv_signal_init(loop, &sigterm);
+    sigint.data = sigterm.data = &api;
     uv_signal_init(loop, &sighup);
     uv_signal_start(&sigint, on_signal, SIGINT);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
@@ -137,7 +142,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < cfg.nstreams; i++)
         if ((rc = fc_pipeline_create(&pipes[i], &cfg.streams[i], hub, err, sizeof err)) < 0)
             goto fail;
-    fc_http_api api = {.hub = hub, .pipes = pipes, .npipes = cfg.nstreams};
+    api.hub = hub;
+    api.pipes = pipes;
+    api.npipes = cfg.nstreams;
     fc_hub_set_http_handler(hub, fc_http_api_handle, &api);
     if ((rc = fc_hub_start(hub)) < 0) {
         snprintf(err, sizeof err, "cannot start the I/O threads: %s", uv_strerror(rc));
@@ -166,7 +173,11 @@ int main(int argc, char **argv) {
     uv_signal_stop(&sigint);
     uv_signal_stop(&sigterm);
     uv_signal_stop(&sighup);
-    fc_info("shutting down");
+    fc_hub_stats st;
+    fc_hub_stats_get(hub, -1, &st);
+    fc_info("shutting down: sources stop; %llu clients get what is queued for them and close "
+            "1001, within %d ms",
+            (unsigned long long)st.clients, cfg.hub.drain_timeout_ms);
     exit_code = EXIT_OK;
     /* A batch run says how it ended: a failed stream is not a success. */
     if (cfg.exit_when_done && failed_streams(pipes, cfg.nstreams)) exit_code = EXIT_STREAM_FAILED;

@@ -1,6 +1,7 @@
 /* A stream's pipeline (see pipeline.h). */
 #include "app/pipeline.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@
 #include "predict/worker.h"
 #include "source/source.h"
 #include "util/clock.h"
+#include "util/error.h"
 #include "util/fault.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -52,6 +54,7 @@ struct fc_pipeline {
     atomic_uint_fast64_t stale;    /* mode=latest: results older than one published */
     atomic_uint_fast64_t previews; /* JPEG previews published */
     char epoch[17];                /* names this run's seq numbering: results resume against it */
+    int push; /* source "push": results come from producers over HTTP */
     fc_strbuf sb;
     fc_strbuf status_sb; /* under status_mu */
     /* Status messages come from the source thread and, for the predictor's
@@ -164,7 +167,7 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
     pthread_mutex_lock(&p->info_mu);
     snprintf(p->info.state, sizeof p->info.state, "%s", state);
     snprintf(p->info.error, sizeof p->info.error, "%s", error ? error : "");
-    if (!p->status_from_worker && p->source->width) { /* known once the source has opened */
+    if (!p->status_from_worker && p->source && p->source->width) { /* known once opened */
         p->info.width = p->source->width;
         p->info.height = p->source->height;
         p->info.fps = p->source->fps;
@@ -283,6 +286,65 @@ static void new_epoch(char out[17]) {
     for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
 }
 
+int fc_pipeline_is_push(const fc_pipeline *p) {
+    return p->push;
+}
+
+/* The members of a JSON object's text ("{ ... }" with whitespace around),
+ * without the braces. */
+static void members(const char *json, size_t len, const char **out, size_t *out_len) {
+    const char *b = memchr(json, '{', len), *e = json + len;
+    while (e > b && e[-1] != '}') e--;
+    b++, e--;
+    while (b < e && strchr(" \t\r\n", *b)) b++;
+    *out = b;
+    *out_len = (size_t)(e - b);
+}
+
+int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const char **why) {
+    static const char *const reserved[] = {"type", "stream", "epoch", "seq", "publish_us"};
+    fc_utf8_state u = 0;
+    if (fc_utf8_feed(&u, (const uint8_t *)json, len) || u) {
+        *why = "not UTF-8";
+        return FC_EINVAL_OPT;
+    }
+    cJSON *obj = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        *why = "not a JSON object";
+        return FC_EINVAL_OPT;
+    }
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (cJSON_GetObjectItemCaseSensitive(obj, reserved[i])) {
+            cJSON_Delete(obj);
+            *why = "a key the server sets (type, stream, epoch, seq, publish_us)";
+            return FC_EINVAL_OPT;
+        }
+    cJSON_Delete(obj);
+    const char *m;
+    size_t mlen;
+    members(json, len, &m, &mlen); /* spliced as they are: no second serialization */
+    /* An I/O thread: publishing must not wait, so the seq is taken only
+     * when every loop has room (seq_mu is this stream's alone). */
+    pthread_mutex_lock(&p->seq_mu);
+    uint64_t seq = atomic_load_explicit(&p->seq, memory_order_relaxed) + 1;
+    fc_sb_reset(&p->sb);
+    fc_result_meta meta = {
+        .stream = p->name, .epoch = p->epoch, .seq = seq, .publish_us = fc_now_us()};
+    fc_render_pushed(&p->sb, &meta, m, mlen);
+    fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
+    int rc = msg ? 0 : -ENOMEM;
+    if (msg) {
+        msg->seq = seq;
+        rc = fc_hub_try_publish(p->hub, p->stream_id, msg);
+        fc_buf_unref(msg);
+    }
+    if (!rc) atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
+    pthread_mutex_unlock(&p->seq_mu);
+    *why = rc == FC_EFULL ? "the stream's clients are behind: try again shortly" : "stopped";
+    return rc ? rc : (int64_t)seq;
+}
+
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen) {
     fc_pipeline *p = calloc(1, sizeof *p);
@@ -316,16 +378,22 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     fc_sb_init(&p->sb, 1024);
     fc_sb_init(&p->status_sb, 256);
     fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
-    int rc =
-        fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, &p->plugin, err, errlen);
-    if (!rc) rc = fc_source_open(&p->source, cfg->source, err, errlen);
-    /* Predictor instances are created now so bad options fail at start-up;
-     * the worker threads wait on the slot until the source runs. */
-    if (!rc)
-        rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts,
-                              cfg->predict_timeout_ms, &p->slot, on_result, p, &p->watch, err,
-                              errlen);
-    if (!rc && !(p->model = strdup(fc_workers_model(p->workers)))) rc = -ENOMEM;
+    p->push = strcmp(cfg->source, "push") == 0;
+    int rc = 0;
+    if (p->push) { /* results come from producers (POST /api/streams/NAME/publish) */
+        snprintf(p->info.predictor, sizeof p->info.predictor, "none (push)");
+    } else {
+        rc = fc_predictor_lookup(cfg->predictor, &p->api, &p->predictor_opts, &p->plugin, err,
+                                 errlen);
+        if (!rc) rc = fc_source_open(&p->source, cfg->source, err, errlen);
+        /* Predictor instances are created now so bad options fail at start-up;
+         * the worker threads wait on the slot until the source runs. */
+        if (!rc)
+            rc = fc_workers_start(&p->workers, cfg->workers, p->api, p->predictor_opts,
+                                  cfg->predict_timeout_ms, &p->slot, on_result, p, &p->watch, err,
+                                  errlen);
+        if (!rc && !(p->model = strdup(fc_workers_model(p->workers)))) rc = -ENOMEM;
+    }
     if (!rc) {
         fc_hub_stream_config sc = {
             .name = cfg->name, .policy = cfg->slow, .history = cfg->history, .epoch = p->epoch};
@@ -347,6 +415,10 @@ int fc_pipeline_start(fc_pipeline *p, void (*ended)(void *), void *ended_ud, cha
                       size_t errlen) {
     p->ended = ended;
     p->ended_ud = ended_ud;
+    if (p->push) { /* ready for producers; it ends only with the server */
+        publish_status(p, "live", NULL, 0, 0);
+        return 0;
+    }
     /* The source converts each frame once into what the predictor wants. */
     fc_output_spec *o = &p->source->out;
     fc_workers_wants(p->workers, &o->format, &o->width, &o->height);

@@ -76,6 +76,17 @@ typedef struct fc_stream_info {
     uint64_t predictor_restarts; /* times its model process was restarted */
 } fc_stream_info;
 void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out);
+
+/* 1 for a push stream (its source is "push"): no video, no predictor;
+ * producers publish its results over HTTP. */
+int fc_pipeline_is_push(const fc_pipeline *p);
+/* Publishes one result of a push stream, given as a JSON object (UTF-8,
+ * without the keys the server sets: type, stream, epoch, seq,
+ * publish_us), through the hub like any result: its members are spliced
+ * after the server's own. Never waits: on an I/O thread. Returns its seq
+ * (> 0), FC_EINVAL_OPT (what is wrong in *why), or FC_EFULL when the
+ * stream's inboxes are full (nothing published). */
+int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const char **why);
 int fc_pipeline_stream_id(const fc_pipeline *p);
 /* After the stream ended by itself: 1 if it failed (its source, or its
  * predictor for good), 0 if it ended normally. Any thread. */

@@ -108,3 +108,17 @@ void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r
     }
     fc_sb_puts(sb, "}");
 }
+
+void fc_render_pushed(fc_strbuf *sb, const fc_result_meta *m, const char *members, size_t len) {
+    fc_sb_puts(sb, "{\"type\":\"result\",\"stream\":");
+    fc_sb_json_str(sb, m->stream);
+    fc_sb_puts(sb, ",\"epoch\":");
+    fc_sb_json_str(sb, m->epoch);
+    fc_sb_printf(sb, ",\"seq\":%llu,\"publish_us\":%lld", (unsigned long long)m->seq,
+                 (long long)m->publish_us);
+    if (len) {
+        fc_sb_puts(sb, ",");
+        fc_sb_append(sb, members, len);
+    }
+    fc_sb_puts(sb, "}");
+}

@@ -5,6 +5,7 @@
 #ifndef FC_APP_RENDER_H
 #define FC_APP_RENDER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct fc_strbuf;
@@ -19,6 +20,12 @@ typedef struct fc_result_meta {
     const char *model;
     uint64_t skipped; /* frames the stream skipped so far */
 } fc_result_meta;
+
+/* Appends a pushed result: the server's members (type, stream, epoch, seq,
+ * publish_us), then the producer's members as they are (valid JSON object
+ * members, checked by the caller). */
+void fc_render_pushed(struct fc_strbuf *sb, const fc_result_meta *m, const char *members,
+                      size_t len);
 
 /* Appends a result message (JSON, no WebSocket framing) to sb. */
 void fc_render_result(struct fc_strbuf *sb, const fc_result_meta *m, const struct fc_result *r);

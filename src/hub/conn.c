@@ -86,6 +86,7 @@ static void on_closed(uv_handle_t *h) {
     fc_tls_conn_free(c->tls);
     free(c->tls_wbuf);
     free(c->head);
+    free(c->body);
     free(c);
 }
 
@@ -106,4 +107,19 @@ void fc_conn_close(fc_conn *c) {
     if (c->next) c->next->prev = c->prev;
     c->state = FC_CONN_CLOSING;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    (void)status; /* the reads end it, or the deadline */
+    free(req);
+}
+
+void fc_conn_linger(fc_conn *c) {
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(req);
+        fc_conn_close(c);
+        return;
+    }
+    c->deadline_ms = (int64_t)uv_now(&c->lp->uv) + 1000;
 }

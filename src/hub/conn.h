@@ -19,6 +19,10 @@ void fc_conn_subscribe(fc_conn *c, int stream);
  * frees it in the close callback. Idempotent. */
 void fc_conn_close(fc_conn *c);
 
+/* The answer is out on a lingering connection: sends FIN and closes once
+ * the client stops sending (EOF), or after a second. */
+void fc_conn_linger(fc_conn *c);
+
 /* 1 once fc_conn_close was called. */
 static inline int fc_conn_closing(const fc_conn *c) {
     return c->state == FC_CONN_CLOSING;

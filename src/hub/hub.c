@@ -10,6 +10,7 @@
 #include "hub/listener.h"
 #include "hub/loop.h"
 #include "hub/tls.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 void fc_hub_config_defaults(fc_hub_config *cfg) {
@@ -28,6 +29,8 @@ void fc_hub_config_defaults(fc_hub_config *cfg) {
     cfg->keep_bytes = 64 * 1024;
     cfg->write_timeout_ms = 30000;
     cfg->max_clients = 1 << 20;
+    cfg->max_body = 1 << 20;
+    cfg->drain_timeout_ms = 5000;
 }
 
 const char *fc_hub_close_reason_name(enum fc_hub_close_reason r) {
@@ -197,6 +200,15 @@ void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
     }
     for (int r = 0; r < FC_HUB_REFUSALS; r++)
         out->refused[r] = atomic_load_explicit(&hub->refused[r], memory_order_relaxed);
+}
+
+int64_t fc_hub_stalled_ms(const fc_hub *hub) {
+    int64_t now = fc_mono_us(), worst = 0;
+    for (int i = 0; i < hub->nloops; i++) {
+        int64_t t = atomic_load_explicit(&hub->loops[i].ticked_us, memory_order_relaxed);
+        if (now - t > worst) worst = now - t;
+    }
+    return worst / 1000;
 }
 
 uint64_t fc_hub_previewers(const fc_hub *hub, int stream) {

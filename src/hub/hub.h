@@ -50,6 +50,8 @@ typedef struct fc_hub_config {
     size_t keep_bytes;        /* per-client bound on never-dropped messages (64 KiB) */
     int write_timeout_ms;     /* close a client whose queue makes no progress (30 s) */
     int max_clients;          /* WebSocket clients at once; more get 503 (> 0) */
+    size_t max_body;          /* largest POST body (1 MiB), else 413 */
+    int drain_timeout_ms;     /* at shutdown: time to deliver what is queued (5 s) */
     const char *tls_cert;     /* PEM certificate chain: https:// and wss:// (NULL: plain) */
     const char *tls_key;      /* its PEM private key */
     const char *tls_ciphers;  /* TLS 1.2 cipher list (NULL: a strong default) */
@@ -58,9 +60,12 @@ typedef struct fc_hub_config {
 /* Fills the defaults above. */
 void fc_hub_config_defaults(fc_hub_config *cfg);
 
-/* Handles a GET that is not a WebSocket upgrade, on an I/O thread. Writes a
- * complete HTTP response into resp and returns 0, or returns -1 for 404. */
-typedef int (*fc_hub_http_fn)(void *ud, const fc_http_request *req, fc_strbuf *resp);
+/* Handles an HTTP request that is not a WebSocket upgrade (GET, HEAD, or a
+ * POST with its body: Content-Length bytes, at most max_body), on an I/O
+ * thread; must never wait. Writes a complete HTTP response into resp and
+ * returns 0, or returns -1 for 404. */
+typedef int (*fc_hub_http_fn)(void *ud, const fc_http_request *req, const uint8_t *body,
+                              size_t body_len, fc_strbuf *resp);
 
 /* Binds and listens (so a port in use fails here, before anything starts).
  * On error returns a negative code and writes a message into err. */
@@ -165,6 +170,10 @@ typedef struct fc_hub_stats {
                                             once per loop tick */
 } fc_hub_stats;
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out); /* stream -1: all */
+
+/* The longest time any I/O loop has gone without its tick (a loop stuck in
+ * one callback), in ms; any thread. */
+int64_t fc_hub_stalled_ms(const fc_hub *hub);
 
 /* WebSocket clients of the stream that asked for previews; any thread. */
 uint64_t fc_hub_previewers(const fc_hub *hub, int stream);

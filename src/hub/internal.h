@@ -38,7 +38,7 @@
 
 struct fc_loop;
 
-enum fc_conn_state { FC_CONN_HTTP, FC_CONN_WS, FC_CONN_CLOSING };
+enum fc_conn_state { FC_CONN_HTTP, FC_CONN_BODY, FC_CONN_WS, FC_CONN_CLOSING };
 
 typedef struct fc_conn {
     uv_tcp_t tcp; /* first: the handle pointer is the connection pointer */
@@ -50,6 +50,10 @@ typedef struct fc_conn {
     /* HTTP phase: the request head, grown up to head_limit bytes as it comes */
     char *head;
     size_t head_len, head_cap;
+    /* FC_CONN_BODY: a request body (POST) being read, Content-Length bytes */
+    uint8_t *body;
+    size_t body_len, body_need;
+    size_t req_head_len; /* the head's length within head, to parse it again */
     /* WebSocket phase */
     fc_ws_parser parser;
     int64_t last_rx_ms;
@@ -61,6 +65,9 @@ typedef struct fc_conn {
     unsigned writing : 1;      /* a uv_write is in progress */
     unsigned want_preview : 1; /* asked for ?preview=1 */
     unsigned counted : 1;      /* holds one of the hub's max_clients places */
+    unsigned linger : 1;       /* answered while the client may still send (a refused body):
+                                  half-close after the answer, then read and discard until it
+                                  stops, so the answer is not lost to a reset */
     fc_queue q;
     uv_write_t wreq;
     size_t wreq_bytes;       /* what the uv_write in progress carries */
@@ -119,7 +126,8 @@ typedef struct fc_loop {
     size_t ndirty, dirty_cap;
     fc_lstream streams[FC_HUB_MAX_STREAMS];
     atomic_uint_fast64_t accepted, flushes;
-    uint8_t *rbuf;             /* FC_HUB_READ_BUF bytes, for WebSocket and TLS reads */
+    atomic_int_fast64_t ticked_us; /* monotonic time of the last tick: the loop is alive */
+    uint8_t *rbuf;                 /* FC_HUB_READ_BUF bytes, for WebSocket and TLS reads */
     uint8_t *plain;            /* FC_HUB_PLAIN_BUF bytes, decrypted TLS input (NULL without TLS) */
     int stopping;              /* draining: see loop.c */
     int64_t drain_deadline_ms; /* when the drain ends whoever is left */

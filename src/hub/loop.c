@@ -10,6 +10,7 @@
 #include "hub/session.h"
 #include "hub/tls.h"
 #include "hub/writer.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fault.h"
 #include "util/log.h"
@@ -104,6 +105,8 @@ static int on_plain(void *ud, uint8_t *data, size_t len) {
         memcpy(c->head + old, data, n);
         c->head_len += n;
         fc_request_input(c, old);
+    } else if (c->state == FC_CONN_BODY) {
+        fc_request_body(c, data, len);
     } else if (c->state == FC_CONN_WS) {
         fc_session_input(c, data, len);
     }
@@ -118,6 +121,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         fc_conn_close(c);
         return;
     }
+    if (c->linger) return; /* answered: the rest of what it sends is discarded */
     if (c->tls) {
         const char *why = "";
         if (fc_tls_conn_input(c->tls, (uint8_t *)buf->base, (size_t)nread, c->lp->plain,
@@ -136,6 +140,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         size_t old = c->head_len;
         c->head_len += (size_t)nread;
         fc_request_input(c, old);
+    } else if (c->state == FC_CONN_BODY) {
+        fc_request_body(c, (uint8_t *)buf->base, (size_t)nread);
     } else if (c->state == FC_CONN_WS) {
         fc_session_input(c, (uint8_t *)buf->base, (size_t)nread);
     }
@@ -171,7 +177,7 @@ static void close_foreign(uv_handle_t *h, void *arg) {
  * close timeout to answer it. */
 static void drain_start(fc_loop *lp) {
     lp->stopping = 1;
-    lp->drain_deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.close_timeout_ms;
+    lp->drain_deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.drain_timeout_ms;
     uv_walk(&lp->uv, close_foreign, lp);
     for (fc_conn *c = lp->conns, *next; c; c = next) {
         next = c->next;
@@ -197,6 +203,7 @@ static void drain_end(fc_loop *lp) {
 static void on_tick(uv_timer_t *t) {
     fc_loop *lp = t->data;
     int64_t now = (int64_t)uv_now(&lp->uv);
+    atomic_store_explicit(&lp->ticked_us, fc_mono_us(), memory_order_relaxed);
     if (lp->stopping && (!lp->conns || now >= lp->drain_deadline_ms)) {
         drain_end(lp);
         return;
@@ -318,6 +325,7 @@ static void loop_thread(void *arg) {
 int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     lp->hub = hub;
     lp->index = index;
+    atomic_store(&lp->ticked_us, fc_mono_us());
     pthread_mutex_init(&lp->inbox.mu, NULL);
     pthread_cond_init(&lp->inbox.space, NULL);
     lp->rbuf = malloc(FC_HUB_READ_BUF);

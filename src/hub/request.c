@@ -22,7 +22,14 @@ static void reply(fc_conn *c, int status, const char *status_text, const char *e
     fc_writer_send(c, fc_buf_from(sb.data, sb.len));
     fc_sb_free(&sb);
     c->close_after_flush = 1;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->linger) uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+/* Refuses a request whose body is still coming: answered at once, then the
+ * connection lingers (see fc_conn.linger). */
+static void refuse_body(fc_conn *c, int status, const char *status_text, const char *why) {
+    c->linger = 1;
+    reply(c, status, status_text, NULL, why);
 }
 
 static int find_stream(const fc_hub *hub, fc_http_slice name) {
@@ -140,12 +147,12 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
 }
 
 /* Answers through the HTTP handler; returns 0, or -1 if it has no such path. */
-static int handle_http(fc_conn *c, const fc_http_request *req) {
+static int handle_http(fc_conn *c, const fc_http_request *req, const uint8_t *body, size_t len) {
     fc_hub *hub = c->lp->hub;
     if (!hub->http_fn) return -1;
     fc_strbuf resp;
     fc_sb_init(&resp, 1024);
-    if (hub->http_fn(hub->http_ud, req, &resp) != 0) {
+    if (hub->http_fn(hub->http_ud, req, body, len, &resp) != 0) {
         fc_sb_free(&resp);
         return -1;
     }
@@ -160,6 +167,8 @@ static int handle_http(fc_conn *c, const fc_http_request *req) {
     return 0;
 }
 
+static void start_body(fc_conn *c, const fc_http_request *req);
+
 /* A complete request head is in c->head. */
 static void route(fc_conn *c, const fc_http_request *req) {
     static const char ws_prefix[] = "/ws/";
@@ -168,11 +177,78 @@ static void route(fc_conn *c, const fc_http_request *req) {
         upgrade(c, req, (fc_http_slice){req->path.p + plen, req->path.len - plen});
         return;
     }
-    if (!fc_http_slice_ieq(req->method, "GET") && !fc_http_slice_ieq(req->method, "HEAD")) {
-        reply(c, 405, "Method Not Allowed", "Allow: GET\r\n", "only GET is supported");
+    if (fc_http_slice_ieq(req->method, "POST")) {
+        start_body(c, req);
         return;
     }
-    if (handle_http(c, req) != 0) reply(c, 404, "Not Found", NULL, "not found");
+    if (!fc_http_slice_ieq(req->method, "GET") && !fc_http_slice_ieq(req->method, "HEAD")) {
+        reply(c, 405, "Method Not Allowed", "Allow: GET, POST\r\n",
+              "only GET and POST are supported");
+        return;
+    }
+    if (handle_http(c, req, NULL, 0) != 0) reply(c, 404, "Not Found", NULL, "not found");
+}
+
+/* The whole body is in: the head is parsed again (its slices point into
+ * head, which stayed) and the request goes to the handler. */
+static void body_done(fc_conn *c) {
+    fc_http_request req;
+    if (fc_http_parse_request(c->head, c->req_head_len, &req) <= 0 ||
+        handle_http(c, &req, c->body, c->body_len) != 0)
+        reply(c, 404, "Not Found", NULL, "not found");
+}
+
+void fc_request_body(fc_conn *c, const uint8_t *data, size_t len) {
+    size_t n = len < c->body_need - c->body_len ? len : c->body_need - c->body_len;
+    memcpy(c->body + c->body_len, data, n);
+    c->body_len += n;
+    if (c->body_len == c->body_need) {
+        c->state = FC_CONN_HTTP; /* answered from here on, as any request */
+        body_done(c);
+    }
+}
+
+/* A POST: Content-Length bytes of body follow the head (no chunked
+ * encoding: a producer knows its message's size), at most max_body. Some
+ * may have come with the head already. */
+static void start_body(fc_conn *c, const fc_http_request *req) {
+    const fc_http_header *te = fc_http_find(req, "Transfer-Encoding");
+    const fc_http_header *cl = fc_http_find(req, "Content-Length");
+    if (te || !cl) {
+        refuse_body(c, 411, "Length Required", "send the body with a Content-Length header");
+        return;
+    }
+    uint64_t n = 0;
+    for (size_t i = 0; i < cl->value.len; i++) {
+        if (cl->value.p[i] < '0' || cl->value.p[i] > '9' || n > ((uint64_t)1 << 40)) {
+            refuse_body(c, 400, "Bad Request", "Content-Length: expected a number of bytes");
+            return;
+        }
+        n = n * 10 + (uint64_t)(cl->value.p[i] - '0');
+    }
+    if (cl->value.len == 0) {
+        refuse_body(c, 400, "Bad Request", "Content-Length: expected a number of bytes");
+        return;
+    }
+    if (n > c->lp->hub->cfg.max_body) {
+        char why[96];
+        snprintf(why, sizeof why, "the body is %llu bytes, over the limit of %zu",
+                 (unsigned long long)n, c->lp->hub->cfg.max_body);
+        refuse_body(c, 413, "Content Too Large", why);
+        return;
+    }
+    c->body = malloc(n ? n : 1);
+    if (!c->body) {
+        reply(c, 503, "Service Unavailable", "Retry-After: 1\r\n", "out of memory");
+        return;
+    }
+    c->body_need = n;
+    c->body_len = 0;
+    c->req_head_len = req->head_len;
+    c->state = FC_CONN_BODY;
+    size_t early = c->head_len - req->head_len;
+    c->head_len = req->head_len;
+    fc_request_body(c, (uint8_t *)c->head + req->head_len, early);
 }
 
 void fc_request_input(fc_conn *c, size_t old_len) {

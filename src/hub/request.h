@@ -1,7 +1,9 @@
 /* A new connection's HTTP request: the head is read into a bounded buffer
  * (head_limit bytes within handshake_timeout_ms, else 431 or a close), then
  * routed: GET /ws/<stream> upgrades to a WebSocket session, other GETs and
- * HEADs go to the HTTP handler, anything else gets its error answer. Every
+ * HEADs go to the HTTP handler, and so do POSTs once their body (with a
+ * Content-Length, at most max_body) is read; anything else gets its error
+ * answer. Every
  * answer but the upgrade closes the connection once written. Loop thread. */
 #ifndef FC_HUB_REQUEST_H
 #define FC_HUB_REQUEST_H
@@ -12,5 +14,9 @@
 
 /* New bytes of the head arrived: c->head[old_len .. head_len). */
 void fc_request_input(fc_conn *c, size_t old_len);
+
+/* Bytes of a POST body (state FC_CONN_BODY); once it is whole the request
+ * is answered. */
+void fc_request_body(fc_conn *c, const uint8_t *data, size_t len);
 
 #endif

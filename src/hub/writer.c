@@ -46,7 +46,10 @@ static void consumed(fc_conn *c, size_t n) {
 
 /* The queue has drained: finish a close that waited for it. */
 static void after_drain(fc_conn *c) {
-    if (c->close_after_flush || (c->close_sent && c->close_rcvd)) fc_conn_close(c);
+    if (c->close_after_flush && c->linger)
+        fc_conn_linger(c);
+    else if (c->close_after_flush || (c->close_sent && c->close_rcvd))
+        fc_conn_close(c);
 }
 
 /* 1 when nothing is left to send: the queue, and with TLS the ciphertext. */
