@@ -2,6 +2,9 @@
 #include "app/http_api.h"
 
 #include <stdio.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 
 #include "app/web_assets.h"
@@ -57,6 +60,48 @@ static void metric_head(fc_strbuf *out, const char *name, const char *type, cons
     fc_sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The process: CPU, memory, descriptors, threads (from /proc/self), and
+ * what was built. */
+static void process_metrics(fc_strbuf *out) {
+    char buf[4096];
+    double cpu = 0;
+    long rss_kb = 0, threads = 0, fds = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f) {
+        if (fgets(buf, sizeof buf, f)) {
+            char *rp = strrchr(buf, ')'); /* the name may hold spaces */
+            unsigned long long ut = 0, stt = 0;
+            if (rp && sscanf(rp + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut,
+                             &stt) == 2)
+                cpu = (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+        }
+        fclose(f);
+    }
+    if ((f = fopen("/proc/self/status", "r"))) {
+        while (fgets(buf, sizeof buf, f)) {
+            if (strncmp(buf, "VmRSS:", 6) == 0) rss_kb = atol(buf + 6);
+            if (strncmp(buf, "Threads:", 8) == 0) threads = atol(buf + 8);
+        }
+        fclose(f);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));) fds += e->d_name[0] != '.';
+        closedir(d);
+        fds--; /* the directory's own */
+    }
+    metric_head(out, "process_cpu_seconds_total", "counter", "user and system CPU time");
+    fc_sb_printf(out, "process_cpu_seconds_total %.2f\n", cpu);
+    metric_head(out, "process_resident_memory_bytes", "gauge", "resident memory");
+    fc_sb_printf(out, "process_resident_memory_bytes %ld\n", rss_kb * 1024);
+    metric_head(out, "process_open_fds", "gauge", "open file descriptors");
+    fc_sb_printf(out, "process_open_fds %ld\n", fds);
+    metric_head(out, "framecast_threads", "gauge", "threads of the process");
+    fc_sb_printf(out, "framecast_threads %ld\n", threads);
+    metric_head(out, "framecast_build_info", "gauge", "1, with the version as a label");
+    fc_sb_printf(out, "framecast_build_info{version=\"%s\"} 1\n", FC_VERSION);
+}
+
 static void metrics(fc_http_api *api, fc_strbuf *out) {
     enum {
         CLIENTS,
@@ -72,6 +117,9 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
         QUEUED_MAX,
         PRED_ERRORS,
         PRED_RESTARTS,
+        FRAMES,
+        SKIPPED,
+        RECONNECTS,
         NSERIES
     };
     static const char *series[NSERIES][3] = {
@@ -96,6 +144,11 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
          "frames the predictor failed on (their results carry an error)"},
         {"framecast_predictor_restarts_total", "counter",
          "times the predictor's model process failed and was scheduled to start again"},
+        {"framecast_frames_total", "counter", "frames the source decoded and handed over"},
+        {"framecast_frames_skipped_total", "counter",
+         "frames replaced by a newer one before a worker took them (mode=latest)"},
+        {"framecast_source_reconnects_total", "counter",
+         "times the source lost its input and began to reconnect"},
     };
     fc_stream_info info[FC_HUB_MAX_STREAMS];
     fc_hub_stats st[FC_HUB_MAX_STREAMS];
@@ -119,7 +172,10 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
                                          st[i].queued_bytes,
                                          st[i].queued_max,
                                          info[i].predictor_errors,
-                                         info[i].predictor_restarts};
+                                         info[i].predictor_restarts,
+                                         info[i].frames,
+                                         info[i].skipped,
+                                         info[i].reconnects};
             fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", series[k][0], info[i].name,
                          (unsigned long long)v[k]);
         }
@@ -138,6 +194,30 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
             fc_sb_printf(out, "framecast_resets_total{stream=\"%s\",reason=\"%s\"} %llu\n",
                          info[i].name, fc_hub_reset_reason_name(r),
                          (unsigned long long)st[i].resets[r]);
+    metric_head(out, "framecast_stream_state", "gauge",
+                "1 for the stream's current state (connecting, live, failing, reconnecting, "
+                "waiting, ended, failed)");
+    for (int i = 0; i < n; i++)
+        fc_sb_printf(out, "framecast_stream_state{stream=\"%s\",state=\"%s\"} 1\n", info[i].name,
+                     info[i].state);
+    static const char *hists[][2] = {
+        {"framecast_predict_seconds", "time the predictor took per frame"},
+        {"framecast_capture_to_publish_seconds",
+         "from a frame's capture (or decoding) to its result's publication"},
+        {"framecast_queue_wait_seconds",
+         "from publication to written in full to a client, one data message in 16"},
+    };
+    for (int k = 0; k < 3; k++) {
+        metric_head(out, hists[k][0], "histogram", hists[k][1]);
+        for (int i = 0; i < n; i++) {
+            fc_histogram h[2];
+            memset(h, 0, sizeof h);
+            if (k < 2) fc_pipeline_histograms(api->pipes[i], &h[0], &h[1]);
+            char labels[96];
+            snprintf(labels, sizeof labels, "stream=\"%s\"", info[i].name);
+            fc_hist_render(out, hists[k][0], labels, k == 2 ? &st[i].queue_wait : &h[k]);
+        }
+    }
     fc_hub_stats all;
     fc_hub_stats_get(api->hub, -1, &all);
     metric_head(out, "framecast_connections_accepted_total", "counter", "TCP connections accepted");
@@ -153,6 +233,7 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
                 "socket flushes: one writev of all queued messages each (libuv may complete a "
                 "partial one with writes of its own)");
     fc_sb_printf(out, "framecast_flushes_total %llu\n", (unsigned long long)all.flushes);
+    process_metrics(out);
 }
 
 /* An answer with a JSON body and the given status. */

@@ -48,13 +48,15 @@ struct fc_pipeline {
     char *model; /* the name results carry: the predictor's, or its model's (exec:name=yolo) */
     /* sequencer */
     pthread_mutex_t seq_mu;
-    pthread_cond_t turn;           /* mode=every: the next ticket's result may go */
-    uint64_t next_ticket;          /* ticket of the next result to publish */
-    atomic_uint_fast64_t seq;      /* written under seq_mu, read by the API without it */
-    atomic_uint_fast64_t stale;    /* mode=latest: results older than one published */
-    atomic_uint_fast64_t previews; /* JPEG previews published */
-    char epoch[17];                /* names this run's seq numbering: results resume against it */
-    int push; /* source "push": results come from producers over HTTP */
+    pthread_cond_t turn;             /* mode=every: the next ticket's result may go */
+    uint64_t next_ticket;            /* ticket of the next result to publish */
+    atomic_uint_fast64_t seq;        /* written under seq_mu, read by the API without it */
+    atomic_uint_fast64_t stale;      /* mode=latest: results older than one published */
+    atomic_uint_fast64_t previews;   /* JPEG previews published */
+    atomic_uint_fast64_t reconnects; /* status changes to reconnecting */
+    fc_histogram infer, latency;     /* predictor time per frame; capture to publish */
+    char epoch[17];                  /* names this run's seq numbering: results resume against it */
+    int push;                        /* source "push": results come from producers over HTTP */
     fc_strbuf sb;
     fc_strbuf status_sb; /* under status_mu */
     /* Status messages come from the source thread and, for the predictor's
@@ -113,11 +115,14 @@ static void on_result(void *ud, const fc_result *r) {
     }
     p->next_ticket = f->ticket + 1;
     uint64_t seq = atomic_fetch_add_explicit(&p->seq, 1, memory_order_relaxed) + 1;
+    int64_t now = fc_now_us();
+    fc_hist_observe(&p->infer, r->infer_us);
+    fc_hist_observe(&p->latency, now - f->capture_us);
     fc_sb_reset(&p->sb);
     fc_result_meta meta = {.stream = p->name,
                            .epoch = p->epoch,
                            .seq = seq,
-                           .publish_us = fc_now_us(),
+                           .publish_us = now,
                            .model = p->model,
                            .skipped = fc_slot_skipped(&p->slot)};
     fc_render_result(&p->sb, &meta, r);
@@ -164,6 +169,8 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
     put_predictor(p, sb);
     fc_sb_printf(sb, ",\"attempt\":%d,\"retry_ms\":%d,\"time_us\":%lld}", attempt, retry_ms,
                  (long long)fc_now_us());
+    if (strcmp(state, "reconnecting") == 0 && strcmp(p->info.state, "reconnecting") != 0)
+        atomic_fetch_add_explicit(&p->reconnects, 1, memory_order_relaxed);
     pthread_mutex_lock(&p->info_mu);
     snprintf(p->info.state, sizeof p->info.state, "%s", state);
     snprintf(p->info.error, sizeof p->info.error, "%s", error ? error : "");
@@ -460,6 +467,13 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
     out->previews = atomic_load_explicit(&p->previews, memory_order_relaxed);
     out->predictor_errors = atomic_load_explicit(&p->watch.errors, memory_order_relaxed);
     out->predictor_restarts = atomic_load_explicit(&p->watch.restarts, memory_order_relaxed);
+    out->reconnects = atomic_load_explicit(&p->reconnects, memory_order_relaxed);
+    fc_slot_counts(&p->slot, &out->frames, &out->skipped);
+}
+
+void fc_pipeline_histograms(fc_pipeline *p, fc_histogram *infer, fc_histogram *latency) {
+    fc_hist_merge(infer, &p->infer);
+    fc_hist_merge(latency, &p->latency);
 }
 
 int fc_pipeline_stream_id(const fc_pipeline *p) {

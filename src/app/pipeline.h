@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "hub/hub.h"
+#include "util/histogram.h"
 #include "source/slot.h"
 #include "source/source.h"
 
@@ -74,8 +75,15 @@ typedef struct fc_stream_info {
     char predictor_error[256];   /* why, when not ok: the last error */
     uint64_t predictor_errors;   /* frames the predictor failed on */
     uint64_t predictor_restarts; /* times its model process was restarted */
+    uint64_t frames;             /* frames the source handed over */
+    uint64_t skipped;            /* of which replaced before a worker took them (mode=latest) */
+    uint64_t reconnects;         /* times the source went to reconnecting */
 } fc_stream_info;
 void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out);
+
+/* Adds the stream's latency histograms into the caller's: the
+ * predictor's time per frame, and capture to publish. Any thread. */
+void fc_pipeline_histograms(fc_pipeline *p, fc_histogram *infer, fc_histogram *latency);
 
 /* 1 for a push stream (its source is "push"): no video, no predictor;
  * producers publish its results over HTTP. */

@@ -139,6 +139,7 @@ const char *fc_hub_reset_reason_name(enum fc_hub_reset_reason r) {
 
 static void push_all(fc_hub *hub, int stream, fc_buf *msg, enum fc_item_kind kind) {
     if (stream < 0 || stream >= hub->nstreams) return;
+    msg->t_us = fc_mono_us(); /* not yet shared: the loops read it after the push */
     fc_buf_ref_n(msg, hub->nloops);
     for (int i = 0; i < hub->nloops; i++)
         fc_loop_push(&hub->loops[i], (fc_item){.kind = kind, .stream = stream, .buf = msg});
@@ -161,6 +162,7 @@ void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg) {
 int fc_hub_try_publish(fc_hub *hub, int stream, fc_buf *msg) {
     if (stream < 0 || stream >= hub->nstreams) return FC_EUNKNOWN;
     if (atomic_load(&hub->stopping)) return FC_ESTOPPED;
+    msg->t_us = fc_mono_us();
     return fc_loop_try_push_all(hub->loops, hub->nloops,
                                 (fc_item){.kind = FC_IT_MSG, .stream = stream, .buf = msg});
 }
@@ -189,6 +191,7 @@ void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
             for (int r = 0; r < FC_HUB_RESETS; r++)
                 out->resets[r] += atomic_load_explicit(&ls->resets[r], memory_order_relaxed);
             out->queued_bytes += atomic_load_explicit(&ls->queued_bytes, memory_order_relaxed);
+            fc_hist_merge(&out->queue_wait, &ls->queue_wait);
             uint64_t m = atomic_load_explicit(&ls->queued_max, memory_order_relaxed);
             if (m > out->queued_max) out->queued_max = m;
             if (i == 0) { /* every loop keeps the same results */

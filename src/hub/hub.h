@@ -28,6 +28,7 @@
 #include "hub/history.h"
 #include "hub/http.h"
 #include "hub/queue.h"
+#include "util/histogram.h"
 #include "util/buf.h"
 #include "util/strbuf.h"
 
@@ -168,6 +169,7 @@ typedef struct fc_hub_stats {
     uint64_t resets[FC_HUB_RESETS];      /* resuming clients told what they lost */
     uint64_t queued_bytes, queued_max;   /* bytes in client queues: sum, largest; sampled
                                             once per loop tick */
+    fc_histogram queue_wait;             /* publish to written in full, one data message in 16 */
 } fc_hub_stats;
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out); /* stream -1: all */
 

@@ -35,6 +35,7 @@
 #include "hub/hub.h"
 #include "hub/queue.h"
 #include "hub/ws.h"
+#include "util/histogram.h"
 
 struct fc_loop;
 
@@ -87,6 +88,7 @@ typedef struct fc_lstream {
     atomic_uint_fast64_t resets[FC_HUB_RESETS];
     /* sampled each tick */
     atomic_uint_fast64_t history_len, history_bytes, queued_bytes, queued_max;
+    fc_histogram queue_wait; /* publish to written in full, one data message in 16 */
 } fc_lstream;
 
 enum fc_item_kind { FC_IT_MSG, FC_IT_STICKY, FC_IT_CONN, FC_IT_STOP };
@@ -121,7 +123,8 @@ typedef struct fc_loop {
     fc_item *scratch; /* the drained inbox, reused */
     size_t scratch_cap;
     fc_conn *conns;
-    int resuming; /* connections with a cursor */
+    int resuming;      /* connections with a cursor */
+    unsigned sampling; /* counts written data messages, to sample one in 16 */
     fc_conn **dirty;
     size_t ndirty, dirty_cap;
     fc_lstream streams[FC_HUB_MAX_STREAMS];

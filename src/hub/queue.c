@@ -126,10 +126,12 @@ unsigned fc_queue_consume(fc_queue *q, size_t n) {
         }
         n -= left;
         q->bytes -= left;
-        if (is_keep(b))
+        if (is_keep(b)) {
             q->keep_bytes -= left;
-        else
+        } else {
             data++;
+            q->done_t_us = b->t_us;
+        }
         q->head_off = 0;
         q->head = (q->head + 1) & (q->cap - 1);
         q->len--;

@@ -53,6 +53,7 @@ typedef struct fc_queue {
     size_t keep_bytes;       /* unwritten bytes of keep entries */
     uint64_t sent;           /* data messages (results, previews) written in full */
     uint64_t dropped;        /* data messages the policy skipped */
+    int64_t done_t_us;       /* t_us of the last data message written in full */
 } fc_queue;
 
 enum fc_queue_verdict {

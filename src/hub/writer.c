@@ -6,6 +6,7 @@
 
 #include "hub/conn.h"
 #include "hub/tls.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define MAX_IOV 64 /* buffers per writev */
@@ -40,8 +41,12 @@ static unsigned fill_iov(fc_conn *c, uv_buf_t *iov) {
 static void consumed(fc_conn *c, size_t n) {
     if (n) c->progress_ms = (int64_t)uv_now(&c->lp->uv);
     unsigned data = fc_queue_consume(&c->q, n);
-    if (data && c->stream >= 0)
-        atomic_fetch_add_explicit(&c->lp->streams[c->stream].sent, data, memory_order_relaxed);
+    if (!data || c->stream < 0) return;
+    fc_lstream *ls = &c->lp->streams[c->stream];
+    atomic_fetch_add_explicit(&ls->sent, data, memory_order_relaxed);
+    /* How long messages wait in client queues: sampled, as it is per delivery. */
+    if (((c->lp->sampling += data) & 15) < data && c->q.done_t_us)
+        fc_hist_observe(&ls->queue_wait, fc_mono_us() - c->q.done_t_us);
 }
 
 /* The queue has drained: finish a close that waited for it. */

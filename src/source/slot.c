@@ -104,3 +104,10 @@ uint64_t fc_slot_skipped(fc_slot *s) {
     pthread_mutex_unlock(&s->mu);
     return n;
 }
+
+void fc_slot_counts(fc_slot *s, uint64_t *put, uint64_t *skipped) {
+    pthread_mutex_lock(&s->mu);
+    *put = s->put;
+    *skipped = s->skipped;
+    pthread_mutex_unlock(&s->mu);
+}

@@ -45,5 +45,7 @@ void fc_slot_close(fc_slot *s);
 /* The source has ended: takers get the frames still held, then NULL. */
 void fc_slot_finish(fc_slot *s);
 uint64_t fc_slot_skipped(fc_slot *s);
+/* Frames put so far, and of those skipped; any thread. */
+void fc_slot_counts(fc_slot *s, uint64_t *put, uint64_t *skipped);
 
 #endif

@@ -9,6 +9,7 @@ fc_buf *fc_buf_new(size_t cap) {
     atomic_init(&b->refs, 1);
     b->flags = 0;
     b->seq = 0;
+    b->t_us = 0;
     b->data = b->storage;
     b->len = 0;
     b->cap = cap;

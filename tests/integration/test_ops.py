@@ -110,3 +110,58 @@ class DrainTest(unittest.TestCase):
 
 if __name__ == "__main__":
     fc.main()
+
+
+class MetricsTest(unittest.TestCase):
+    """/metrics parses with the Prometheus client library's own parser, and
+    the counters move as a client observes."""
+
+    def families(self, port):
+        from prometheus_client.parser import text_string_to_metric_families
+        status, body = fc.http_get(port, "/metrics")
+        self.assertEqual(status, 200)
+        return {f.name: f for f in text_string_to_metric_families(body.decode())}
+
+    @staticmethod
+    def value(fams, name, suffix="", **labels):
+        for s in fams[name].samples:
+            if s.name == name + suffix and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+        raise AssertionError(f"no sample {name}{suffix} {labels}")
+
+    def test_metrics_parse_and_move(self):
+        with fc.Server("--source", "synthetic:size=64x64,fps=50", "--predictor", "fake:count=3") as srv:
+            before = self.families(srv.port)
+            for name, kind in [("framecast_results", "counter"), ("framecast_clients", "gauge"),
+                               ("framecast_predict_seconds", "histogram"),
+                               ("framecast_capture_to_publish_seconds", "histogram"),
+                               ("framecast_queue_wait_seconds", "histogram"),
+                               ("framecast_frames", "counter"), ("process_cpu_seconds", "counter"),
+                               ("process_resident_memory_bytes", "gauge"),
+                               ("process_open_fds", "gauge"), ("framecast_build_info", "gauge"),
+                               ("framecast_stream_state", "gauge"),
+                               ("framecast_connections_refused", "counter")]:
+                self.assertIn(name, before, name)
+                self.assertEqual(before[name].type, kind, name)
+            c = RawWs.connect(srv.port)
+            try:
+                seqs = []
+                while len(seqs) < 100:
+                    _, op, payload = c.read_frame()
+                    if op == TEXT and result_seq(payload) is not None:
+                        seqs.append(result_seq(payload))
+                after = self.families(srv.port)
+            finally:
+                c.close()
+            v = self.value
+            self.assertEqual(v(after, "framecast_clients", stream="demo"), 1)
+            self.assertGreaterEqual(v(after, "framecast_results", "_total", stream="demo"), seqs[-1])
+            self.assertGreaterEqual(v(after, "framecast_messages_sent", "_total", stream="demo"), 100)
+            self.assertGreaterEqual(v(after, "framecast_frames", "_total", stream="demo"), seqs[-1])
+            self.assertEqual(v(after, "framecast_stream_state", stream="demo", state="live"), 1)
+            n = v(after, "framecast_predict_seconds", "_count", stream="demo")
+            self.assertGreaterEqual(n, seqs[-1])
+            self.assertEqual(v(after, "framecast_predict_seconds", "_bucket", stream="demo", le="+Inf"), n)
+            self.assertGreater(v(after, "framecast_queue_wait_seconds", "_count", stream="demo"), 0)
+            self.assertGreater(v(after, "process_open_fds"), 3)
+            self.assertGreater(v(after, "process_resident_memory_bytes"), 1 << 20)
