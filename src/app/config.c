@@ -54,6 +54,7 @@ static const char usage[] =
     "  --max-clients N          WebSocket clients at once; more are answered 503 (from the\n"
     "                           descriptor limit, leaving room for sources and models)\n"
     "  --log-level L            debug|info|warn|error|off (info)\n"
+    "  --log-format F           text|logfmt|json: lines on stderr (text)\n"
     "  --preview SPEC           JPEG previews for the viewer, made only while a client with\n"
     "                           ?preview=1 watches: fps:N,width:N,quality:N, or off\n"
     "                           (fps:10,width:640,quality:70)\n"
@@ -390,7 +391,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_TLS_KEY,
         O_TLS_CIPHERS,
         O_DRAIN_TO,
-        O_MAX_BODY
+        O_MAX_BODY,
+        O_LOG_FORMAT
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -422,6 +424,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"tls-ciphers", required_argument, 0, O_TLS_CIPHERS},
         {"drain-timeout", required_argument, 0, O_DRAIN_TO},
         {"max-body", required_argument, 0, O_MAX_BODY},
+        {"log-format", required_argument, 0, O_LOG_FORMAT},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -429,7 +432,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_MAX_BODY ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_LOG_FORMAT ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -505,6 +508,13 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
               : c == O_PING_TO  ? &cfg->hub.ping_timeout_ms
               : c == O_CLOSE_TO ? &cfg->hub.close_timeout_ms
                                 : &cfg->hub.write_timeout_ms) = (int)n;
+            break;
+        case O_LOG_FORMAT:
+            if ((cfg->log_format = fc_log_parse_format(optarg)) < 0) {
+                snprintf(err, errlen,
+                         "--log-format: '%s' is not valid (expected text, logfmt or json)", optarg);
+                rc = FC_EINVAL_OPT;
+            }
             break;
         case O_DRAIN_TO:
             rc = parse_long(opt, optarg, 0, 3600 * 1000, &n, err, errlen);

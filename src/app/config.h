@@ -23,6 +23,7 @@ typedef struct fc_config {
     int predict_timeout_ms;
     enum fc_slow_policy slow;
     int log_level;
+    int log_format; /* enum fc_log_format */
     int exit_when_done; /* exit once every stream has ended or failed */
     fc_preview_spec preview;
     fc_history_limits history; /* default for streams without history= */

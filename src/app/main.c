@@ -114,6 +114,7 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     fc_log_set_level((enum fc_log_level)cfg.log_level);
+    fc_log_set_format((enum fc_log_format)cfg.log_format);
     signal(SIGPIPE, SIG_IGN);
     plan_descriptors(&cfg);
 

@@ -187,9 +187,9 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
     }
     if (!p->status_from_worker) { /* on_predictor logs its own changes */
         if (error)
-            fc_info("stream '%s': %s: %s", p->name, state, error);
+            fc_log_stream(FC_LOG_INFO, p->name, "stream '%s': %s: %s", p->name, state, error);
         else
-            fc_info("stream '%s': %s", p->name, state);
+            fc_log_stream(FC_LOG_INFO, p->name, "stream '%s': %s", p->name, state);
     }
     pthread_mutex_unlock(&p->status_mu);
 }
@@ -217,8 +217,8 @@ static void on_predictor(void *ud, enum fc_predictor_state state, const char *wh
                      why && *why ? why : "the predictor failed");
             atomic_store(&p->halt, 1);
         } else if (state != FC_PREDICTOR_OK) {
-            fc_warn("stream '%s': predictor %s: %s", p->name, fc_predictor_state_name(state),
-                    why ? why : "");
+            fc_log_stream(FC_LOG_WARN, p->name, "stream '%s': predictor %s: %s", p->name,
+                          fc_predictor_state_name(state), why ? why : "");
         } else {
             fc_info("stream '%s': predictor ok", p->name);
         }
@@ -256,7 +256,7 @@ static void *source_main(void *arg) {
     p->workers = NULL;
     if (!atomic_load(&p->stop)) {
         if (rc) {
-            fc_error("stream '%s': %s", p->name, p->source->error);
+            fc_log_stream(FC_LOG_ERROR, p->name, "stream '%s': %s", p->name, p->source->error);
             atomic_store(&p->failed, 1);
             publish_status(p, "failed", p->source->error[0] ? p->source->error : "source failed", 0,
                            0);

@@ -165,3 +165,23 @@ class MetricsTest(unittest.TestCase):
             self.assertGreater(v(after, "framecast_queue_wait_seconds", "_count", stream="demo"), 0)
             self.assertGreater(v(after, "process_open_fds"), 3)
             self.assertGreater(v(after, "process_resident_memory_bytes"), 1 << 20)
+
+
+class LogTest(unittest.TestCase):
+    def test_json_logs_are_one_object_a_line(self):
+        srv = fc.Server("--source", "synthetic:fps=20", "--log-format", "json")
+        with srv:
+            c = RawWs.connect(srv.port)
+            c.read_frame()
+            c.close()
+        lines = [json.loads(l) for l in srv.stderr_lines if l.strip()]
+        self.assertGreaterEqual(len(lines), 2)
+        for l in lines:
+            self.assertTrue({"time", "level", "msg"} <= set(l), l)
+        self.assertTrue(any(l.get("stream") == "demo" and "live" in l["msg"] for l in lines))
+
+    def test_bad_log_format_is_a_usage_error(self):
+        import subprocess
+        p = subprocess.run([fc.FRAMECAST, "--log-format", "xml"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--log-format", p.stderr)
