@@ -214,7 +214,7 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
             memset(h, 0, sizeof h);
             if (k < 2) fc_pipeline_histograms(api->pipes[i], &h[0], &h[1]);
             char labels[96];
-            snprintf(labels, sizeof labels, "stream=\"%s\"", info[i].name);
+            snprintf(labels, sizeof labels, "stream=\"%.64s\"", info[i].name);
             fc_hist_render(out, hists[k][0], labels, k == 2 ? &st[i].queue_wait : &h[k]);
         }
     }
