@@ -1075,7 +1075,11 @@ static void ws_url_parse(void **state) {
     assert_string_equal(u.host, "fe80::1");
     assert_string_equal(u.port, "80");
 
-    static const char *bad[] = {"http://localhost/", "wss://h/",      "ws://",      "ws:///path",
+    assert_int_equal(fc_ws_url_parse("wss://h/", &u, &why), 0);
+    assert_true(u.tls);
+    assert_string_equal(u.port, "443");
+
+    static const char *bad[] = {"http://localhost/", "wss:/h/",       "ws://",      "ws:///path",
                                 "ws://:80/",         "ws://host:/",   "ws://[::1/", "ws://[]:80/",
                                 "ws://h:123456789/", "localhost:8080"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
