@@ -61,6 +61,7 @@ bench: release
 	bench/run_all.sh $(RELEASE)
 	bench/ingest_bench.py $(RELEASE)
 	taskset -c 1 $(RELEASE)/motion-bench
+	taskset -c 1 $(RELEASE)/render-bench
 	bench/predict_bench.py $(RELEASE)
 	bench/tls_bench.py $(RELEASE)
 

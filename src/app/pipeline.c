@@ -57,7 +57,8 @@ struct fc_pipeline {
     fc_histogram infer, latency;     /* predictor time per frame; capture to publish */
     char epoch[17];                  /* names this run's seq numbering: results resume against it */
     int push;                        /* source "push": results come from producers over HTTP */
-    fc_strbuf sb;
+    fc_strbuf sb;        /* the message being rendered, framed in place (fc_ws_frame_sb) */
+    size_t last_len;     /* the last one's size: the next is usually alike */
     fc_strbuf status_sb; /* under status_mu */
     /* Status messages come from the source thread and, for the predictor's
      * state, from workers: one at a time, so the sticky message is always
@@ -118,7 +119,7 @@ static void on_result(void *ud, const fc_result *r) {
     int64_t now = fc_now_us();
     fc_hist_observe(&p->infer, r->infer_us);
     fc_hist_observe(&p->latency, now - f->capture_us);
-    fc_sb_reset(&p->sb);
+    fc_sb_reserve(&p->sb, p->last_len + 256); /* usually no growth while rendering */
     fc_result_meta meta = {.stream = p->name,
                            .epoch = p->epoch,
                            .seq = seq,
@@ -126,8 +127,10 @@ static void on_result(void *ud, const fc_result *r) {
                            .model = p->model,
                            .skipped = fc_slot_skipped(&p->slot)};
     fc_render_result(&p->sb, &meta, r);
-    /* Frame it once: header + JSON in one buffer shared by every client. */
-    fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
+    p->last_len = p->sb.len;
+    /* Framed once, in place (the header goes in the room kept before the
+     * text): one buffer shared by every client. */
+    fc_buf *msg = fc_ws_frame_sb(FC_WS_TEXT, &p->sb);
     if (msg) {
         msg->seq = seq; /* before it is shared: the hub keeps results by seq */
         fc_hub_publish_nowait(p->hub, p->stream_id, msg);
@@ -335,11 +338,11 @@ int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const cha
      * when every loop has room (seq_mu is this stream's alone). */
     pthread_mutex_lock(&p->seq_mu);
     uint64_t seq = atomic_load_explicit(&p->seq, memory_order_relaxed) + 1;
-    fc_sb_reset(&p->sb);
+    fc_sb_reserve(&p->sb, mlen + 256);
     fc_result_meta meta = {
         .stream = p->name, .epoch = p->epoch, .seq = seq, .publish_us = fc_now_us()};
     fc_render_pushed(&p->sb, &meta, m, mlen);
-    fc_buf *msg = fc_ws_frame(FC_WS_TEXT, p->sb.data, p->sb.len);
+    fc_buf *msg = fc_ws_frame_sb(FC_WS_TEXT, &p->sb);
     int rc = msg ? 0 : -ENOMEM;
     if (msg) {
         msg->seq = seq;
@@ -382,7 +385,7 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     free(redacted);
     snprintf(p->info.state, sizeof p->info.state, "connecting");
     p->info.preview = cfg->preview.fps > 0;
-    fc_sb_init(&p->sb, 1024);
+    fc_sb_init_prefixed(&p->sb, FC_WS_FRAME_PREFIX, 1024);
     fc_sb_init(&p->status_sb, 256);
     fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
     p->push = strcmp(cfg->source, "push") == 0;

@@ -45,9 +45,11 @@ static int clean_detection(const fc_detection *d, int frame_w, int frame_h, doub
     return 1;
 }
 
-static void json_num(fc_strbuf *sb, double v) {
-    fc_sb_printf(sb, "%.6g", v); /* finite by construction: clean_detection */
-}
+/* Numbers as docs/protocol.md says: a score to 4 decimals, a box
+ * coordinate to 2 (an integral one as an integer), trailing zeros left out.
+ * Finite by construction (clean_detection). */
+#define SCORE_DECIMALS 4
+#define BOX_DECIMALS   2
 
 void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r) {
     const fc_frame *f = r->frame;
@@ -56,14 +58,25 @@ void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r
     fc_sb_json_str(sb, m->stream);
     fc_sb_puts(sb, ",\"epoch\":");
     fc_sb_json_str(sb, m->epoch);
-    fc_sb_printf(sb,
-                 ",\"seq\":%llu,\"capture_us\":%lld,\"publish_us\":%lld,"
-                 "\"frame\":{\"index\":%lld,\"width\":%d,\"height\":%d,\"pts_us\":%lld},"
-                 "\"model\":",
-                 (unsigned long long)m->seq, (long long)f->capture_us, (long long)m->publish_us,
-                 (long long)f->view.index, fw, fh, (long long)f->view.pts_us);
+    fc_sb_puts(sb, ",\"seq\":");
+    fc_sb_u64(sb, m->seq);
+    fc_sb_puts(sb, ",\"capture_us\":");
+    fc_sb_i64(sb, f->capture_us);
+    fc_sb_puts(sb, ",\"publish_us\":");
+    fc_sb_i64(sb, m->publish_us);
+    fc_sb_puts(sb, ",\"frame\":{\"index\":");
+    fc_sb_i64(sb, f->view.index);
+    fc_sb_puts(sb, ",\"width\":");
+    fc_sb_i64(sb, fw);
+    fc_sb_puts(sb, ",\"height\":");
+    fc_sb_i64(sb, fh);
+    fc_sb_puts(sb, ",\"pts_us\":");
+    fc_sb_i64(sb, f->view.pts_us);
+    fc_sb_puts(sb, "},\"model\":");
     fc_sb_json_str(sb, m->model);
-    fc_sb_printf(sb, ",\"infer_us\":%lld,\"detections\":[", (long long)r->infer_us);
+    fc_sb_puts(sb, ",\"infer_us\":");
+    fc_sb_i64(sb, r->infer_us);
+    fc_sb_puts(sb, ",\"detections\":[");
     int n = r->ndets < 0 ? 0 : r->ndets > FC_MAX_DETECTIONS ? FC_MAX_DETECTIONS : r->ndets;
     int sent = 0, nonfinite = 0, outside = 0;
     for (int i = 0; i < n; i++) {
@@ -81,15 +94,16 @@ void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r
         fc_sb_puts(sb, sent++ ? ",{\"label\":" : "{\"label\":");
         fc_sb_json_str(sb, label);
         fc_sb_puts(sb, ",\"score\":");
-        json_num(sb, score);
+        fc_sb_fixed(sb, score, SCORE_DECIMALS);
         fc_sb_puts(sb, ",\"box\":[");
         for (int k = 0; k < 4; k++) {
-            if (k) fc_sb_puts(sb, ",");
-            json_num(sb, box[k]);
+            if (k) fc_sb_append(sb, ",", 1);
+            fc_sb_fixed(sb, box[k], BOX_DECIMALS);
         }
         fc_sb_puts(sb, "]}");
     }
-    fc_sb_printf(sb, "],\"skipped\":%llu", (unsigned long long)m->skipped);
+    fc_sb_puts(sb, "],\"skipped\":");
+    fc_sb_u64(sb, m->skipped);
     char dropped[160] = "";
     if (nonfinite || outside)
         snprintf(dropped, sizeof dropped,
@@ -114,8 +128,10 @@ void fc_render_pushed(fc_strbuf *sb, const fc_result_meta *m, const char *member
     fc_sb_json_str(sb, m->stream);
     fc_sb_puts(sb, ",\"epoch\":");
     fc_sb_json_str(sb, m->epoch);
-    fc_sb_printf(sb, ",\"seq\":%llu,\"publish_us\":%lld", (unsigned long long)m->seq,
-                 (long long)m->publish_us);
+    fc_sb_puts(sb, ",\"seq\":");
+    fc_sb_u64(sb, m->seq);
+    fc_sb_puts(sb, ",\"publish_us\":");
+    fc_sb_i64(sb, m->publish_us);
     if (len) {
         fc_sb_puts(sb, ",");
         fc_sb_append(sb, members, len);

@@ -115,6 +115,18 @@ fc_buf *fc_ws_frame(int opcode, const void *payload, size_t len) {
     return b;
 }
 
+fc_buf *fc_ws_frame_sb(int opcode, fc_strbuf *sb) {
+    size_t len = sb->len, cap = sb->cap + 10;
+    fc_buf *b = fc_buf_adopt(fc_sb_detach(sb), cap); /* storage: 10 bytes, then the text */
+    if (!b) return NULL;
+    uint8_t hdr[10];
+    size_t h = fc_ws_header(hdr, opcode, 1, len);
+    b->data = b->storage + 10 - h;
+    memcpy(b->data, hdr, h);
+    b->len = h + len;
+    return b;
+}
+
 fc_buf *fc_ws_close_frame(unsigned code, const char *reason) {
     uint8_t payload[FC_WS_MAX_CONTROL];
     size_t n = 0;

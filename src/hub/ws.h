@@ -16,6 +16,7 @@
 
 #include "hub/http.h"
 #include "util/buf.h"
+#include "util/strbuf.h"
 
 enum fc_ws_opcode {
     FC_WS_CONT = 0x0,
@@ -72,6 +73,13 @@ void fc_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offse
 
 /* A whole unmasked frame in a new buffer with one reference, or NULL. */
 fc_buf *fc_ws_frame(int opcode, const void *payload, size_t len);
+
+/* A message rendered in place: sb must have been initialized with
+ * fc_sb_init_prefixed(sb, FC_WS_FRAME_PREFIX, ...); its content becomes the
+ * payload of a frame in a buffer that takes over sb's memory (no copy), and
+ * sb is left empty. */
+#define FC_WS_FRAME_PREFIX (offsetof(fc_buf, storage) + 10)
+fc_buf *fc_ws_frame_sb(int opcode, fc_strbuf *sb);
 /* A close frame with code (0: no payload) and an optional reason, truncated to
  * fit 125 bytes. */
 fc_buf *fc_ws_close_frame(unsigned code, const char *reason);

@@ -4,7 +4,11 @@
 #include <string.h>
 
 fc_buf *fc_buf_new(size_t cap) {
-    fc_buf *b = malloc(sizeof *b + cap);
+    return fc_buf_adopt(malloc(sizeof(fc_buf) + cap), cap);
+}
+
+fc_buf *fc_buf_adopt(void *mem, size_t cap) {
+    fc_buf *b = mem;
     if (!b) return NULL;
     atomic_init(&b->refs, 1);
     b->flags = 0;

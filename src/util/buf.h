@@ -35,6 +35,10 @@ typedef struct fc_buf {
 fc_buf *fc_buf_new(size_t cap);
 /* A buffer holding a copy of len bytes. */
 fc_buf *fc_buf_from(const void *data, size_t len);
+/* Makes a buffer of memory the caller allocated with malloc (at least
+ * offsetof(fc_buf, storage) + cap bytes) and gives up: one reference, data = storage,
+ * len = 0. For content built in place before the buffer exists. */
+fc_buf *fc_buf_adopt(void *mem, size_t cap);
 
 static inline fc_buf *fc_buf_ref(fc_buf *b) {
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);

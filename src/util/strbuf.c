@@ -7,16 +7,28 @@
 #include <string.h>
 
 void fc_sb_init(fc_strbuf *sb, size_t reserve) {
+    fc_sb_init_prefixed(sb, 0, reserve);
+}
+
+void fc_sb_init_prefixed(fc_strbuf *sb, size_t prefix, size_t reserve) {
     sb->data = NULL;
     sb->len = sb->cap = 0;
+    sb->prefix = prefix;
     fc_sb_reserve(sb, reserve ? reserve : 64);
     sb->data[0] = 0;
 }
 
 void fc_sb_free(fc_strbuf *sb) {
-    free(sb->data);
+    if (sb->data) free(sb->data - sb->prefix);
     sb->data = NULL;
     sb->len = sb->cap = 0;
+}
+
+void *fc_sb_detach(fc_strbuf *sb) {
+    void *base = sb->data ? sb->data - sb->prefix : NULL;
+    sb->data = NULL;
+    sb->len = sb->cap = 0;
+    return base;
 }
 
 void fc_sb_reset(fc_strbuf *sb) {
@@ -28,9 +40,9 @@ void fc_sb_reserve(fc_strbuf *sb, size_t extra) {
     if (sb->len + extra + 1 <= sb->cap) return;
     size_t cap = sb->cap ? sb->cap : 64;
     while (cap < sb->len + extra + 1) cap *= 2;
-    char *p = realloc(sb->data, cap);
+    char *p = realloc(sb->data ? sb->data - sb->prefix : NULL, sb->prefix + cap);
     if (!p) abort();
-    sb->data = p;
+    sb->data = p + sb->prefix;
     sb->cap = cap;
 }
 
@@ -83,13 +95,20 @@ void fc_sb_json_str(fc_strbuf *sb, const char *str) {
     fc_sb_reserve(sb, strlen(str) + 2);
     fc_sb_append(sb, "\"", 1);
     while (*s) {
+        /* The common case in one copy: printable ASCII that needs no escape. */
+        const unsigned char *run = s;
+        while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\') s++;
+        if (s > run) fc_sb_append(sb, run, (size_t)(s - run));
+        if (!*s) break;
         unsigned char c = *s;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             fc_sb_append(sb, esc, 2);
             s++;
         } else if (c < 0x20) {
-            fc_sb_printf(sb, "\\u%04x", c);
+            static const char hex[] = "0123456789abcdef";
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            fc_sb_append(sb, esc, 6);
             s++;
         } else {
             size_t n = utf8_seq_len(s); /* reads stop at NUL: it fails the checks */
@@ -103,4 +122,67 @@ void fc_sb_json_str(fc_strbuf *sb, const char *str) {
         }
     }
     fc_sb_append(sb, "\"", 1);
+}
+
+/* Writes v's digits ending just before end; returns where they start. */
+static char *digits(char *end, uint64_t v) {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
+    while (v >= 100) {
+        unsigned i = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--end = pairs[i + 1];
+        *--end = pairs[i];
+    }
+    if (v >= 10) {
+        *--end = pairs[v * 2 + 1];
+        *--end = pairs[v * 2];
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
+void fc_sb_u64(fc_strbuf *sb, uint64_t v) {
+    char buf[24], *end = buf + sizeof buf;
+    char *p = digits(end, v);
+    fc_sb_append(sb, p, (size_t)(end - p));
+}
+
+void fc_sb_i64(fc_strbuf *sb, int64_t v) {
+    if (v < 0) {
+        fc_sb_append(sb, "-", 1);
+        fc_sb_u64(sb, (uint64_t)0 - (uint64_t)v);
+    } else {
+        fc_sb_u64(sb, (uint64_t)v);
+    }
+}
+
+void fc_sb_fixed(fc_strbuf *sb, double v, int decimals) {
+    static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (!(v == v) || v > 1e300 || v < -1e300) { /* NaN or infinite */
+        fc_sb_append(sb, "0", 1);
+        return;
+    }
+    if (decimals < 0) decimals = 0;
+    if (decimals > 6) decimals = 6;
+    double a = v < 0 ? -v : v;
+    if (a * scale[decimals] >= 9e15) { /* beyond exact integers: rare, printf is fine */
+        fc_sb_printf(sb, "%.17g", v);
+        return;
+    }
+    uint64_t n = (uint64_t)(a * scale[decimals] + 0.5), unit = (uint64_t)scale[decimals];
+    uint64_t ip = n / unit, fp = n % unit;
+    char buf[48], *end = buf + sizeof buf, *p = end;
+    if (fp) {
+        int d = decimals;
+        while (fp % 10 == 0) fp /= 10, d--; /* trailing zeros go */
+        for (int i = 0; i < d; i++, fp /= 10) *--p = (char)('0' + fp % 10);
+        *--p = '.';
+    }
+    p = digits(p, ip);
+    if (v < 0 && n) *--p = '-';
+    fc_sb_append(sb, p, (size_t)(end - p));
 }

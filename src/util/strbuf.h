@@ -5,14 +5,23 @@
 #define FC_UTIL_STRBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct fc_strbuf {
     char *data; /* always NUL-terminated when cap > 0 */
     size_t len;
     size_t cap;
+    size_t prefix; /* bytes allocated before data (fc_sb_init_prefixed) */
 } fc_strbuf;
 
 void fc_sb_init(fc_strbuf *sb, size_t reserve);
+/* Like fc_sb_init, with prefix bytes allocated before data, for a header
+ * written once the content is known (a WebSocket message built in place:
+ * see fc_ws_frame_sb). */
+void fc_sb_init_prefixed(fc_strbuf *sb, size_t prefix, size_t reserve);
+/* Hands the whole allocation (prefix, then data) to the caller and leaves
+ * sb empty (its next append allocates anew). */
+void *fc_sb_detach(fc_strbuf *sb);
 void fc_sb_free(fc_strbuf *sb);
 void fc_sb_reset(fc_strbuf *sb);
 void fc_sb_reserve(fc_strbuf *sb, size_t extra);
@@ -22,5 +31,14 @@ void fc_sb_printf(fc_strbuf *sb, const char *fmt, ...) __attribute__((format(pri
 /* Appends s as a JSON string literal, quotes included, escaping as RFC 8259
  * requires. Bytes that are not valid UTF-8 become U+FFFD. */
 void fc_sb_json_str(fc_strbuf *sb, const char *s);
+
+/* Numbers without printf (rendering hundreds of them per message is most
+ * of its cost): a decimal integer; and a finite double with at most
+ * `decimals` (0..6) digits after the point, rounded half away from zero,
+ * trailing zeros and a bare point left out, an integral value as an
+ * integer ("12", "0.5", "123.37"). Not finite: "0" (JSON has no NaN). */
+void fc_sb_u64(fc_strbuf *sb, uint64_t v);
+void fc_sb_i64(fc_strbuf *sb, int64_t v);
+void fc_sb_fixed(fc_strbuf *sb, double v, int decimals);
 
 #endif

@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hub/ws.h"
@@ -158,6 +160,91 @@ static void sb_json_grows(void **state) {
     fc_sb_free(&sb);
 }
 
+/* Integers: exactly what printf writes, at the edges and in between. */
+static void sb_integers(void **state) {
+    (void)state;
+    static const uint64_t u[] = {
+        0, 1, 9, 10, 99, 100, 101, 999, 1000, 65535, 1000000007, UINT64_MAX / 3, UINT64_MAX};
+    static const int64_t v[] = {0, -1, 42, -42, INT64_MIN, INT64_MAX, 1796163611107191};
+    char want[32];
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+        fc_strbuf sb;
+        fc_sb_init(&sb, 0);
+        fc_sb_u64(&sb, u[i]);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)u[i]);
+        assert_string_equal(sb.data, want);
+        fc_sb_free(&sb);
+    }
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        fc_strbuf sb;
+        fc_sb_init(&sb, 0);
+        fc_sb_i64(&sb, v[i]);
+        snprintf(want, sizeof want, "%lld", (long long)v[i]);
+        assert_string_equal(sb.data, want);
+        fc_sb_free(&sb);
+    }
+}
+
+/* Fixed precision: strtod gives back the value within half a unit of the
+ * last decimal, with no trailing zero and no point for integral values;
+ * JSON has no NaN or infinity, so those are written 0. */
+static void sb_fixed_round_trips(void **state) {
+    (void)state;
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        int decimals = (int)(x % 7);
+        double v;
+        switch (i % 4) {
+        case 0:
+            v = (double)(x >> 11) / (double)(1ull << 53);
+            break; /* 0..1 */
+        case 1:
+            v = (double)(float)((double)(x % 4000000) / 997.0);
+            break; /* boxes */
+        case 2:
+            v = (double)(int64_t)(x % 100000) - 50000;
+            break; /* integral */
+        default:
+            v = ((double)(x >> 11) / (double)(1ull << 53) - 0.5) * 1e9;
+            break;
+        }
+        fc_strbuf sb;
+        fc_sb_init(&sb, 0);
+        fc_sb_fixed(&sb, v, decimals);
+        char *end;
+        double back = strtod(sb.data, &end);
+        assert_int_equal(*end, 0);
+        double unit = 1;
+        for (int d = 0; d < decimals; d++) unit /= 10;
+        if (fabs(back - v) > unit / 2 * (1 + 1e-9) + fabs(v) * 1e-15)
+            fail_msg("%.17g with %d decimals gave '%s'", v, decimals, sb.data);
+        const char *dot = strchr(sb.data, '.');
+        if (dot) {
+            assert_true(sb.data[sb.len - 1] != '0' && sb.data[sb.len - 1] != '.');
+            assert_true((int)(sb.len - (size_t)(dot - sb.data) - 1) <= decimals);
+        }
+        if (v == floor(v)) assert_null(dot);
+        assert_true(strcmp(sb.data, "-0") != 0);
+        fc_sb_free(&sb);
+    }
+    const struct {
+        double v;
+        int d;
+        const char *want;
+    } cases[] = {
+        {0.5, 4, "0.5"},        {1, 4, "1"},         {123.37f, 2, "123.37"}, {0.00004, 4, "0"},
+        {0.00005, 4, "0.0001"}, {-0.004, 2, "0"},    {1e18, 2, "1e+18"},     {NAN, 2, "0"},
+        {INFINITY, 2, "0"},     {-INFINITY, 4, "0"}, {99.995, 2, "100"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fc_strbuf sb;
+        fc_sb_init(&sb, 0);
+        fc_sb_fixed(&sb, cases[i].v, cases[i].d);
+        assert_string_equal(sb.data, cases[i].want);
+        fc_sb_free(&sb);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sb_init_is_empty_string),
@@ -166,6 +253,8 @@ int main(void) {
         cmocka_unit_test(sb_json_escapes),
         cmocka_unit_test(sb_json_utf8),
         cmocka_unit_test(sb_json_grows),
+        cmocka_unit_test(sb_integers),
+        cmocka_unit_test(sb_fixed_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
