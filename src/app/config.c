@@ -42,6 +42,9 @@ static const char usage[] =
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"
     "  --write-timeout MS       close a client whose queue has taken nothing this long (30000)\n"
+    "  --compression on|off     permessage-deflate for clients that offer it, each result\n"
+    "                           compressed once for all of them (on)\n"
+    "  --compression-min SIZE   results shorter than this are sent plain (128)\n"
     "  --drain-timeout MS       at SIGTERM/SIGINT: time to deliver what is queued and close\n"
     "                           every client with 1001 (5000)\n"
     "  --max-body SIZE          largest POST body, for push streams' publish API (1MiB)\n"
@@ -392,7 +395,9 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_TLS_CIPHERS,
         O_DRAIN_TO,
         O_MAX_BODY,
-        O_LOG_FORMAT
+        O_LOG_FORMAT,
+        O_COMPRESSION,
+        O_COMPRESSION_MIN
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -425,6 +430,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"drain-timeout", required_argument, 0, O_DRAIN_TO},
         {"max-body", required_argument, 0, O_MAX_BODY},
         {"log-format", required_argument, 0, O_LOG_FORMAT},
+        {"compression", required_argument, 0, O_COMPRESSION},
+        {"compression-min", required_argument, 0, O_COMPRESSION_MIN},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -432,7 +439,8 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name = c >= O_LISTEN && c <= O_LOG_FORMAT ? longopts[c - O_LISTEN].name : "";
+        const char *name =
+            c >= O_LISTEN && c <= O_COMPRESSION_MIN ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -508,6 +516,18 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
               : c == O_PING_TO  ? &cfg->hub.ping_timeout_ms
               : c == O_CLOSE_TO ? &cfg->hub.close_timeout_ms
                                 : &cfg->hub.write_timeout_ms) = (int)n;
+            break;
+        case O_COMPRESSION:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+                snprintf(err, errlen, "--compression: '%s' is not valid (expected on or off)",
+                         optarg);
+                rc = FC_EINVAL_OPT;
+            }
+            cfg->hub.compression = strcmp(optarg, "on") == 0;
+            break;
+        case O_COMPRESSION_MIN:
+            rc = parse_bytes(opt, optarg, 0, 1L << 30, &n, err, errlen);
+            cfg->hub.compression_min = (size_t)n;
             break;
         case O_LOG_FORMAT:
             if ((cfg->log_format = fc_log_parse_format(optarg)) < 0) {

@@ -13,6 +13,7 @@
 
 #include "app/preview.h"
 #include "app/render.h"
+#include "hub/deflate.h"
 #include "hub/ws.h"
 #include "predict/registry.h"
 #include "predict/worker.h"
@@ -57,9 +58,10 @@ struct fc_pipeline {
     fc_histogram infer, latency;     /* predictor time per frame; capture to publish */
     char epoch[17];                  /* names this run's seq numbering: results resume against it */
     int push;                        /* source "push": results come from producers over HTTP */
-    fc_strbuf sb;        /* the message being rendered, framed in place (fc_ws_frame_sb) */
-    size_t last_len;     /* the last one's size: the next is usually alike */
-    fc_strbuf status_sb; /* under status_mu */
+    fc_deflater *deflater; /* compresses results once, under seq_mu (when clients want it) */
+    fc_strbuf sb;          /* the message being rendered, framed in place (fc_ws_frame_sb) */
+    size_t last_len;       /* the last one's size: the next is usually alike */
+    fc_strbuf status_sb;   /* under status_mu */
     /* Status messages come from the source thread and, for the predictor's
      * state, from workers: one at a time, so the sticky message is always
      * the last state. Recursive: on_predictor holds it around its call to
@@ -74,6 +76,15 @@ struct fc_pipeline {
     fc_stream_info info;
     void *jpeg;
 };
+
+/* permessage-deflate: the result compressed once for every client that
+ * negotiated it (a twin of the plain frame), while there are some. Under
+ * seq_mu: the deflater is the stream's. */
+static void compress_once(fc_pipeline *p, fc_buf *msg) {
+    if (!msg || !fc_hub_deflaters(p->hub, p->stream_id)) return;
+    if (!p->deflater && !(p->deflater = fc_deflater_new(6))) return;
+    fc_deflater_twin(p->deflater, msg, fc_hub_compression_min(p->hub));
+}
 
 /* Encodes and publishes the preview of the result just published as seq.
  * Entered with preview_mu held, which the caller took while it still held
@@ -131,6 +142,7 @@ static void on_result(void *ud, const fc_result *r) {
     /* Framed once, in place (the header goes in the room kept before the
      * text): one buffer shared by every client. */
     fc_buf *msg = fc_ws_frame_sb(FC_WS_TEXT, &p->sb);
+    compress_once(p, msg);
     if (msg) {
         msg->seq = seq; /* before it is shared: the hub keeps results by seq */
         fc_hub_publish_nowait(p->hub, p->stream_id, msg);
@@ -343,6 +355,7 @@ int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const cha
         .stream = p->name, .epoch = p->epoch, .seq = seq, .publish_us = fc_now_us()};
     fc_render_pushed(&p->sb, &meta, m, mlen);
     fc_buf *msg = fc_ws_frame_sb(FC_WS_TEXT, &p->sb);
+    compress_once(p, msg);
     int rc = msg ? 0 : -ENOMEM;
     if (msg) {
         msg->seq = seq;
@@ -501,6 +514,7 @@ void fc_pipeline_destroy(fc_pipeline *p) {
     fc_sb_free(&p->status_sb);
     pthread_mutex_destroy(&p->seq_mu);
     pthread_cond_destroy(&p->turn);
+    fc_deflater_free(p->deflater);
     free(p->model);
     free(p->name);
     free(p);

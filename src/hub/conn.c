@@ -26,6 +26,7 @@ fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_
         fc_warn("cannot adopt a connection: out of memory");
         if (c) {
             fc_tls_conn_free(c->tls);
+            fc_inflater_free(c->inflater);
             free(c->head);
         }
         free(c);
@@ -57,6 +58,7 @@ void fc_conn_subscribe(fc_conn *c, int stream) {
     ls->subs = c;
     atomic_fetch_add_explicit(&ls->clients, 1, memory_order_relaxed);
     if (c->want_preview) atomic_fetch_add_explicit(&ls->previewers, 1, memory_order_relaxed);
+    if (c->deflate.on) atomic_fetch_add_explicit(&ls->deflaters, 1, memory_order_relaxed);
 }
 
 static void unsubscribe(fc_conn *c) {
@@ -70,6 +72,7 @@ static void unsubscribe(fc_conn *c) {
     c->sub_prev = c->sub_next = NULL;
     atomic_fetch_sub_explicit(&ls->clients, 1, memory_order_relaxed);
     if (c->want_preview) atomic_fetch_sub_explicit(&ls->previewers, 1, memory_order_relaxed);
+    if (c->deflate.on) atomic_fetch_sub_explicit(&ls->deflaters, 1, memory_order_relaxed);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -84,6 +87,7 @@ static void on_closed(uv_handle_t *h) {
     }
     fc_queue_free(&c->q);
     fc_tls_conn_free(c->tls);
+    fc_inflater_free(c->inflater);
     free(c->tls_wbuf);
     free(c->head);
     free(c->body);

@@ -30,6 +30,8 @@ void fc_hub_config_defaults(fc_hub_config *cfg) {
     cfg->write_timeout_ms = 30000;
     cfg->max_clients = 1 << 20;
     cfg->max_body = 1 << 20;
+    cfg->compression = 1;
+    cfg->compression_min = 128;
     cfg->drain_timeout_ms = 5000;
 }
 
@@ -140,6 +142,7 @@ const char *fc_hub_reset_reason_name(enum fc_hub_reset_reason r) {
 static void push_all(fc_hub *hub, int stream, fc_buf *msg, enum fc_item_kind kind) {
     if (stream < 0 || stream >= hub->nstreams) return;
     msg->t_us = fc_mono_us(); /* not yet shared: the loops read it after the push */
+    if (msg->deflated) msg->deflated->t_us = msg->t_us;
     fc_buf_ref_n(msg, hub->nloops);
     for (int i = 0; i < hub->nloops; i++)
         fc_loop_push(&hub->loops[i], (fc_item){.kind = kind, .stream = stream, .buf = msg});
@@ -163,6 +166,7 @@ int fc_hub_try_publish(fc_hub *hub, int stream, fc_buf *msg) {
     if (stream < 0 || stream >= hub->nstreams) return FC_EUNKNOWN;
     if (atomic_load(&hub->stopping)) return FC_ESTOPPED;
     msg->t_us = fc_mono_us();
+    if (msg->deflated) msg->deflated->t_us = msg->t_us;
     return fc_loop_try_push_all(hub->loops, hub->nloops,
                                 (fc_item){.kind = FC_IT_MSG, .stream = stream, .buf = msg});
 }
@@ -212,6 +216,17 @@ int64_t fc_hub_stalled_ms(const fc_hub *hub) {
         if (now - t > worst) worst = now - t;
     }
     return worst / 1000;
+}
+
+size_t fc_hub_compression_min(const fc_hub *hub) {
+    return hub->cfg.compression_min;
+}
+
+uint64_t fc_hub_deflaters(const fc_hub *hub, int stream) {
+    uint64_t n = 0;
+    for (int i = 0; i < hub->nloops; i++)
+        n += atomic_load_explicit(&hub->loops[i].streams[stream].deflaters, memory_order_relaxed);
+    return n;
 }
 
 uint64_t fc_hub_previewers(const fc_hub *hub, int stream) {

@@ -53,6 +53,8 @@ typedef struct fc_hub_config {
     int max_clients;          /* WebSocket clients at once; more get 503 (> 0) */
     size_t max_body;          /* largest POST body (1 MiB), else 413 */
     int drain_timeout_ms;     /* at shutdown: time to deliver what is queued (5 s) */
+    int compression;          /* accept permessage-deflate offers (1) */
+    size_t compression_min;   /* messages shorter than this are not compressed (128) */
     const char *tls_cert;     /* PEM certificate chain: https:// and wss:// (NULL: plain) */
     const char *tls_key;      /* its PEM private key */
     const char *tls_ciphers;  /* TLS 1.2 cipher list (NULL: a strong default) */
@@ -176,6 +178,12 @@ void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out); /* stre
 /* The longest time any I/O loop has gone without its tick (a loop stuck in
  * one callback), in ms; any thread. */
 int64_t fc_hub_stalled_ms(const fc_hub *hub);
+
+/* WebSocket clients of the stream that negotiated permessage-deflate: a
+ * publisher compresses a message (once) only while there are some. */
+uint64_t fc_hub_deflaters(const fc_hub *hub, int stream);
+/* The smallest message worth compressing (--compression-min). */
+size_t fc_hub_compression_min(const fc_hub *hub);
 
 /* WebSocket clients of the stream that asked for previews; any thread. */
 uint64_t fc_hub_previewers(const fc_hub *hub, int stream);

@@ -34,6 +34,7 @@
 
 #include "hub/hub.h"
 #include "hub/queue.h"
+#include "hub/deflate.h"
 #include "hub/ws.h"
 #include "util/histogram.h"
 
@@ -71,8 +72,13 @@ typedef struct fc_conn {
                                   stops, so the answer is not lost to a reset */
     fc_queue q;
     uv_write_t wreq;
-    size_t wreq_bytes;       /* what the uv_write in progress carries */
-    uint64_t cursor;         /* resuming: the next seq to feed from the history; 0: live */
+    size_t wreq_bytes; /* what the uv_write in progress carries */
+    uint64_t cursor;   /* resuming: the next seq to feed from the history; 0: live */
+    /* permessage-deflate, when negotiated */
+    fc_ws_deflate deflate;
+    struct fc_inflater *inflater; /* while a compressed message of the client is inflated */
+    uint64_t inflated;            /* its inflated bytes so far */
+    fc_utf8_state inflated_utf8;
     struct fc_tls_conn *tls; /* TLS state, or NULL on a plain listener */
     uint8_t *tls_wbuf;       /* TLS: the ciphertext the uv_write in progress carries */
 } fc_conn;
@@ -83,7 +89,7 @@ typedef struct fc_lstream {
     fc_buf *sticky;     /* sent first to each new subscriber, or NULL */
     fc_history history; /* the stream's recent results, this loop's references */
     uint64_t last_seq;  /* seq of the newest result this loop has fanned out */
-    atomic_uint_fast64_t clients, previewers, sent, dropped, resumes;
+    atomic_uint_fast64_t clients, previewers, deflaters, sent, dropped, resumes;
     atomic_uint_fast64_t closed[FC_HUB_CLOSE_REASONS];
     atomic_uint_fast64_t resets[FC_HUB_RESETS];
     /* sampled each tick */
@@ -132,6 +138,7 @@ typedef struct fc_loop {
     atomic_int_fast64_t ticked_us; /* monotonic time of the last tick: the loop is alive */
     uint8_t *rbuf;                 /* FC_HUB_READ_BUF bytes, for WebSocket and TLS reads */
     uint8_t *plain;            /* FC_HUB_PLAIN_BUF bytes, decrypted TLS input (NULL without TLS) */
+    uint8_t *inflate_buf;      /* FC_HUB_PLAIN_BUF bytes for clients' inflated messages (lazily) */
     int stopping;              /* draining: see loop.c */
     int64_t drain_deadline_ms; /* when the drain ends whoever is left */
 } fc_loop;

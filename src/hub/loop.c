@@ -382,10 +382,11 @@ void fc_loop_destroy(fc_loop *lp) {
     pthread_mutex_destroy(&lp->inbox.mu);
     pthread_cond_destroy(&lp->inbox.space);
     free(lp->inbox.items);
-    free(lp->scratch);
+    free(lp->inflate_buf);
     free(lp->dirty);
     free(lp->rbuf);
     free(lp->plain);
+    free(lp->scratch);
     for (int s = 0; s < FC_HUB_MAX_STREAMS; s++) {
         if (lp->streams[s].sticky) fc_buf_unref(lp->streams[s].sticky);
         fc_history_free(&lp->streams[s].history);

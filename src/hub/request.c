@@ -133,6 +133,9 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
         reply(c, 503, "Service Unavailable", "Retry-After: 1\r\n", why);
         return;
     }
+    char ext[96] = "";
+    if (c->lp->hub->cfg.compression) fc_ws_deflate_accept(req, &c->deflate, ext, sizeof ext);
+    opts.extensions = c->deflate.on ? ext : NULL;
     size_t extra = c->head_len - req->head_len; /* frames sent right after the head */
     uint8_t early[512];
     int has_early = extra > 0 && extra <= sizeof early;

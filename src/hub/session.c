@@ -2,6 +2,7 @@
 #include "hub/session.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hub/conn.h"
@@ -43,9 +44,35 @@ static void send_control(fc_conn *c, fc_buf *b) {
 }
 
 static void on_data(void *ud, int opcode, const uint8_t *data, size_t len, int fin) {
-    /* Clients have nothing to tell a broadcaster yet; messages are validated
-     * (UTF-8, size) by the parser and discarded. */
-    (void)ud, (void)opcode, (void)data, (void)len, (void)fin;
+    /* Clients have nothing to tell a broadcaster yet: messages are checked
+     * (UTF-8, size) and discarded; the parser does it for plain ones, a
+     * compressed one is inflated here to be checked, within the limit. */
+    fc_conn *c = ud;
+    if (!c->parser.msg_compressed || c->close_after_flush) return;
+    fc_loop *lp = c->lp;
+    if (!c->inflater) {
+        if (!lp->inflate_buf && !(lp->inflate_buf = malloc(FC_HUB_PLAIN_BUF))) return;
+        if (!(c->inflater = fc_inflater_new())) return;
+        c->inflated = 0;
+        c->inflated_utf8 = 0;
+    }
+    int code = fc_inflate(c->inflater, data, len, fin, &c->inflated, lp->hub->cfg.max_message,
+                          opcode == FC_WS_TEXT ? &c->inflated_utf8 : NULL,
+                          c->deflate.client_no_context, lp->inflate_buf, FC_HUB_PLAIN_BUF);
+    if (code) {
+        fc_session_fail(c, (unsigned)code,
+                        code == FC_WS_TOO_BIG ? "inflated message too big"
+                                              : "compressed message is not valid");
+        return;
+    }
+    if (fin) {
+        c->inflated = 0;
+        c->inflated_utf8 = 0;
+        if (c->deflate.client_no_context) { /* nothing to keep between messages */
+            fc_inflater_free(c->inflater);
+            c->inflater = NULL;
+        }
+    }
 }
 
 static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len) {
@@ -78,6 +105,12 @@ void fc_session_input(fc_conn *c, uint8_t *data, size_t len) {
     if (c->close_after_flush) return; /* failed: ignore the rest */
     int code = fc_ws_parse(&c->parser, data, len, &parser_cbs, c);
     if (code) fc_session_fail(c, (unsigned)code, c->parser.error);
+}
+
+/* The framing of b this client takes: the compressed twin when it
+ * negotiated permessage-deflate and the message has one. */
+static fc_buf *framing(const fc_conn *c, fc_buf *b) {
+    return c->deflate.on && b->deflated ? b->deflated : b;
 }
 
 /* Tells a resuming client what it lost: a reset message (never dropped),
@@ -129,11 +162,12 @@ static void start_resume(fc_conn *c, const fc_session_opts *o) {
 }
 
 void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_session_opts *o) {
-    char resp[256];
+    char resp[384];
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     up->accept);
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+                     up->accept, o->extensions ? "Sec-WebSocket-Extensions: " : "",
+                     o->extensions ? o->extensions : "", o->extensions ? "\r\n" : "");
     fc_writer_send(c, fc_buf_from(resp, (size_t)n));
     fc_loop *lp = c->lp;
     c->state = FC_CONN_WS;
@@ -141,6 +175,7 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
     c->deadline_ms = 0;
     c->last_rx_ms = c->progress_ms = (int64_t)uv_now(&lp->uv);
     fc_ws_parser_init(&c->parser, 1, lp->hub->cfg.max_message);
+    c->parser.rsv1_ok = c->deflate.on;
     fc_conn_subscribe(c, stream);
     fc_lstream *ls = &lp->streams[stream];
     if (ls->sticky) { /* flagged FC_BUF_KEEP when published */
@@ -150,7 +185,7 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
     if (o->resume) {
         start_resume(c, o);
     } else if (o->last && ls->history.len) {
-        fc_queue_push(&c->q, fc_buf_ref(fc_history_get(&ls->history, ls->last_seq)));
+        fc_queue_push(&c->q, fc_buf_ref(framing(c, fc_history_get(&ls->history, ls->last_seq))));
         fc_writer_mark(c);
     }
 }
@@ -179,6 +214,7 @@ void fc_session_feed(fc_conn *c) {
             set_cursor(c, oldest > c->cursor ? oldest : 0);
             continue;
         }
+        b = framing(c, b);
         if (fc_queue_over(&c->q, b->len, lim)) break; /* the socket must drain first */
         fc_queue_push(&c->q, fc_buf_ref(b));
         c->cursor++;
@@ -192,6 +228,7 @@ void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
     if ((b->flags & FC_BUF_PREVIEW) && !c->want_preview) return;
     if (c->cursor && !(b->flags & FC_BUF_KEEP)) return; /* resuming: fed from the history */
     const fc_queue_limits *lim = &c->lp->hub->limits;
+    b = framing(c, b);
     if (!(b->flags & FC_BUF_KEEP) && !c->writing && fc_queue_over(&c->q, b->len, lim)) {
         /* The bound is for bytes the client has not taken. Messages queued in
          * this same inbox batch have not been offered to the socket yet (the

@@ -14,11 +14,12 @@
 
 /* What a client asked for in its request's query (docs/protocol.md). */
 typedef struct fc_session_opts {
-    int want_preview;    /* ?preview=1: JPEG previews too */
-    int last;            /* ?last=1: the newest kept result at once */
-    int resume;          /* ?since=SEQ was given */
-    uint64_t since;      /* the last seq the client has */
-    fc_http_slice epoch; /* ?epoch=E: the numbering its seq belongs to */
+    int want_preview;       /* ?preview=1: JPEG previews too */
+    int last;               /* ?last=1: the newest kept result at once */
+    int resume;             /* ?since=SEQ was given */
+    uint64_t since;         /* the last seq the client has */
+    fc_http_slice epoch;    /* ?epoch=E: the numbering its seq belongs to */
+    const char *extensions; /* the Sec-WebSocket-Extensions answer, or NULL */
 } fc_session_opts;
 
 /* Completes the upgrade of c to a subscriber of stream: queues the 101

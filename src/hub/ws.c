@@ -75,7 +75,7 @@ int fc_ws_check_upgrade(const fc_http_request *req, fc_ws_upgrade *out) {
 /* --- Frames ------------------------------------------------------------- */
 
 static size_t put_len(uint8_t *out, int opcode, int fin, uint64_t len, uint8_t mask_bit) {
-    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0F));
+    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & (0x0F | FC_WS_RSV1)));
     if (len < 126) {
         out[1] = (uint8_t)(mask_bit | len);
         return 2;
@@ -234,8 +234,13 @@ static int start_frame(fc_ws_parser *p) {
     p->plen = len;
     p->pdone = 0;
 
-    if (h[0] & 0x70)
+    int rsv1 = (h[0] & FC_WS_RSV1) != 0;
+    if (h[0] & 0x30 || (rsv1 && !p->rsv1_ok))
         return fail(p, FC_WS_PROTOCOL_ERROR, "reserved bits set without a negotiated extension");
+    /* permessage-deflate: RSV1 marks a compressed message, on its first frame
+     * only (RFC 7692 6.1); control frames are never compressed. */
+    if (rsv1 && p->opcode != FC_WS_TEXT && p->opcode != FC_WS_BINARY)
+        return fail(p, FC_WS_PROTOCOL_ERROR, "RSV1 on a control or continuation frame");
     if (p->masked != p->server)
         return fail(p, FC_WS_PROTOCOL_ERROR,
                     p->server ? "client frame is not masked" : "server frame is masked");
@@ -257,6 +262,7 @@ static int start_frame(fc_ws_parser *p) {
         p->msg_opcode = p->opcode;
         p->msg_len = 0;
         p->utf8 = 0;
+        p->msg_compressed = rsv1;
         break;
     default:
         return fail(p, FC_WS_PROTOCOL_ERROR, "reserved opcode");
@@ -269,7 +275,7 @@ static int start_frame(fc_ws_parser *p) {
 /* Handles the end of a data frame; returns 0 or a close code. */
 static int end_data_frame(fc_ws_parser *p, const fc_ws_parser_cbs *cbs, void *ud) {
     if (!p->fin) return 0;
-    if (p->msg_opcode == FC_WS_TEXT && p->utf8 != 0)
+    if (p->msg_opcode == FC_WS_TEXT && !p->msg_compressed && p->utf8 != 0)
         return fail(p, FC_WS_INVALID_DATA, "text message ends inside a UTF-8 sequence");
     int op = p->msg_opcode;
     p->msg_opcode = 0;
@@ -320,7 +326,9 @@ int fc_ws_parse(fc_ws_parser *p, uint8_t *data, size_t len, const fc_ws_parser_c
             if (p->opcode & 0x8) {
                 memcpy(p->ctrl + p->pdone, chunk, take);
             } else {
-                if (p->msg_opcode == FC_WS_TEXT && fc_utf8_feed(&p->utf8, chunk, take))
+                /* A compressed message is checked once inflated, by the caller. */
+                if (p->msg_opcode == FC_WS_TEXT && !p->msg_compressed &&
+                    fc_utf8_feed(&p->utf8, chunk, take))
                     return fail(p, FC_WS_INVALID_DATA, "text message is not UTF-8");
                 if (cbs->on_data && take) cbs->on_data(ud, p->msg_opcode, chunk, take, 0);
             }

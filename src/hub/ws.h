@@ -37,9 +37,10 @@ enum fc_ws_close_code {
     FC_WS_INTERNAL = 1011,
 };
 
-#define FC_WS_MAX_HEADER  14  /* 2 + 8 length bytes + 4 mask bytes */
-#define FC_WS_ACCEPT_LEN  28  /* base64 of a SHA-1 digest */
-#define FC_WS_MAX_CONTROL 125 /* RFC 6455 5.5 */
+#define FC_WS_MAX_HEADER  14   /* 2 + 8 length bytes + 4 mask bytes */
+#define FC_WS_RSV1        0x40 /* or'ed into an opcode: a permessage-deflate message */
+#define FC_WS_ACCEPT_LEN  28   /* base64 of a SHA-1 digest */
+#define FC_WS_MAX_CONTROL 125  /* RFC 6455 5.5 */
 
 /* --- Handshake ---------------------------------------------------------- */
 
@@ -62,7 +63,8 @@ int fc_ws_check_upgrade(const fc_http_request *req, fc_ws_upgrade *out);
 /* --- Frames ------------------------------------------------------------- */
 
 /* Writes an unmasked frame header (server role) and returns its length: 2, 4
- * or 10 bytes, the three length forms. out must hold 10 bytes. */
+ * or 10 bytes, the three length forms. out must hold 10 bytes. opcode may
+ * carry FC_WS_RSV1. */
 size_t fc_ws_header(uint8_t *out, int opcode, int fin, uint64_t payload_len);
 /* Writes a masked frame header (client role) and returns its length (6, 8 or
  * 14). out must hold FC_WS_MAX_HEADER bytes. */
@@ -117,8 +119,11 @@ typedef struct fc_ws_parser {
     int fin, opcode, masked;
     uint8_t mask[4];
     uint64_t plen, pdone;
+    int rsv1_ok; /* permessage-deflate was negotiated: RSV1 may mark a message */
     /* current message */
-    int msg_opcode; /* 0 when no data message is in progress */
+    int msg_opcode;     /* 0 when no data message is in progress */
+    int msg_compressed; /* its first frame had RSV1: payload is deflated, the
+                           caller inflates and checks it (UTF-8, size) */
     uint64_t msg_len;
     fc_utf8_state utf8;
     uint8_t ctrl[FC_WS_MAX_CONTROL];

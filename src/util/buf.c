@@ -13,6 +13,7 @@ fc_buf *fc_buf_adopt(void *mem, size_t cap) {
     atomic_init(&b->refs, 1);
     b->flags = 0;
     b->seq = 0;
+    b->deflated = NULL;
     b->t_us = 0;
     b->data = b->storage;
     b->len = 0;
@@ -32,5 +33,8 @@ void fc_buf_unref(fc_buf *b) {
     if (!b) return;
     /* acq_rel: the freeing thread must see every write made before the other
      * references were dropped. */
-    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) free(b);
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+        fc_buf_unref(b->deflated);
+        free(b);
+    }
 }

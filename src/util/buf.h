@@ -24,6 +24,8 @@ typedef struct fc_buf {
     unsigned flags; /* FC_BUF_*, set before the buffer is shared */
     uint64_t seq;   /* a result's seq (> 0), so the hub need not parse it; 0 otherwise */
     int64_t t_us;   /* monotonic time the hub took it (for the queue-wait histogram) */
+    struct fc_buf *deflated; /* the same message compressed (permessage-deflate), owned,
+                                or NULL */
     uint8_t *data;  /* first byte of the content, inside storage */
     size_t len;     /* content length */
     size_t cap;     /* storage size */
