@@ -1,7 +1,11 @@
 /* The HTTP side of the server: the viewer page (web/, compiled in), the
  * stream list (GET /api/streams) and Prometheus metrics (GET /metrics).
- * The handler runs on I/O threads; it reads pipelines through their
- * snapshot functions and the hub through its counters. */
+ * Every answer carries the security headers (a Content-Security-Policy the
+ * page satisfies, nosniff, no Referer). With authentication on, /api/
+ * needs a token and lists the streams it allows; /metrics needs a token
+ * for every stream; the page's files need none (it takes its token from
+ * its own URL). The handler runs on I/O threads; it reads pipelines
+ * through their snapshot functions and the hub through its counters. */
 #ifndef FC_APP_HTTP_API_H
 #define FC_APP_HTTP_API_H
 
