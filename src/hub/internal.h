@@ -80,7 +80,7 @@ typedef struct fc_conn {
     char peer_text[46];        /* the remote address, for the log */
     int rate_wait_s;           /* > 0: over its address's connection rate; 429, retry after this */
     unsigned peer_counted : 1; /* holds one of its address's max_clients_per_ip places */
-    int64_t token_exp_ms;      /* loop time at which its token expires (exp + leeway); 0: never */
+    int64_t token_exp_ms;      /* when its token expires: exp + leeway, wall-clock ms; 0: never */
 } fc_conn;
 
 /* Per loop, per stream. Counters are written by the loop, read by anyone. */

@@ -148,10 +148,8 @@ static int admit(fc_conn *c, const fc_http_request *req, int stream, fc_http_sli
                    "the token does not allow this stream (its streams claim)");
             return 0;
         }
-        if (claims.has_exp) { /* closed on the loop's tick once exp + leeway has passed */
-            int64_t left = claims.exp_ms + (int64_t)cfg->auth_leeway_s * 1000 - now_ms;
-            c->token_exp_ms = (int64_t)uv_now(&c->lp->uv) + (left > 1 ? left : 1);
-        }
+        /* Closed on the loop's tick once exp + leeway has passed (session.c). */
+        if (claims.has_exp) c->token_exp_ms = claims.exp_ms + (int64_t)cfg->auth_leeway_s * 1000;
     }
     if (stream < 0) {
         unknown_stream(c, name, &claims);
