@@ -78,7 +78,8 @@ class SecurityDocTest(unittest.TestCase):
         threading.Thread(target=lambda: self.log.extend(self.server.stdout), daemon=True).start()
 
     def test_checked_recipes_run(self):
-        found = blocks(open(DOC).read())
+        with open(DOC) as f:
+            found = blocks(f.read())
         self.assertGreaterEqual(len(found), 6, "the checked blocks are gone")
         port = str(free_port())
         for kind, code in found:
@@ -93,12 +94,14 @@ class SecurityDocTest(unittest.TestCase):
                              f"server:\n{''.join(self.log)}")
         # What the blocks made is what the text says it is.
         for name in ("viewer.jwt", "metrics.jwt", "rs256.jwt", "es256.jwt"):
-            tok = open(os.path.join(self.dir, name)).read().strip()
+            with open(os.path.join(self.dir, name)) as f:
+                tok = f.read().strip()
             self.assertRegex(tok, r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", name)
         self.assertEqual(os.stat(os.path.join(self.dir, "framecast.secret")).st_mode & 0o077, 0)
 
     def test_every_security_option_is_documented(self):
-        doc = open(DOC).read()
+        with open(DOC) as f:
+            doc = f.read()
         usage = subprocess.run([fc.FRAMECAST, "--help"], capture_output=True, text=True,
                                timeout=30).stdout
         options = re.findall(r"--(?:auth|allowed|require|max-c|tls)[a-z-]*", usage)
