@@ -3,7 +3,14 @@
 // the boxes of the result that has the same seq (the result comes first). A
 // stream without previews gets its boxes drawn on a dark canvas per result.
 // The page's own counters are mirrored as data-* attributes on #fc-stats so a
-// test can read what the page saw and drew. No build step, no external fetch.
+// test can read what the page saw and drew. No build step, no external fetch,
+// nothing inline: the server's Content-Security-Policy allows only this
+// script, style.css and connections to the same host.
+//
+// With authentication on, the page takes its token from its own URL
+// (/?token=JWT) and passes it on: in the Authorization header of its API
+// calls, and as ?token= on the WebSocket (a browser cannot set headers on
+// one).
 (() => {
   'use strict';
 
@@ -57,9 +64,12 @@
     model: $('fc-model'),
   };
 
+  const TOKEN = new URLSearchParams(location.search).get('token');
+
   const st = {
     streams: [], name: null, ws: null, gen: 0, retryTimer: 0, backoff: BACKOFF_MIN_MS,
     conn: 'connecting', openedAt: 0, lastPreviewAt: 0, streamState: '', streamError: '',
+    authError: '',
   };
 
   /* Counters of the selected stream; a stream switch starts them afresh. */
@@ -76,8 +86,17 @@
 
   async function refreshStreams() {
     try {
-      const res = await fetch('/api/streams', { cache: 'no-store' });
+      const headers = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+      const res = await fetch('/api/streams', { cache: 'no-store', headers });
+      if (res.status === 401 || res.status === 403) {
+        // Say why nothing comes: the server names what is wrong with the token.
+        const why = (await res.json().catch(() => ({}))).error || `HTTP ${res.status}`;
+        st.authError = TOKEN ? why : `${why}: open this page as /?token=...`;
+        updateStats();
+        return;
+      }
       if (!res.ok) throw new Error(`GET /api/streams: ${res.status}`);
+      st.authError = '';
       st.streams = (await res.json()).streams || [];
     } catch (e) {
       console.warn(e.message);
@@ -135,11 +154,15 @@
     } else {
       query.set('last', '1');
     }
+    if (TOKEN) query.set('token', TOKEN);
     const ws = new WebSocket(`${proto}//${location.host}/ws/${encodeURIComponent(st.name)}?${query}`);
     ws.binaryType = 'arraybuffer';
     st.ws = ws;
+    let opened = false;
     ws.onopen = () => {
       if (gen !== st.gen) return;
+      opened = true;
+      st.authError = '';
       st.conn = 'open';
       st.backoff = BACKOFF_MIN_MS;
       st.openedAt = performance.now();
@@ -153,8 +176,13 @@
       if (typeof ev.data === 'string') onText(ev.data);
       else onPreview(ev.data);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (gen !== st.gen) return;
+      // 4401: the token expired (docs/protocol.md); reconnecting with it
+      // will be refused, so say what would help. A handshake refused with
+      // 401 or 403 shows only as a close here: the API says why.
+      if (ev.code === 4401) st.authError = 'the token has expired: open this page with a new ?token=';
+      else if (!opened) refreshStreams();
       st.ws = null;
       st.conn = 'reconnecting';
       const delay = st.backoff;
@@ -356,6 +384,7 @@
     const r = rate();
     const d = el.stats.dataset;
     d.conn = st.conn;
+    d.authError = st.authError;
     d.state = st.streamState;
     d.predictorState = st.predictorState;
     d.results = String(st.resultCount);
@@ -380,7 +409,7 @@
     el.seq.textContent = st.lastSeq === null ? '–' : String(st.lastSeq);
     el.frames.textContent = String(st.framesDrawn);
     // The stream's error first; the model's when the stream itself is fine.
-    el.error.textContent = st.streamError
+    el.error.textContent = st.authError || st.streamError
       || (st.predictorError && st.predictorState !== 'ok' ? `model ${st.predictorState}: ${st.predictorError}` : '');
     // Over the canvas: why no new frame is coming, if that is the case.
     let note = '';

@@ -9,12 +9,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "hub/auth.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/opts.h"
 
 static const char usage[] =
     "usage: framecast [options]\n"
+    "       framecast token --secret-file FILE [--streams A,B] [--ttl 1h]  (prints a token)\n"
     "\n"
     "Serves per-frame predictions to WebSocket clients at ws://HOST:PORT/ws/<stream>.\n"
     "\n"
@@ -51,6 +53,21 @@ static const char usage[] =
     "  --tls-cert FILE          serve https:// and wss:// with this PEM certificate chain\n"
     "  --tls-key FILE           ... and its PEM private key (SIGHUP reloads both)\n"
     "  --tls-ciphers LIST       TLS 1.2 cipher list (ECDHE+AESGCM:ECDHE+CHACHA20)\n"
+    "  --auth-secret-file FILE  require a JWT (?token= or Authorization: Bearer) on /ws/,\n"
+    "                           /api/ and /metrics, signed HS256 with this secret\n"
+    "                           (at least 32 bytes; `framecast token` mints tokens)\n"
+    "  --auth-public-key FILE   ... or signed RS256/ES256 by this key's private half (PEM)\n"
+    "  --auth-leeway DURATION   tolerance on a token's exp and nbf (30s)\n"
+    "  --allowed-origin ORIGIN  browser pages allowed to open WebSockets, repeatable:\n"
+    "                           https://host[:port], http://host:port, *.example.com\n"
+    "                           (https, any subdomain); others get 403 (any origin)\n"
+    "  --require-origin         also refuse upgrades without an Origin header (non-browsers)\n"
+    "  --max-clients-per-ip N   WebSocket clients per address (IPv6: per /64); more get 429\n"
+    "                           (no limit)\n"
+    "  --max-connect-rate-per-ip N\n"
+    "                           new connections per second per address, N at once at most;\n"
+    "                           more get 429 (no limit). A viewer page load takes 5\n"
+    "                           connections: give 10 or more where browsers connect\n"
     "  --history SPEC           results kept per stream for clients that resume\n"
     "                           (?since=SEQ&epoch=E): count:N,bytes:SIZE,age:DURATION or off\n"
     "                           (count:300,bytes:4MiB,age:60s; history= per stream)\n"
@@ -397,7 +414,14 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         O_MAX_BODY,
         O_LOG_FORMAT,
         O_COMPRESSION,
-        O_COMPRESSION_MIN
+        O_COMPRESSION_MIN,
+        O_AUTH_SECRET,
+        O_AUTH_KEY,
+        O_AUTH_LEEWAY,
+        O_ALLOWED_ORIGIN,
+        O_REQUIRE_ORIGIN,
+        O_MAX_CLIENTS_IP,
+        O_MAX_RATE_IP
     };
     static const struct option longopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -432,6 +456,13 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         {"log-format", required_argument, 0, O_LOG_FORMAT},
         {"compression", required_argument, 0, O_COMPRESSION},
         {"compression-min", required_argument, 0, O_COMPRESSION_MIN},
+        {"auth-secret-file", required_argument, 0, O_AUTH_SECRET},
+        {"auth-public-key", required_argument, 0, O_AUTH_KEY},
+        {"auth-leeway", required_argument, 0, O_AUTH_LEEWAY},
+        {"allowed-origin", required_argument, 0, O_ALLOWED_ORIGIN},
+        {"require-origin", no_argument, 0, O_REQUIRE_ORIGIN},
+        {"max-clients-per-ip", required_argument, 0, O_MAX_CLIENTS_IP},
+        {"max-connect-rate-per-ip", required_argument, 0, O_MAX_RATE_IP},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -439,8 +470,7 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     int c, rc = 0;
     long n = 0;
     while (!rc && (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *name =
-            c >= O_LISTEN && c <= O_COMPRESSION_MIN ? longopts[c - O_LISTEN].name : "";
+        const char *name = c >= O_LISTEN && c <= O_MAX_RATE_IP ? longopts[c - O_LISTEN].name : "";
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", name);
         switch (c) {
@@ -552,6 +582,52 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
             break;
         case O_TLS_CIPHERS:
             cfg->hub.tls_ciphers = optarg;
+            break;
+        case O_AUTH_SECRET:
+            cfg->hub.auth_secret_file = optarg;
+            break;
+        case O_AUTH_KEY:
+            cfg->hub.auth_public_key = optarg;
+            break;
+        case O_AUTH_LEEWAY: {
+            int64_t ms;
+            if (fc_parse_duration_ms(optarg, &ms) || ms > 3600 * 1000 || ms % 1000) {
+                snprintf(err, errlen,
+                         "--auth-leeway: '%s' is not valid (expected whole seconds from 0 to "
+                         "1h, e.g. 30s)",
+                         optarg);
+                rc = FC_EINVAL_OPT;
+            }
+            cfg->hub.auth_leeway_s = (int)(ms / 1000);
+            break;
+        }
+        case O_ALLOWED_ORIGIN: {
+            const char *why = fc_auth_origin_check(optarg);
+            if (why || cfg->hub.nallowed_origins == FC_MAX_ORIGINS) {
+                if (why)
+                    snprintf(err, errlen,
+                             "--allowed-origin: '%s' is not valid: %s (expected "
+                             "SCHEME://HOST[:PORT] as a browser sends it, e.g. "
+                             "https://cams.example.com, http://localhost:8080 or "
+                             "https://*.example.com)",
+                             optarg, why);
+                else
+                    snprintf(err, errlen, "--allowed-origin: at most %d", FC_MAX_ORIGINS);
+                rc = FC_EINVAL_OPT;
+                break;
+            }
+            cfg->origins[cfg->hub.nallowed_origins++] = optarg;
+            cfg->hub.allowed_origins = cfg->origins;
+            break;
+        }
+        case O_REQUIRE_ORIGIN:
+            cfg->hub.require_origin = 1;
+            break;
+        case O_MAX_CLIENTS_IP:
+        case O_MAX_RATE_IP:
+            rc = parse_long(opt, optarg, 1, 1000000, &n, err, errlen);
+            *(c == O_MAX_CLIENTS_IP ? &cfg->hub.max_clients_per_ip
+                                    : &cfg->hub.max_connect_rate_per_ip) = (int)n;
             break;
         case O_HISTORY:
             rc = parse_history(opt, optarg, &cfg->history, err, errlen);

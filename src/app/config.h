@@ -9,6 +9,7 @@
 #include "hub/hub.h"
 
 #define FC_MAX_CONFIG_STREAMS 16
+#define FC_MAX_ORIGINS        32
 
 typedef struct fc_config {
     fc_hub_config hub;
@@ -23,10 +24,11 @@ typedef struct fc_config {
     int predict_timeout_ms;
     enum fc_slow_policy slow;
     int log_level;
-    int log_format; /* enum fc_log_format */
+    int log_format;     /* enum fc_log_format */
     int exit_when_done; /* exit once every stream has ended or failed */
     fc_preview_spec preview;
-    fc_history_limits history; /* default for streams without history= */
+    fc_history_limits history;           /* default for streams without history= */
+    const char *origins[FC_MAX_ORIGINS]; /* --allowed-origin, as given (hub.allowed_origins) */
 } fc_config;
 
 enum { FC_CONFIG_OK = 0, FC_CONFIG_EXIT = 1 /* --help or --version printed */ };

@@ -10,24 +10,68 @@
 #include "app/web_assets.h"
 #include "util/error.h"
 
-static void respond(fc_strbuf *resp, const char *type, const void *body, size_t len,
-                    const char *cache) {
+/* 1 if a Host header's value is a plain HOST[:PORT] (a name, an IPv4 or a
+ * bracketed IPv6 address), safe to repeat inside a header. */
+static int plain_host(fc_http_slice h) {
+    if (h.len == 0 || h.len > 255) return 0;
+    for (size_t i = 0; i < h.len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:[]", h.p[i]))
+            return 0;
+    return 1;
+}
+
+/* Headers on every answer. The Content-Security-Policy is the page's own:
+ * its script, style and data from this server only, nothing inline, no
+ * frames around it, no forms, and WebSockets to this host (CSP 3 lets
+ * 'self' cover ws: and wss:; the explicit sources are for browsers that
+ * predate it). No Referer leaves the page: its URL may carry ?token=. */
+static void security_headers(fc_strbuf *resp, const fc_http_request *req) {
+    const fc_http_header *host = fc_http_find(req, "Host");
+    fc_sb_puts(resp, "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+                     "style-src 'self'; img-src 'self' data:; connect-src 'self'");
+    if (host && plain_host(host->value))
+        fc_sb_printf(resp, " ws://%.*s wss://%.*s", (int)host->value.len, host->value.p,
+                     (int)host->value.len, host->value.p);
+    fc_sb_puts(resp, "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+                     "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+                     "X-Frame-Options: DENY\r\nCross-Origin-Resource-Policy: same-origin\r\n");
+}
+
+static void respond(fc_strbuf *resp, const fc_http_request *req, int status, const char *type,
+                    const void *body, size_t len, const char *cache, const char *extra) {
+    const char *text = fc_http_reason(status);
     fc_sb_printf(resp,
-                 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                 "Cache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n"
-                 "Connection: close\r\n\r\n",
-                 type, len, cache);
+                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "Cache-Control: %s\r\n%s",
+                 status, text, type, len, cache, extra ? extra : "");
+    security_headers(resp, req);
+    fc_sb_puts(resp, "Connection: close\r\n\r\n");
     fc_sb_append(resp, body, len);
 }
 
-static void api_streams(fc_http_api *api, fc_strbuf *out) {
+/* A 401 or 403 for /api/ and /metrics, saying why in JSON. */
+static void deny(fc_strbuf *resp, const fc_http_request *req, int status, const char *why) {
+    fc_strbuf body;
+    fc_sb_init(&body, 128);
+    fc_sb_puts(&body, "{\"error\":");
+    fc_sb_json_str(&body, why);
+    fc_sb_puts(&body, "}");
+    respond(resp, req, status, "application/json", body.data, body.len, "no-store",
+            status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
+    fc_sb_free(&body);
+}
+
+/* The streams the claims allow (all without authentication). */
+static void api_streams(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *out) {
     fc_sb_puts(out, "{\"streams\":[");
+    int listed = 0;
     for (int i = 0; i < api->npipes; i++) {
         fc_stream_info info;
         fc_pipeline_info(api->pipes[i], &info);
+        if (!fc_jwt_allows(claims, info.name, strlen(info.name))) continue;
         fc_hub_stats st;
         fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st);
-        fc_sb_puts(out, i ? ",{\"name\":" : "{\"name\":");
+        fc_sb_puts(out, listed++ ? ",{\"name\":" : "{\"name\":");
         fc_sb_json_str(out, info.name);
         fc_sb_puts(out, ",\"source\":");
         fc_sb_json_str(out, info.source);
@@ -102,7 +146,8 @@ static void process_metrics(fc_strbuf *out) {
     fc_sb_printf(out, "framecast_build_info{version=\"%s\"} 1\n", FC_VERSION);
 }
 
-static void metrics(fc_http_api *api, fc_strbuf *out) {
+static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *out) {
+    (void)claims; /* every stream's: only a token for every stream gets here */
     enum {
         CLIENTS,
         RESULTS,
@@ -224,11 +269,19 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
     fc_sb_printf(out, "framecast_connections_accepted_total %llu\n",
                  (unsigned long long)all.accepted);
     metric_head(out, "framecast_connections_refused_total", "counter",
-                "connections turned away: 503 at max_clients, or accepting paused for lack of "
-                "file descriptors");
+                "connections and requests turned away: 503 at max_clients, accepting paused "
+                "for lack of file descriptors, 401 without a good token, 403 for a stream the "
+                "token does not allow or an origin not allowed, 429 over a per-address limit");
     for (int r = 0; r < FC_HUB_REFUSALS; r++)
         fc_sb_printf(out, "framecast_connections_refused_total{reason=\"%s\"} %llu\n",
                      fc_hub_refusal_name(r), (unsigned long long)all.refused[r]);
+    metric_head(out, "framecast_peer_addresses", "gauge",
+                "remote addresses tracked for the per-address limits");
+    fc_sb_printf(out, "framecast_peer_addresses %llu\n", (unsigned long long)all.peers);
+    metric_head(out, "framecast_peer_addresses_untracked_total", "counter",
+                "new addresses let through untracked because the per-address table was full");
+    fc_sb_printf(out, "framecast_peer_addresses_untracked_total %llu\n",
+                 (unsigned long long)all.peers_untracked);
     metric_head(out, "framecast_flushes_total", "counter",
                 "socket flushes: one writev of all queued messages each (libuv may complete a "
                 "partial one with writes of its own)");
@@ -237,14 +290,9 @@ static void metrics(fc_http_api *api, fc_strbuf *out) {
 }
 
 /* An answer with a JSON body and the given status. */
-static void respond_json(fc_strbuf *resp, int status, const char *reason, const char *extra,
+static void respond_json(fc_strbuf *resp, const fc_http_request *req, int status, const char *extra,
                          const fc_strbuf *body) {
-    fc_sb_printf(resp,
-                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s"
-                 "Connection: close\r\n\r\n",
-                 status, reason, body->len, extra ? extra : "");
-    fc_sb_append(resp, body->data, body->len);
+    respond(resp, req, status, "application/json", body->data, body->len, "no-store", extra);
 }
 
 /* GET /healthz: alive, every loop ticking (a loop stuck in one callback for
@@ -301,14 +349,33 @@ static fc_pipeline *find_stream(fc_http_api *api, fc_http_slice name) {
  * push stream NAME, published in order. */
 static void publish(fc_http_api *api, fc_http_slice name, const fc_http_request *req,
                     const uint8_t *body, size_t len, fc_strbuf *resp) {
+    fc_jwt_claims claims;
+    const char *unauthorized = NULL;
+    if (fc_hub_authenticate(api->hub, req, &claims, &unauthorized)) {
+        deny(resp, req, 401, unauthorized);
+        return;
+    }
+    int allowed = claims.publish && fc_jwt_allows(&claims, name.p, name.len);
+    fc_jwt_claims_free(&claims);
+    if (!allowed) {
+        fc_hub_count_refusal(api->hub, FC_HUB_REFUSED_FORBIDDEN);
+        deny(resp, req, 403,
+             "publishing needs a token with \"publish\": true that allows this stream "
+             "(framecast token --publish --streams NAME)");
+        return;
+    }
     fc_strbuf out;
     fc_sb_init(&out, 256);
     fc_pipeline *p = find_stream(api, name);
     int status = 200;
     if (!p || !fc_pipeline_is_push(p)) {
-        fc_sb_printf(&out, "{\"error\":\"'%.*s' is %s\"}", (int)(name.len > 64 ? 64 : name.len),
-                     name.p, p ? "not a push stream (declare it with NAME=push)" : "not a stream");
-        respond_json(resp, 404, "Not Found", NULL, &out);
+        char msg[160];
+        snprintf(msg, sizeof msg, "'%.*s' is %s", (int)(name.len > 64 ? 64 : name.len), name.p,
+                 p ? "not a push stream (declare it with NAME=push)" : "not a stream");
+        fc_sb_puts(&out, "{\"error\":");
+        fc_sb_json_str(&out, msg);
+        fc_sb_puts(&out, "}");
+        respond_json(resp, req, 404, NULL, &out);
         fc_sb_free(&out);
         return;
     }
@@ -345,18 +412,12 @@ static void publish(fc_http_api *api, fc_http_slice name, const fc_http_request 
         fc_sb_printf(&out, ",\"first_seq\":%lld,\"last_seq\":%lld", (long long)first,
                      (long long)last);
     if (status != 200) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s%s", why, ndjson ? "" : "");
         fc_sb_puts(&out, ",\"error\":");
-        fc_sb_json_str(&out, msg);
+        fc_sb_json_str(&out, why);
         if (ndjson) fc_sb_printf(&out, ",\"line\":%ld", line);
     }
     fc_sb_puts(&out, "}");
-    respond_json(resp, status,
-                 status == 200   ? "OK"
-                 : status == 429 ? "Too Many Requests"
-                                 : "Bad Request",
-                 status == 429 ? "Retry-After: 1\r\n" : NULL, &out);
+    respond_json(resp, req, status, status == 429 ? "Retry-After: 1\r\n" : NULL, &out);
     fc_sb_free(&out);
 }
 
@@ -373,7 +434,7 @@ int fc_http_api_handle(void *ud, const fc_http_request *req, const uint8_t *body
             fc_strbuf out;
             fc_sb_init(&out, 64);
             fc_sb_puts(&out, "{\"error\":\"publish with POST\"}");
-            respond_json(resp, 405, "Method Not Allowed", "Allow: POST\r\n", &out);
+            respond_json(resp, req, 405, "Allow: POST\r\n", &out);
             fc_sb_free(&out);
         } else {
             publish(api, name, req, body, len, resp);
@@ -390,31 +451,47 @@ int fc_http_api_handle(void *ud, const fc_http_request *req, const uint8_t *body
         fc_strbuf out;
         fc_sb_init(&out, 128);
         int status = probes[i].check(api, &out);
-        respond_json(resp, status, status == 200 ? "OK" : "Service Unavailable", NULL, &out);
+        respond_json(resp, req, status, NULL, &out);
         fc_sb_free(&out);
         return 0;
     }
+    /* With authentication on these need a token (they name the streams);
+     * /metrics names them all, so it needs a token for every stream. */
     static const struct {
         const char *path, *type;
-        void (*render)(fc_http_api *, fc_strbuf *);
+        void (*render)(fc_http_api *, const fc_jwt_claims *, fc_strbuf *);
+        int every_stream;
     } dynamic[] = {
-        {"/api/streams", "application/json", api_streams},
-        {"/metrics", "text/plain; version=0.0.4", metrics},
+        {"/api/streams", "application/json", api_streams, 0},
+        {"/metrics", "text/plain; version=0.0.4", metrics, 1},
     };
     for (size_t i = 0; i < sizeof dynamic / sizeof dynamic[0]; i++) {
         if (!fc_http_slice_ieq(path, dynamic[i].path)) continue;
-        fc_strbuf b;
-        fc_sb_init(&b, 2048);
-        dynamic[i].render(api, &b);
-        respond(resp, dynamic[i].type, b.data, b.len, "no-store");
-        fc_sb_free(&b);
+        fc_jwt_claims claims;
+        const char *why = NULL;
+        if (fc_hub_authenticate(api->hub, req, &claims, &why)) {
+            deny(resp, req, 401, why);
+            return 0;
+        }
+        if (dynamic[i].every_stream && !claims.all_streams) {
+            fc_jwt_claims_free(&claims);
+            fc_hub_count_refusal(api->hub, FC_HUB_REFUSED_FORBIDDEN);
+            deny(resp, req, 403, "this needs a token for every stream (streams: [\"*\"])");
+            return 0;
+        }
+        fc_strbuf body;
+        fc_sb_init(&body, 2048);
+        dynamic[i].render(api, &claims, &body);
+        respond(resp, req, 200, dynamic[i].type, body.data, body.len, "no-store", NULL);
+        fc_sb_free(&body);
+        fc_jwt_claims_free(&claims);
         return 0;
     }
     const char *want = path.len == 1 && path.p[0] == '/' ? "/index.html" : NULL;
     for (const fc_web_asset *a = fc_web_assets; a->path; a++) {
         if (want ? strcmp(a->path, want) == 0
                  : strlen(a->path) == path.len && memcmp(a->path, path.p, path.len) == 0) {
-            respond(resp, a->type, a->data, a->len, "no-cache");
+            respond(resp, req, 200, a->type, a->data, a->len, "no-cache", NULL);
             return 0;
         }
     }

@@ -1,9 +1,14 @@
 /* The HTTP side of the server: the viewer page (web/, compiled in), the
  * stream list (GET /api/streams), Prometheus metrics (GET /metrics), health
  * and readiness (GET /healthz, /readyz), and the publish API of push
- * streams (POST /api/streams/NAME/publish).
- * The handler runs on I/O threads; it reads pipelines through their
- * snapshot functions and the hub through its counters. */
+ * streams (POST /api/streams/NAME/publish). Every answer carries the
+ * security headers (a Content-Security-Policy the page satisfies, nosniff,
+ * no Referer). With authentication on, /api/ needs a token and lists the
+ * streams it allows; /metrics needs a token for every stream; publishing
+ * needs a token for the stream; the page's files and the probes need none
+ * (the page takes its token from its own URL). The handler runs on I/O
+ * threads; it reads pipelines through their snapshot functions and the hub
+ * through its counters. */
 #ifndef FC_APP_HTTP_API_H
 #define FC_APP_HTTP_API_H
 

@@ -18,6 +18,7 @@
 #include "app/config.h"
 #include "app/http_api.h"
 #include "app/pipeline.h"
+#include "app/token.h"
 #include "hub/hub.h"
 #include "hub/tls.h"
 #include "util/error.h"
@@ -104,6 +105,7 @@ static void plan_descriptors(fc_config *cfg) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "token") == 0) return fc_token_main(argc - 1, argv + 1);
     char err[512] = "";
     fc_config cfg;
     int rc = fc_config_parse(&cfg, argc, argv, err, sizeof err);

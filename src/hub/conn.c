@@ -2,6 +2,7 @@
 #include "hub/conn.h"
 
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "hub/tls.h"
@@ -41,6 +42,13 @@ fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_
         return NULL;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    /* The remote address, once: the per-address limits and the log use it. */
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
+        c->peer = fc_peer_addr_from((struct sockaddr *)&ss, c->peer_text, sizeof c->peer_text);
+    if (lp->hub->peers) /* over the rate: answered 429 when its request comes (request.c) */
+        c->rate_wait_s = fc_peers_connect(lp->hub->peers, &c->peer, (int64_t)uv_now(&lp->uv));
     c->deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.handshake_timeout_ms;
     c->next = lp->conns;
     if (lp->conns) lp->conns->prev = c;
@@ -104,6 +112,7 @@ void fc_conn_close(fc_conn *c) {
     unsubscribe(c);
     if (c->cursor) c->lp->resuming--;
     if (c->counted) atomic_fetch_sub_explicit(&c->lp->hub->clients, 1, memory_order_relaxed);
+    if (c->peer_counted) fc_peers_leave(c->lp->hub->peers, &c->peer, (int64_t)uv_now(&c->lp->uv));
     if (c->prev)
         c->prev->next = c->next;
     else

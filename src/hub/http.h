@@ -49,5 +49,7 @@ int fc_http_has_token(fc_http_slice list, const char *token);
 int fc_http_slice_ieq(fc_http_slice s, const char *str);
 /* Looks up key in a query string ("a=1&b=2"): returns 1 and sets *value, or 0. */
 int fc_http_query_get(fc_http_slice query, const char *key, fc_http_slice *value);
+/* The reason phrase of a status this server sends ("Not Found"). */
+const char *fc_http_reason(int status);
 
 #endif

@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
+
+#include "hub/auth.h"
 #include "hub/internal.h"
 #include "hub/listener.h"
 #include "hub/loop.h"
 #include "hub/tls.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/log.h"
 
 void fc_hub_config_defaults(fc_hub_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -33,16 +37,53 @@ void fc_hub_config_defaults(fc_hub_config *cfg) {
     cfg->compression = 1;
     cfg->compression_min = 128;
     cfg->drain_timeout_ms = 5000;
+    cfg->auth_leeway_s = 30;
 }
 
 const char *fc_hub_close_reason_name(enum fc_hub_close_reason r) {
     static const char *names[] = {"slow_consumer", "control_backlog", "write_timeout",
-                                  "ping_timeout"};
+                                  "ping_timeout", "token_expired"};
     return (unsigned)r < FC_HUB_CLOSE_REASONS ? names[r] : "?";
 }
 
 const char *fc_hub_refusal_name(enum fc_hub_refusal r) {
-    return r == FC_HUB_REFUSED_MAX_CLIENTS ? "max_clients" : "fd_limit";
+    static const char *names[] = {"max_clients", "fd_limit",   "unauthorized", "forbidden",
+                                  "origin",      "ip_clients", "ip_rate"};
+    return (unsigned)r < FC_HUB_REFUSALS ? names[r] : "?";
+}
+
+/* The checks of who may connect, made once at start: the key files, the
+ * origin patterns, the per-address table. */
+static int create_access(fc_hub *hub, char *err, size_t errlen) {
+    const fc_hub_config *cfg = &hub->cfg;
+    for (int i = 0; i < cfg->nallowed_origins; i++) {
+        const char *why = fc_auth_origin_check(cfg->allowed_origins[i]);
+        if (why) {
+            snprintf(err, errlen,
+                     "--allowed-origin: '%s' is not valid: %s (expected SCHEME://HOST[:PORT], "
+                     "e.g. https://cams.example.com or https://*.example.com)",
+                     cfg->allowed_origins[i], why);
+            return FC_EINVAL_OPT;
+        }
+    }
+    if (cfg->auth_secret_file || cfg->auth_public_key) {
+        int rc = fc_jwt_verifier_create(&hub->jwt, cfg->auth_secret_file, cfg->auth_public_key, err,
+                                        errlen);
+        if (rc) return rc;
+        fc_info("authentication on: tokens signed with %s; exp and nbf with %d s of leeway",
+                fc_jwt_verifier_algs(hub->jwt), cfg->auth_leeway_s);
+    }
+    if (cfg->max_clients_per_ip > 0 || cfg->max_connect_rate_per_ip > 0) {
+        uint64_t seed = (uint64_t)fc_mono_us() * 0x9e3779b97f4a7c15u;
+        uint64_t r;
+        if (getrandom(&r, sizeof r, 0) == (ssize_t)sizeof r) seed ^= r;
+        if (fc_peers_create(&hub->peers, cfg->max_clients_per_ip, cfg->max_connect_rate_per_ip,
+                            FC_PEERS_CAPACITY, seed)) {
+            snprintf(err, errlen, "out of memory for the per-address table");
+            return -ENOMEM;
+        }
+    }
+    return 0;
 }
 
 int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errlen) {
@@ -64,9 +105,12 @@ int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errl
                                errlen);
         }
     }
+    if (!rc) rc = create_access(hub, err, errlen);
     if (!rc) rc = fc_listener_open(&hub->listener, cfg->host, cfg->port, err, errlen);
     if (rc < 0) {
         fc_tls_destroy(hub->tls);
+        fc_jwt_verifier_destroy(hub->jwt);
+        fc_peers_destroy(hub->peers);
         free(hub);
         return rc;
     }
@@ -207,6 +251,32 @@ void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
     }
     for (int r = 0; r < FC_HUB_REFUSALS; r++)
         out->refused[r] = atomic_load_explicit(&hub->refused[r], memory_order_relaxed);
+    if (hub->peers) {
+        out->peers = fc_peers_count(hub->peers);
+        out->peers_untracked = fc_peers_untracked(hub->peers);
+    }
+}
+
+int fc_hub_auth_on(const fc_hub *hub) {
+    return hub->jwt != NULL;
+}
+
+int fc_hub_authenticate(fc_hub *hub, const fc_http_request *req, fc_jwt_claims *claims,
+                        const char **why) {
+    if (!hub->jwt) {
+        fc_jwt_claims_all(claims);
+        return 0;
+    }
+    enum fc_jwt_status st =
+        fc_auth_check(hub->jwt, hub->cfg.auth_leeway_s, req, fc_now_us() / 1000, claims);
+    if (st == FC_JWT_OK) return 0;
+    *why = fc_jwt_strerror(st);
+    fc_hub_count_refusal(hub, FC_HUB_REFUSED_UNAUTHORIZED);
+    return 401;
+}
+
+void fc_hub_count_refusal(fc_hub *hub, enum fc_hub_refusal r) {
+    atomic_fetch_add_explicit(&hub->refused[r], 1, memory_order_relaxed);
 }
 
 int64_t fc_hub_stalled_ms(const fc_hub *hub) {
@@ -258,6 +328,8 @@ void fc_hub_destroy(fc_hub *hub) {
     free(hub->loops);
     fc_listener_close(hub->listener);
     fc_tls_destroy(hub->tls);
+    fc_jwt_verifier_destroy(hub->jwt);
+    fc_peers_destroy(hub->peers);
     for (int i = 0; i < hub->nstreams; i++) free(hub->streams[i].name);
     free(hub);
 }

@@ -27,6 +27,7 @@
 
 #include "hub/history.h"
 #include "hub/http.h"
+#include "hub/jwt.h"
 #include "hub/queue.h"
 #include "util/histogram.h"
 #include "util/buf.h"
@@ -58,6 +59,16 @@ typedef struct fc_hub_config {
     const char *tls_cert;     /* PEM certificate chain: https:// and wss:// (NULL: plain) */
     const char *tls_key;      /* its PEM private key */
     const char *tls_ciphers;  /* TLS 1.2 cipher list (NULL: a strong default) */
+    /* Who may connect (docs/security.md). Authentication is on when either
+     * key is given: /ws/<stream>, /api/ and /metrics then need a token. */
+    const char *auth_secret_file;       /* HS256 shared secret */
+    const char *auth_public_key;        /* RS256 or ES256 public key, PEM */
+    int auth_leeway_s;                  /* tolerance on exp and nbf (30 s) */
+    const char *const *allowed_origins; /* --allowed-origin patterns (auth.h), or NULL */
+    int nallowed_origins;               /* 0: any origin */
+    int require_origin;                 /* refuse upgrades without an Origin header */
+    int max_clients_per_ip;      /* WebSocket clients per address; more get 429 (0: no limit) */
+    int max_connect_rate_per_ip; /* new connections per second per address (0: no limit) */
 } fc_hub_config;
 
 /* Fills the defaults above. */
@@ -143,18 +154,27 @@ enum fc_hub_close_reason {
     FC_HUB_CLOSE_CONTROL,       /* never-dropped messages over keep_bytes */
     FC_HUB_CLOSE_WRITE_TIMEOUT, /* no write progress for write_timeout_ms */
     FC_HUB_CLOSE_PING_TIMEOUT,  /* no pong within ping_timeout_ms */
+    FC_HUB_CLOSE_TOKEN_EXPIRED, /* its token's exp (+ leeway) passed: close code 4401 */
     FC_HUB_CLOSE_REASONS
 };
-/* "slow_consumer", "control_backlog", "write_timeout", "ping_timeout". */
+/* "slow_consumer", "control_backlog", "write_timeout", "ping_timeout",
+ * "token_expired". */
 const char *fc_hub_close_reason_name(enum fc_hub_close_reason r);
 
-/* Why a connection was turned away. */
+/* Why a connection or request was turned away. */
 enum fc_hub_refusal {
-    FC_HUB_REFUSED_MAX_CLIENTS, /* 503 at the upgrade: max_clients reached */
-    FC_HUB_REFUSED_FD_LIMIT,    /* accepting paused: out of file descriptors */
+    FC_HUB_REFUSED_MAX_CLIENTS,  /* 503 at the upgrade: max_clients reached */
+    FC_HUB_REFUSED_FD_LIMIT,     /* accepting paused: out of file descriptors */
+    FC_HUB_REFUSED_UNAUTHORIZED, /* 401: no token, or a bad one */
+    FC_HUB_REFUSED_FORBIDDEN,    /* 403: a good token for other streams */
+    FC_HUB_REFUSED_ORIGIN,       /* 403 at the upgrade: an Origin not allowed, or none */
+    FC_HUB_REFUSED_IP_CLIENTS,   /* 429 at the upgrade: max_clients_per_ip reached */
+    FC_HUB_REFUSED_IP_RATE,      /* 429: over max_connect_rate_per_ip */
     FC_HUB_REFUSALS
 };
-const char *fc_hub_refusal_name(enum fc_hub_refusal r); /* "max_clients", "fd_limit" */
+/* "max_clients", "fd_limit", "unauthorized", "forbidden", "origin",
+ * "ip_clients", "ip_rate". */
+const char *fc_hub_refusal_name(enum fc_hub_refusal r);
 
 /* Counters, summed over loops; any thread, approximate while running. */
 typedef struct fc_hub_stats {
@@ -172,6 +192,8 @@ typedef struct fc_hub_stats {
     uint64_t queued_bytes, queued_max;   /* bytes in client queues: sum, largest; sampled
                                             once per loop tick */
     fc_histogram queue_wait;             /* publish to written in full, one data message in 16 */
+    uint64_t peers;                      /* addresses tracked for the per-address limits */
+    uint64_t peers_untracked;            /* new addresses let through untracked (table full) */
 } fc_hub_stats;
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out); /* stream -1: all */
 
@@ -187,6 +209,17 @@ size_t fc_hub_compression_min(const fc_hub *hub);
 
 /* WebSocket clients of the stream that asked for previews; any thread. */
 uint64_t fc_hub_previewers(const fc_hub *hub, int stream);
+
+/* 1 when authentication is on (a secret or a public key is configured). */
+int fc_hub_auth_on(const fc_hub *hub);
+/* Checks the token of a request for the HTTP handler (?token= or
+ * Authorization: Bearer), on an I/O thread. Returns 0 with claims filled
+ * (fc_jwt_claims_free them; with authentication off they allow every
+ * stream), or 401 with why (never the token) and the refusal counted. */
+int fc_hub_authenticate(fc_hub *hub, const fc_http_request *req, fc_jwt_claims *claims,
+                        const char **why);
+/* Counts a refusal made by the HTTP handler (403 for a stream). */
+void fc_hub_count_refusal(fc_hub *hub, enum fc_hub_refusal r);
 
 /* Closes every client with 1001 and joins the I/O threads. */
 void fc_hub_stop(fc_hub *hub);

@@ -8,16 +8,22 @@
  *   loop.c      an I/O thread: its inbox (the only place threads meet), its
  *               events (reads, ticks, published messages), its stop
  *   request.c   a new connection's HTTP request head: routing to the
- *               WebSocket upgrade, the HTTP handler or an error answer
+ *               WebSocket upgrade (after the origin, token and per-address
+ *               checks), the HTTP handler or an error answer
  *   session.c   a WebSocket session: frames in, control replies, keepalive,
  *               the closing handshake, published messages into its queue,
  *               a resume fed from the history
  *   history.c   a stream's recent results, for resumes
  *   writer.c    the write path: once per loop iteration, one writev per
  *               socket with pending data; partial writes
- *   conn.c      a connection's record: adoption, the loop's lists, close
+ *   conn.c      a connection's record: adoption (its remote address), the
+ *               loop's lists, close
  *   tls.c       TLS on memory BIOs: handshake, decryption, encryption
  *   queue.c     a client's outgoing queue and the slow-client policies
+ *   auth.c      who may connect: Origin patterns, a request's token
+ *   jwt.c       JSON Web Tokens: base64url, verification with OpenSSL
+ *   peers.c     per remote address, shared by the loops (its own locks):
+ *               clients and a connection-rate bucket
  * A room calls only rooms below it; the records here are shared data.
  *
  * Threads: a loop and everything reachable from it (its connections, their
@@ -33,6 +39,8 @@
 #include <uv.h>
 
 #include "hub/hub.h"
+#include "hub/jwt.h"
+#include "hub/peers.h"
 #include "hub/queue.h"
 #include "hub/deflate.h"
 #include "hub/ws.h"
@@ -81,6 +89,12 @@ typedef struct fc_conn {
     fc_utf8_state inflated_utf8;
     struct fc_tls_conn *tls; /* TLS state, or NULL on a plain listener */
     uint8_t *tls_wbuf;       /* TLS: the ciphertext the uv_write in progress carries */
+    /* Who it is (read once at adoption) and what it was allowed */
+    fc_peer_addr peer;
+    char peer_text[46];        /* the remote address, for the log */
+    int rate_wait_s;           /* > 0: over its address's connection rate; 429, retry after this */
+    unsigned peer_counted : 1; /* holds one of its address's max_clients_per_ip places */
+    int64_t token_exp_ms;      /* when its token expires: exp + leeway, wall-clock ms; 0: never */
 } fc_conn;
 
 /* Per loop, per stream. Counters are written by the loop, read by anyone. */
@@ -160,7 +174,9 @@ struct fc_hub {
     fc_hub_config cfg;
     fc_queue_limits limits; /* per client, from cfg */
     struct fc_listener *listener;
-    struct fc_tls *tls; /* NULL: plain ws:// and http:// */
+    struct fc_tls *tls;   /* NULL: plain ws:// and http:// */
+    fc_jwt_verifier *jwt; /* NULL: authentication off */
+    fc_peers *peers;      /* NULL: no per-address limit */
     fc_loop *loops;
     int nloops;
     fc_hub_stream streams[FC_HUB_MAX_STREAMS];

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub/auth.h"
 #include "hub/session.h"
 #include "hub/writer.h"
+#include "util/clock.h"
+#include "util/log.h"
 #include "util/strbuf.h"
 
 /* Sends a complete HTTP answer and closes after it. */
@@ -16,7 +19,8 @@ static void reply(fc_conn *c, int status, const char *status_text, const char *e
     fc_sb_init(&sb, 256);
     fc_sb_printf(&sb,
                  "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                 "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
+                 "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+                 "X-Content-Type-Options: nosniff\r\nConnection: close\r\n%s\r\n%s",
                  status, status_text, strlen(body) + 1, extra_headers ? extra_headers : "", body);
     fc_sb_puts(&sb, "\n");
     fc_writer_send(c, fc_buf_from(sb.data, sb.len));
@@ -38,6 +42,15 @@ static int find_stream(const fc_hub *hub, fc_http_slice name) {
             memcmp(hub->streams[i].name, name.p, name.len) == 0)
             return i;
     return -1;
+}
+
+/* Turns the request away for a reason counted in /metrics; one debug line
+ * names the address (never the token). */
+static void refuse(fc_conn *c, enum fc_hub_refusal r, int status, const char *status_text,
+                   const char *extra_headers, const char *why) {
+    atomic_fetch_add_explicit(&c->lp->hub->refused[r], 1, memory_order_relaxed);
+    fc_debug("refused %s: %d %s", c->peer_text[0] ? c->peer_text : "a client", status, why);
+    reply(c, status, status_text, extra_headers, why);
 }
 
 /* Takes one of the hub's max_clients places for c; 0 if none is left. */
@@ -84,22 +97,98 @@ static const char *session_opts(const fc_http_request *req, fc_session_opts *o, 
     return NULL;
 }
 
+/* 404 for a stream that does not exist, saying which streams there are
+ * (a typo in a name is the usual cause), of those the claims allow. The
+ * name asked for is echoed cut and with only printable ASCII. */
+static void unknown_stream(fc_conn *c, fc_http_slice name, const fc_jwt_claims *claims) {
+    const fc_hub *hub = c->lp->hub;
+    fc_strbuf why;
+    fc_sb_init(&why, 128);
+    fc_sb_puts(&why, "unknown stream '");
+    for (size_t i = 0; i < name.len && i < 64; i++)
+        fc_sb_printf(&why, "%c", name.p[i] > 0x20 && name.p[i] < 0x7f ? name.p[i] : '?');
+    int n = 0;
+    for (int i = 0; i < hub->nstreams; i++) {
+        const char *s = hub->streams[i].name;
+        if (!fc_jwt_allows(claims, s, strlen(s))) continue;
+        fc_sb_printf(&why, "%s/ws/%s", n++ ? ", " : "'; the streams are: ", s);
+    }
+    if (!n) fc_sb_puts(&why, "'; there are no streams");
+    reply(c, 404, "Not Found", NULL, why.data);
+    fc_sb_free(&why);
+}
+
+/* The origin, token and per-address checks before an upgrade; the stream
+ * may be unknown (-1). Returns 1 if the upgrade may go on, else answers. On
+ * success c->token_exp_ms is set when the token expires. */
+static int admit(fc_conn *c, const fc_http_request *req, int stream, fc_http_slice name) {
+    fc_hub *hub = c->lp->hub;
+    const fc_hub_config *cfg = &hub->cfg;
+    /* A browser says where the page that opens the socket comes from; a
+     * page elsewhere must not ride on the user's network position or
+     * cookies (cross-site WebSocket hijacking). */
+    const fc_http_header *origin = fc_http_find(req, "Origin");
+    if (!origin && cfg->require_origin) {
+        refuse(c, FC_HUB_REFUSED_ORIGIN, 403, "Forbidden", NULL,
+               "an Origin header is required (--require-origin)");
+        return 0;
+    }
+    if (origin && cfg->nallowed_origins &&
+        !fc_auth_origin_allowed(cfg->allowed_origins, cfg->nallowed_origins, origin->value)) {
+        refuse(c, FC_HUB_REFUSED_ORIGIN, 403, "Forbidden", NULL,
+               "this origin is not allowed (--allowed-origin)");
+        return 0;
+    }
+    fc_jwt_claims claims;
+    fc_jwt_claims_all(&claims);
+    if (hub->jwt) {
+        int64_t now_ms = fc_now_us() / 1000;
+        enum fc_jwt_status st = fc_auth_check(hub->jwt, cfg->auth_leeway_s, req, now_ms, &claims);
+        if (st) {
+            refuse(c, FC_HUB_REFUSED_UNAUTHORIZED, 401, "Unauthorized",
+                   "WWW-Authenticate: Bearer\r\n", fc_jwt_strerror(st));
+            return 0;
+        }
+        if (stream >= 0 && !fc_jwt_allows(&claims, name.p, name.len)) {
+            fc_jwt_claims_free(&claims);
+            refuse(c, FC_HUB_REFUSED_FORBIDDEN, 403, "Forbidden", NULL,
+                   "the token does not allow this stream (its streams claim)");
+            return 0;
+        }
+        /* Closed on the loop's tick once exp + leeway has passed (session.c). */
+        if (claims.has_exp) c->token_exp_ms = claims.exp_ms + (int64_t)cfg->auth_leeway_s * 1000;
+    }
+    if (stream < 0) {
+        unknown_stream(c, name, &claims);
+        fc_jwt_claims_free(&claims);
+        return 0;
+    }
+    fc_jwt_claims_free(&claims);
+    if (hub->peers) {
+        int rc = fc_peers_join(hub->peers, &c->peer, (int64_t)uv_now(&c->lp->uv));
+        if (rc < 0) {
+            char why[96];
+            snprintf(why, sizeof why,
+                     "too many clients from this address (at most %d: "
+                     "--max-clients-per-ip)",
+                     cfg->max_clients_per_ip);
+            refuse(c, FC_HUB_REFUSED_IP_CLIENTS, 429, "Too Many Requests", "Retry-After: 1\r\n",
+                   why);
+            return 0;
+        }
+        c->peer_counted = rc == 1;
+    }
+    return 1;
+}
+
 static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) {
     int stream = find_stream(c->lp->hub, name);
-    if (stream < 0) {
-        /* Say which streams there are: a typo in a name is the usual cause.
-         * The name asked for is echoed cut and with only printable ASCII. */
-        const fc_hub *hub = c->lp->hub;
-        fc_strbuf why;
-        fc_sb_init(&why, 128);
-        fc_sb_puts(&why, "unknown stream '");
-        for (size_t i = 0; i < name.len && i < 64; i++)
-            fc_sb_printf(&why, "%c", name.p[i] > 0x20 && name.p[i] < 0x7f ? name.p[i] : '?');
-        fc_sb_puts(&why, hub->nstreams ? "'; the streams are: " : "'; there are no streams");
-        for (int i = 0; i < hub->nstreams; i++)
-            fc_sb_printf(&why, "%s/ws/%s", i ? ", " : "", hub->streams[i].name);
-        reply(c, 404, "Not Found", NULL, why.data);
-        fc_sb_free(&why);
+    fc_jwt_claims all;
+    fc_jwt_claims_all(&all);
+    /* Without authentication anyone may learn the names from the 404;
+     * with it, only a client with a token, and only the names it may read. */
+    if (stream < 0 && !c->lp->hub->jwt) {
+        unknown_stream(c, name, &all);
         return;
     }
     fc_ws_upgrade up;
@@ -123,14 +212,13 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
         reply(c, 400, "Bad Request", NULL, bad);
         return;
     }
+    if (!admit(c, req, stream, name)) return;
     if (!take_place(c)) { /* before the upgrade, so the client can tell and retry */
-        fc_hub *hub = c->lp->hub;
-        atomic_fetch_add_explicit(&hub->refused[FC_HUB_REFUSED_MAX_CLIENTS], 1,
-                                  memory_order_relaxed);
         char why[96];
         snprintf(why, sizeof why, "too many clients (at most %d: --max-clients)",
-                 hub->cfg.max_clients);
-        reply(c, 503, "Service Unavailable", "Retry-After: 1\r\n", why);
+                 c->lp->hub->cfg.max_clients);
+        refuse(c, FC_HUB_REFUSED_MAX_CLIENTS, 503, "Service Unavailable", "Retry-After: 1\r\n",
+               why);
         return;
     }
     char ext[96] = "";
@@ -176,6 +264,16 @@ static void start_body(fc_conn *c, const fc_http_request *req);
 static void route(fc_conn *c, const fc_http_request *req) {
     static const char ws_prefix[] = "/ws/";
     const size_t plen = sizeof ws_prefix - 1;
+    if (c->rate_wait_s) { /* its address opened connections faster than allowed */
+        char why[112], retry[32];
+        snprintf(why, sizeof why,
+                 "too many connections from this address (at most %d a second: "
+                 "--max-connect-rate-per-ip)",
+                 c->lp->hub->cfg.max_connect_rate_per_ip);
+        snprintf(retry, sizeof retry, "Retry-After: %d\r\n", c->rate_wait_s);
+        refuse(c, FC_HUB_REFUSED_IP_RATE, 429, "Too Many Requests", retry, why);
+        return;
+    }
     if (req->path.len > plen && memcmp(req->path.p, ws_prefix, plen) == 0) {
         upgrade(c, req, (fc_http_slice){req->path.p + plen, req->path.len - plen});
         return;

@@ -7,6 +7,7 @@
 
 #include "hub/conn.h"
 #include "hub/writer.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 
@@ -253,6 +254,13 @@ void fc_session_tick(fc_conn *c, int64_t now) {
     if (c->state != FC_CONN_WS || c->close_sent) return;
     const fc_hub_config *cfg = &c->lp->hub->cfg;
     fc_lstream *ls = &c->lp->streams[c->stream];
+    if (c->token_exp_ms && fc_now_us() / 1000 >= c->token_exp_ms) {
+        /* exp is wall-clock time, so it is compared with the wall clock;
+         * noticed on this tick: up to one tick period after exp + leeway. */
+        fc_hub_count_close(ls, FC_HUB_CLOSE_TOKEN_EXPIRED);
+        fc_session_fail(c, FC_WS_TOKEN_EXPIRED, "token expired");
+        return;
+    }
     if (fc_writer_idle(c)) {
         c->progress_ms = now;
     } else if (now - c->progress_ms >= cfg->write_timeout_ms) {

@@ -41,8 +41,9 @@ void fc_session_input(fc_conn *c, uint8_t *data, size_t len);
  * gets results from the history instead, in order). */
 void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy);
 
-/* Keepalive, once per loop tick: ping a silent client, fail one that does
- * not answer. now is the loop's time in ms. */
+/* Once per loop tick: close a client whose token has expired (close code
+ * 4401), close one whose queue makes no progress, ping a silent client,
+ * fail one that does not answer. now is the loop's time in ms. */
 void fc_session_tick(fc_conn *c, int64_t now);
 
 /* Fails the connection: a close frame with code and reason, then the TCP

@@ -35,6 +35,10 @@ enum fc_ws_close_code {
     FC_WS_POLICY = 1008,       /* e.g. a slow consumer */
     FC_WS_TOO_BIG = 1009,
     FC_WS_INTERNAL = 1011,
+    /* framecast's own, in the private range (4000-4999): the client's
+     * token expired; it may reconnect with a fresh one. 4401 echoes HTTP's
+     * 401, which the same client gets if it reconnects with the old one. */
+    FC_WS_TOKEN_EXPIRED = 4401,
 };
 
 #define FC_WS_MAX_HEADER  14   /* 2 + 8 length bytes + 4 mask bytes */

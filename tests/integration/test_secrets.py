@@ -1,8 +1,8 @@
 """No credential is ever shown: camera URLs with userinfo (a password with
 '@' in it), query and path parameters that carry secrets, and an exec model
 given a token on its command line. Checked in the unauthenticated
-/api/streams, in the status messages clients receive and in every log line
-(FFmpeg's own included, at --log-level debug). The cameras refuse the
+/api/streams and /metrics, in the status messages clients receive and in
+every log line (FFmpeg's own included, at --log-level debug). The cameras refuse the
 connection (port 1), so the URLs travel through the error paths."""
 
 import json
@@ -58,6 +58,9 @@ class SecretsTest(unittest.TestCase):
                     self.assertEqual(streams[name]["source"], shown + ",timeout=1")
                 self.assertIn("--token=***", streams["ok"]["predictor"])
                 self.assert_no_secret(api, "/api/streams")
+                status, body = fc.http_get(server.port, "/metrics")
+                self.assertEqual(status, 200)
+                self.assert_no_secret(body.decode(), "/metrics")
                 for name, sub in subs.items():
                     errors = [s["error"] for s in sub.statuses() if s.get("error")]
                     self.assertIn(SHOWN[name].split("?")[0], errors[0])  # the URL is named...
