@@ -30,10 +30,13 @@
  * bench does two memmem look-ups ("seq", "publish_us") and one histogram
  * increment: no allocation.
  *
- * --deflate offers permessage-deflate (RFC 7692) and requires it: the
- * server compresses each message once, without context, so one inflater
- * serves every connection (reset per message); compressed messages are
- * inflated before they are scanned. "wire bytes" are what the sockets
+ * --deflate offers permessage-deflate (RFC 7692) as browsers do
+ * ("permessage-deflate; client_max_window_bits") and requires it; compressed
+ * messages are inflated before they are scanned. A server that answers
+ * server_no_context_takeover (framecast) compresses each message on its
+ * own, so one inflater serves every connection (reset per message); one
+ * that keeps its context (python-websockets' default) gets an inflater
+ * per connection. "wire bytes" are what the sockets
  * read (after TLS: the ciphertext), against the messages' own bytes.
  *
  * wss:// URLs speak TLS on memory BIOs, as the server does, without
@@ -181,6 +184,9 @@ struct conn {
     SSL *ssl;
     BIO *rbio, *wbio;
     int tls_up; /* the TLS handshake is done */
+    /* --deflate against a server that keeps its compression context: this
+     * connection's own inflater (NULL: the bench's shared one) */
+    z_stream *z;
 };
 
 struct bench {
@@ -516,7 +522,7 @@ static void send_upgrade(struct conn *c) {
     char request[2048];
     int n = fc_ws_client_request_ext(
         request, sizeof request, &b->url,
-        b->o.deflate ? "permessage-deflate; client_no_context_takeover" : NULL, c->key);
+        b->o.deflate ? "permessage-deflate; client_max_window_bits" : NULL, c->key);
     if (n < 0) {
         conn_failed(c, "cannot build the upgrade request", NULL);
         return;
@@ -671,11 +677,12 @@ static int inflate_message(struct conn *c, const uint8_t **m, size_t *n) {
     static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
     struct bench *b = c->b;
     if (b->phase == P_MEASURE && !c->stalled) b->compressed++;
-    inflateReset(&b->z);
+    z_stream *z = c->z ? c->z : &b->z; /* a connection's own keeps its context */
+    if (!c->z) inflateReset(z);
     size_t out = 0;
     for (int part = 0; part < 2; part++) {
-        b->z.next_in = (Bytef *)(part ? tail : *m);
-        b->z.avail_in = (uInt)(part ? sizeof tail : *n);
+        z->next_in = (Bytef *)(part ? tail : *m);
+        z->avail_in = (uInt)(part ? sizeof tail : *n);
         for (;;) {
             if (out == b->icap) {
                 size_t cap = b->icap ? b->icap * 2 : 65536;
@@ -684,12 +691,12 @@ static int inflate_message(struct conn *c, const uint8_t **m, size_t *n) {
                 b->ibuf = p;
                 b->icap = cap;
             }
-            b->z.next_out = b->ibuf + out;
-            b->z.avail_out = (uInt)(b->icap - out);
-            int rc = inflate(&b->z, Z_SYNC_FLUSH);
-            out = b->icap - b->z.avail_out;
+            z->next_out = b->ibuf + out;
+            z->avail_out = (uInt)(b->icap - out);
+            int rc = inflate(z, Z_SYNC_FLUSH);
+            out = b->icap - z->avail_out;
             if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) break;
-            if (b->z.avail_in == 0 && b->z.avail_out) goto next;
+            if (z->avail_in == 0 && z->avail_out) goto next;
             if (rc == Z_STREAM_END) goto next;
         }
         b->protocol_errors++;
@@ -789,6 +796,15 @@ static void conn_handshake_input(struct conn *c, const uint8_t *data, size_t len
     if (b->o.deflate && !fc_ws_client_accepted(c->head, head_end, "permessage-deflate")) {
         conn_failed(c, "handshake", "the server did not accept permessage-deflate (--deflate)");
         return;
+    }
+    if (b->o.deflate && !strcasestr(c->head, "server_no_context_takeover")) {
+        c->z = calloc(1, sizeof *c->z);
+        if (!c->z || inflateInit2(c->z, -15) != Z_OK) {
+            free(c->z);
+            c->z = NULL;
+            conn_failed(c, "handshake", "cannot set up zlib");
+            return;
+        }
     }
     free(c->head);
     c->head = NULL;
@@ -1347,6 +1363,11 @@ int main(int argc, char **argv) {
     int exit_code = b->exit_code;
     SSL_CTX_free(b->tls);
     if (b->z_on) inflateEnd(&b->z);
+    for (long i = 0; i < o.clients; i++) {
+        if (!b->conns[i].z) continue;
+        inflateEnd(b->conns[i].z);
+        free(b->conns[i].z);
+    }
     free(b->ibuf);
     free(b->conns);
     free(b);
