@@ -53,6 +53,7 @@ struct fc_pipeline {
     uint64_t next_ticket;            /* ticket of the next result to publish */
     atomic_uint_fast64_t seq;        /* written under seq_mu, read by the API without it */
     atomic_uint_fast64_t stale;      /* mode=latest: results older than one published */
+    atomic_uint_fast64_t lost;       /* results not published: out of memory */
     atomic_uint_fast64_t previews;   /* JPEG previews published */
     atomic_uint_fast64_t reconnects; /* status changes to reconnecting */
     fc_histogram infer, latency;     /* predictor time per frame; capture to publish */
@@ -126,7 +127,9 @@ static void on_result(void *ud, const fc_result *r) {
         return;
     }
     p->next_ticket = f->ticket + 1;
-    uint64_t seq = atomic_fetch_add_explicit(&p->seq, 1, memory_order_relaxed) + 1;
+    /* The seq is taken only once the message exists: out of memory, a
+     * result is lost (counted as failed), never a number. */
+    uint64_t seq = atomic_load_explicit(&p->seq, memory_order_relaxed) + 1;
     int64_t now = fc_now_us();
     fc_hist_observe(&p->infer, r->infer_us);
     fc_hist_observe(&p->latency, now - f->capture_us);
@@ -144,14 +147,22 @@ static void on_result(void *ud, const fc_result *r) {
     fc_buf *msg = fc_ws_frame_sb(FC_WS_TEXT, &p->sb);
     compress_once(p, msg);
     if (msg) {
+        atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
         msg->seq = seq; /* before it is shared: the hub keeps results by seq */
         fc_hub_publish_nowait(p->hub, p->stream_id, msg);
         fc_buf_unref(msg);
+    } else {
+        atomic_fetch_add_explicit(&p->lost, 1, memory_order_relaxed);
+        fc_log_stream(FC_LOG_WARN, p->name, "stream '%s': out of memory: a result is lost",
+                      p->name);
     }
     if (f->preview) pthread_mutex_lock(&p->preview_mu); /* lock order: seq_mu, preview_mu */
     if (p->cfg.mode == FC_SLOT_EVERY) pthread_cond_broadcast(&p->turn);
     pthread_mutex_unlock(&p->seq_mu);
-    if (f->preview) publish_preview(p, f, seq);
+    if (f->preview && msg)
+        publish_preview(p, f, seq);
+    else if (f->preview)
+        pthread_mutex_unlock(&p->preview_mu);
 }
 
 /* The predictor's part of a status message. */
@@ -195,7 +206,10 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
         p->info.fps = p->source->fps;
     }
     pthread_mutex_unlock(&p->info_mu);
-    fc_buf *msg = fc_ws_frame(FC_WS_TEXT, sb->data, sb->len);
+    fc_buf *msg = fc_sb_failed(sb) ? NULL : fc_ws_frame(FC_WS_TEXT, sb->data, sb->len);
+    if (!msg)
+        fc_log_stream(FC_LOG_WARN, p->name, "stream '%s': out of memory: a status is lost",
+                      p->name);
     if (msg) {
         fc_hub_publish_sticky(p->hub, p->stream_id, msg);
         fc_buf_unref(msg);
@@ -364,16 +378,21 @@ int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const cha
     }
     if (!rc) atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
     pthread_mutex_unlock(&p->seq_mu);
-    *why = rc == FC_EFULL ? "the stream's clients are behind: try again shortly" : "stopped";
+    *why = rc == FC_EFULL  ? "the stream's clients are behind: try again shortly"
+           : rc == -ENOMEM ? "out of memory"
+                           : "stopped";
     return rc ? rc : (int64_t)seq;
 }
 
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen) {
     fc_pipeline *p = calloc(1, sizeof *p);
-    if (!p) return -1;
+    if (!p || !(p->name = strdup(cfg->name))) {
+        free(p);
+        snprintf(err, errlen, "--stream %s: out of memory", cfg->name);
+        return -ENOMEM;
+    }
     p->cfg = *cfg;
-    p->name = strdup(cfg->name);
     new_epoch(p->epoch);
     p->hub = hub;
     pthread_mutex_init(&p->seq_mu, NULL);
@@ -391,10 +410,10 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     p->watch.fn = on_predictor;
     p->watch.ud = p;
     char *redacted = fc_redact_url(cfg->source);
-    snprintf(p->info.source, sizeof p->info.source, "%s", redacted);
+    snprintf(p->info.source, sizeof p->info.source, "%s", redacted ? redacted : "(hidden)");
     free(redacted);
     redacted = fc_redact_text(cfg->predictor); /* exec:cmd=model --token=... */
-    snprintf(p->info.predictor, sizeof p->info.predictor, "%s", redacted);
+    snprintf(p->info.predictor, sizeof p->info.predictor, "%s", redacted ? redacted : "(hidden)");
     free(redacted);
     snprintf(p->info.state, sizeof p->info.state, "connecting");
     p->info.preview = cfg->preview.fps > 0;
@@ -480,6 +499,7 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
      * and this runs on an I/O thread that must keep draining it. */
     out->results = atomic_load_explicit(&p->seq, memory_order_relaxed);
     out->stale = atomic_load_explicit(&p->stale, memory_order_relaxed);
+    out->lost = atomic_load_explicit(&p->lost, memory_order_relaxed);
     out->previews = atomic_load_explicit(&p->previews, memory_order_relaxed);
     out->predictor_errors = atomic_load_explicit(&p->watch.errors, memory_order_relaxed);
     out->predictor_restarts = atomic_load_explicit(&p->watch.restarts, memory_order_relaxed);

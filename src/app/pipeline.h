@@ -70,6 +70,7 @@ typedef struct fc_stream_info {
     int preview;
     uint64_t results;
     uint64_t stale;              /* mode=latest: results dropped as older than one published */
+    uint64_t lost;               /* results not published: memory ran out */
     uint64_t previews;           /* JPEG previews published */
     char predictor_state[16];    /* ok, failing, restarting, failed */
     char predictor_error[256];   /* why, when not ok: the last error */

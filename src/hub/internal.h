@@ -147,6 +147,7 @@ typedef struct fc_loop {
     unsigned sampling; /* counts written data messages, to sample one in 16 */
     fc_conn **dirty;
     size_t ndirty, dirty_cap;
+    int dirty_lost; /* a connection is marked dirty but not on the list (no memory) */
     fc_lstream streams[FC_HUB_MAX_STREAMS];
     atomic_uint_fast64_t accepted, flushes;
     atomic_int_fast64_t ticked_us; /* monotonic time of the last tick: the loop is alive */

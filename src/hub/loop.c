@@ -15,15 +15,43 @@
 #include "util/fault.h"
 #include "util/log.h"
 
-/* Appends under the inbox lock; the caller wakes the loop. */
+/* The inbox's first size (both of its arrays are allocated at start-up),
+ * and the slots only control items may take: messages and connections
+ * leave them free, so a stop request always fits even when memory has run
+ * out. At most a few control items are ever waiting. */
+#define INBOX_FIRST           64
+#define INBOX_CONTROL_RESERVE 8
+
+/* Room for one more item of this kind: 0, or -1 (out of memory). Under the
+ * inbox lock. */
+static int room_for(fc_inbox *ib, enum fc_item_kind kind) {
+    int data = kind == FC_IT_MSG || kind == FC_IT_STICKY || kind == FC_IT_CONN;
+    size_t need = ib->n + 1 + (data ? INBOX_CONTROL_RESERVE : 0);
+    if (need <= ib->cap) return 0;
+    size_t cap = ib->cap * 2;
+    while (cap < need) cap *= 2;
+    fc_item *items = realloc(ib->items, cap * sizeof *items);
+    if (!items) return -1;
+    ib->items = items;
+    ib->cap = cap;
+    return 0;
+}
+
+/* Appends under the inbox lock, after room_for; the caller wakes the loop. */
 static void append(fc_inbox *ib, fc_item it) {
     if (it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY) ib->waiting[it.stream]++;
-    if (ib->n == ib->cap) {
-        ib->cap = ib->cap ? ib->cap * 2 : 64;
-        ib->items = realloc(ib->items, ib->cap * sizeof *ib->items);
-        if (!ib->items) abort();
-    }
     ib->items[ib->n++] = it;
+}
+
+/* What an item that found no room leaves behind. */
+static void refused(fc_item it) {
+    if (it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY) {
+        fc_warn("out of memory: a message is lost for the clients of one I/O loop");
+        fc_buf_unref(it.buf);
+    } else if (it.kind == FC_IT_CONN) {
+        fc_warn("out of memory: a connection is closed before it is served");
+        close(it.fd);
+    }
 }
 
 static int stopping(const fc_loop *lp) {
@@ -37,6 +65,11 @@ void fc_loop_push(fc_loop *lp, fc_item it) {
     if (msg && stopping(lp)) { /* the loop is gone or going */
         pthread_mutex_unlock(&ib->mu);
         fc_buf_unref(it.buf);
+        return;
+    }
+    if (room_for(ib, it.kind)) {
+        pthread_mutex_unlock(&ib->mu);
+        refused(it);
         return;
     }
     append(ib, it);
@@ -56,7 +89,8 @@ int fc_loop_try_push_all(fc_loop *loops, int n, fc_item it) {
     for (int i = 0; i < n; i++) pthread_mutex_lock(&loops[i].inbox.mu); /* always in this order */
     int room = !stopping(&loops[0]);
     for (int i = 0; i < n && room; i++)
-        room = loops[i].inbox.waiting[it.stream] < FC_LOOP_INBOX_MSGS;
+        room = loops[i].inbox.waiting[it.stream] < FC_LOOP_INBOX_MSGS &&
+               room_for(&loops[i].inbox, it.kind) == 0; /* out of memory: "full" too */
     if (room) {
         fc_buf_ref_n(it.buf, n);
         for (int i = 0; i < n; i++) append(&loops[i].inbox, it);
@@ -329,7 +363,10 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     pthread_mutex_init(&lp->inbox.mu, NULL);
     pthread_cond_init(&lp->inbox.space, NULL);
     lp->rbuf = malloc(FC_HUB_READ_BUF);
-    if (!lp->rbuf) return UV_ENOMEM;
+    lp->inbox.items = malloc(INBOX_FIRST * sizeof *lp->inbox.items);
+    lp->scratch = malloc(INBOX_FIRST * sizeof *lp->scratch);
+    if (!lp->rbuf || !lp->inbox.items || !lp->scratch) return UV_ENOMEM;
+    lp->inbox.cap = lp->scratch_cap = INBOX_FIRST;
     if (hub->tls && !(lp->plain = malloc(FC_HUB_PLAIN_BUF))) return UV_ENOMEM;
     int rc = fc_fault("loop_init") ? UV_ENOMEM : uv_loop_init(&lp->uv);
     if (rc) return rc;

@@ -31,7 +31,8 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index);
 /* Starts the loop's thread. */
 int fc_loop_start(fc_loop *lp);
 /* Hands an item to the loop (takes its buffer reference); never waits. A
- * message is released instead once the hub stops. */
+ * message is released instead once the hub stops; out of memory, a message
+ * is released and a connection closed (control items always fit). */
 void fc_loop_push(fc_loop *lp, fc_item it);
 /* Waits while the inbox holds FC_LOOP_INBOX_MSGS messages of stream (or
  * until the hub stops). */

@@ -23,7 +23,7 @@ static void reply(fc_conn *c, int status, const char *status_text, const char *e
                  "X-Content-Type-Options: nosniff\r\nConnection: close\r\n%s\r\n%s",
                  status, status_text, strlen(body) + 1, extra_headers ? extra_headers : "", body);
     fc_sb_puts(&sb, "\n");
-    fc_writer_send(c, fc_buf_from(sb.data, sb.len));
+    fc_writer_send(c, fc_sb_failed(&sb) ? NULL : fc_buf_from(sb.data, sb.len));
     fc_sb_free(&sb);
     c->close_after_flush = 1;
     if (!c->linger) uv_read_stop((uv_stream_t *)&c->tcp);
@@ -114,7 +114,7 @@ static void unknown_stream(fc_conn *c, fc_http_slice name, const fc_jwt_claims *
         fc_sb_printf(&why, "%s/ws/%s", n++ ? ", " : "'; the streams are: ", s);
     }
     if (!n) fc_sb_puts(&why, "'; there are no streams");
-    reply(c, 404, "Not Found", NULL, why.data);
+    reply(c, 404, "Not Found", NULL, fc_sb_str(&why, "unknown stream"));
     fc_sb_free(&why);
 }
 
@@ -247,11 +247,15 @@ static int handle_http(fc_conn *c, const fc_http_request *req, const uint8_t *bo
         fc_sb_free(&resp);
         return -1;
     }
-    if (fc_http_slice_ieq(req->method, "HEAD")) { /* the head, not the body */
-        char *end = strstr(resp.data, "\r\n\r\n");
-        if (end) resp.len = (size_t)(end + 4 - resp.data);
+    if (fc_sb_failed(&resp)) {
+        fc_writer_send(c, NULL);
+    } else {
+        if (fc_http_slice_ieq(req->method, "HEAD")) { /* the head, not the body */
+            char *end = strstr(resp.data, "\r\n\r\n");
+            if (end) resp.len = (size_t)(end + 4 - resp.data);
+        }
+        fc_writer_send(c, fc_buf_from(resp.data, resp.len));
     }
-    fc_writer_send(c, fc_buf_from(resp.data, resp.len));
     fc_sb_free(&resp);
     c->close_after_flush = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);

@@ -127,7 +127,7 @@ static void send_reset(fc_conn *c, enum fc_hub_reset_reason why) {
     fc_sb_printf(&sb, ",\"epoch\":\"%s\",\"reason\":\"%s\",\"oldest_seq\":%llu}", hs->epoch,
                  fc_hub_reset_reason_name(why),
                  (unsigned long long)(oldest ? oldest : ls->last_seq + 1));
-    fc_writer_send(c, fc_ws_frame(FC_WS_TEXT, sb.data, sb.len));
+    fc_writer_send(c, fc_sb_failed(&sb) ? NULL : fc_ws_frame(FC_WS_TEXT, sb.data, sb.len));
     fc_sb_free(&sb);
     atomic_fetch_add_explicit(&ls->resets[why], 1, memory_order_relaxed);
 }

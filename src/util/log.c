@@ -139,6 +139,9 @@ void fc_logx(enum fc_log_level level, const fc_log_ctx *ctx, const char *fmt, ..
             fc_sb_puts(&sb, "\n");
         }
     }
-    fwrite(sb.data, 1, sb.len, stderr);
+    if (fc_sb_failed(&sb)) /* out of memory: the message still goes out, plainly */
+        fprintf(stderr, "framecast: %s: %s\n", tags[level], msg);
+    else
+        fwrite(sb.data, 1, sb.len, stderr);
     fc_sb_free(&sb);
 }
