@@ -414,6 +414,14 @@ def main():
                        f"{first['rss_kib'] / 1024:.1f} -> {mid['rss_kib'] / 1024:.1f} -> "
                        f"{last['rss_kib'] / 1024:.1f} MiB ({growth * 100:+.1f} %)"))
     checks.append(("server exits 0 on SIGTERM", code == 0, f"exit {code}"))
+    # What the server said was wrong, line kinds with their counts (numbers
+    # left out, so repeats of one kind count together).
+    kinds = {}
+    for ln in log:
+        if ": warning: " in ln or ": error: " in ln:
+            k = re.sub(r"\d+", "N", ln.strip())
+            kinds[k] = kinds.get(k, 0) + 1
+    report["server_warnings"] = kinds
     sanitizer = [ln for ln in log if "Sanitizer" in ln or "runtime error" in ln]
     checks.append(("no sanitizer report", not sanitizer, "".join(sanitizer[:3])))
     report["metrics_closed"] = re.findall(r"framecast_clients_closed_total\{[^}]*\} \d+", metrics)
@@ -428,6 +436,8 @@ def main():
         print(f"{cur['t']:6.0f} {cur['rss_kib'] / 1024:8.1f} {cur['fds']:6d} {cpu:6.0f}")
     for c, ok, d in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {c}: {d}")
+    for k, n in sorted(kinds.items(), key=lambda x: -x[1])[:10]:
+        print(f"server said {n}x: {k}")
     if a.json:
         print(json.dumps(report))
     sys.exit(0 if all(ok for _, ok, _ in checks) else 1)
