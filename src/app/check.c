@@ -8,6 +8,16 @@
 #include "predict/registry.h"
 #include "source/source.h"
 
+/* A stream's problem: the predictor's and source's own messages name the
+ * command-line option ("--predictor motion: ..."); the stream may come
+ * from a file, where the key has no dashes. */
+static void stream_problem(fc_config *cfg, const fc_stream_config *s, const char *err,
+                           const char *fallback) {
+    if (!err[0]) err = fallback;
+    if (strncmp(err, "--", 2) == 0) err += 2;
+    fc_config_problem(cfg, "stream '%s': %s", s->name, err);
+}
+
 static void check_stream(fc_config *cfg, const fc_stream_config *s) {
     char err[512] = "";
     if (strcmp(s->source, "push") == 0) return; /* no source, no predictor */
@@ -15,10 +25,9 @@ static void check_stream(fc_config *cfg, const fc_stream_config *s) {
     const char *opts = NULL;
     void *plugin = NULL, *instance = NULL;
     if (fc_predictor_lookup(s->predictor, &api, &opts, &plugin, err, sizeof err)) {
-        fc_config_problem(cfg, "stream '%s': %s", s->name, err);
+        stream_problem(cfg, s, err, "the predictor cannot be found");
     } else if (api->create(opts, &instance, err, sizeof err)) {
-        fc_config_problem(cfg, "stream '%s': %s", s->name,
-                          err[0] ? err : "the predictor cannot be created");
+        stream_problem(cfg, s, err, "the predictor cannot be created");
     } else {
         api->destroy(instance);
     }
@@ -26,7 +35,7 @@ static void check_stream(fc_config *cfg, const fc_stream_config *s) {
     fc_source *src = NULL;
     err[0] = 0;
     if (fc_source_open(&src, s->source, err, sizeof err))
-        fc_config_problem(cfg, "stream '%s': %s", s->name, err);
+        stream_problem(cfg, s, err, "the source cannot be opened");
     fc_source_close(src);
 }
 

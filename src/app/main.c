@@ -161,7 +161,8 @@ int main(int argc, char **argv) {
         fc_config_free(&cfg);
         return code;
     }
-    if (rc < 0) { /* every problem, not only the first */
+    if (rc < 0) { /* every problem, not only the first: those of the streams too */
+        fc_check_config(&cfg, NULL);
         for (int i = 0; i < cfg.nproblems; i++) fprintf(stderr, "framecast: %s\n", cfg.problems[i]);
         fc_config_free(&cfg);
         return EXIT_USAGE;

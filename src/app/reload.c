@@ -16,9 +16,10 @@ static void log_restart_needed(void *ud, const char *name, enum fc_config_when w
                                const char *was, const char *now) {
     (void)ud;
     if (when == FC_CONFIG_RESTART)
-        fc_warn("SIGHUP: %s changed ('%s', running with '%s'): it takes effect when framecast "
-                "restarts",
-                name, now, was);
+        fc_log_each(FC_LOG_WARN,
+                    "SIGHUP: %s changed ('%s', running with '%s'): it takes effect when "
+                    "framecast restarts",
+                    name, now, was);
 }
 
 static void log_applied(void *ud, const char *name, enum fc_config_when when, const char *was,
@@ -59,7 +60,7 @@ static void apply_streams(fc_running *r, fc_config *next) {
                     was ? "restarted with its new definition" : "added",
                     strcmp(s->source, "push") == 0 ? "none: push" : s->predictor);
         } else {
-            fc_error("SIGHUP: stream '%s' is not served: %s", s->name, err);
+            fc_log_each(FC_LOG_ERROR, "SIGHUP: %s (the stream is not served)", err);
             forget_stream(next, i--);
         }
     }
@@ -70,11 +71,13 @@ int fc_reload(fc_running *r) {
     if (!next) return -1;
     char err[512];
     int rc = fc_config_parse(next, r->argc, r->argv, err, sizeof err);
-    if (rc == FC_CONFIG_OK) fc_check_config(next, r->current);
+    if (rc != FC_CONFIG_EXIT) fc_check_config(next, r->current); /* every problem, not some */
     if (rc != FC_CONFIG_OK || next->nproblems) {
-        for (int i = 0; i < next->nproblems; i++) fc_error("SIGHUP: %s", next->problems[i]);
-        fc_error("SIGHUP: %d problem%s in the configuration: nothing was changed", next->nproblems,
-                 next->nproblems == 1 ? "" : "s");
+        for (int i = 0; i < next->nproblems; i++)
+            fc_log_each(FC_LOG_ERROR, "SIGHUP: %s", next->problems[i]);
+        /* Each SIGHUP is answered, however close together they come. */
+        fc_log_each(FC_LOG_ERROR, "SIGHUP: %d problem%s in the configuration: nothing was changed",
+                    next->nproblems, next->nproblems == 1 ? "" : "s");
         fc_config_free(next);
         free(next);
         return FC_EINVAL_OPT;

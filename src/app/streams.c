@@ -46,6 +46,11 @@ int fc_streams_add(fc_streams *s, const fc_stream_config *cfg, char *err, size_t
             fc_pipeline_destroy(p);
         }
         free(next);
+        if (strncmp(err, "stream '", 8) != 0) { /* say which stream */
+            char why[512];
+            snprintf(why, sizeof why, "%s", err[0] ? err : fc_strerror(rc));
+            snprintf(err, errlen, "stream '%s': %s", cfg->name, why);
+        }
         return rc;
     }
     *next = *cur;
