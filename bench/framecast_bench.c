@@ -6,7 +6,7 @@
  *
  *   framecast-bench --url ws[s]://HOST:PORT/ws/STREAM --clients N [--stalled K]
  *                   [--connect-rate R] [--duration S] [--warmup S]
- *                   [--server-pid PID] [--json] [--connect-timeout S]
+ *                   [--server-pid PID] [--json] [--connect-timeout S] [--deflate]
  *
  * The run is a fixed sequence of phases, each ended by a timer, so every run
  * ends on its own:
@@ -29,6 +29,15 @@
  * which grows to the largest message seen and is reused. Per message the
  * bench does two memmem look-ups ("seq", "publish_us") and one histogram
  * increment: no allocation.
+ *
+ * --deflate offers permessage-deflate (RFC 7692) as browsers do
+ * ("permessage-deflate; client_max_window_bits") and requires it; compressed
+ * messages are inflated before they are scanned. A server that answers
+ * server_no_context_takeover (framecast) compresses each message on its
+ * own, so one inflater serves every connection (reset per message); one
+ * that keeps its context (python-websockets' default) gets an inflater
+ * per connection. "wire bytes" are what the sockets
+ * read (after TLS: the ciphertext), against the messages' own bytes.
  *
  * wss:// URLs speak TLS on memory BIOs, as the server does, without
  * checking the certificate (the bench measures the server, it does not
@@ -56,6 +65,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "hub/ws.h"
 #include "hub/wsclient.h"
@@ -141,6 +151,7 @@ struct opts {
     double duration_s, warmup_s, connect_timeout_s;
     long server_pid; /* 0: none */
     int json;
+    int deflate; /* offer permessage-deflate, and require it */
 };
 
 enum phase { P_CONNECT, P_WARMUP, P_MEASURE, P_DRAIN, P_CLOSE, P_DONE };
@@ -173,6 +184,9 @@ struct conn {
     SSL *ssl;
     BIO *rbio, *wbio;
     int tls_up; /* the TLS handshake is done */
+    /* --deflate against a server that keeps its compression context: this
+     * connection's own inflater (NULL: the bench's shared one) */
+    z_stream *z;
 };
 
 struct bench {
@@ -199,6 +213,9 @@ struct bench {
     struct rusage ru0, ru1;
     hist lat;
     uint64_t deliveries, unparsed, gaps, reorders, negative;
+    uint64_t wire_bytes;    /* read by the active clients' sockets */
+    uint64_t message_bytes; /* their messages, inflated */
+    uint64_t compressed;    /* messages that came compressed */
     /* closes the server started, whenever the bench learnt of them */
     long closed_by_server, closed_stalled, protocol_errors;
     long unanswered; /* connections that ended without answering our close */
@@ -215,6 +232,12 @@ struct bench {
     uint8_t rbuf[READ_BUF_SIZE];
     SSL_CTX *tls;                /* wss:// */
     uint8_t pbuf[READ_BUF_SIZE]; /* decrypted input */
+    /* --deflate: one inflater for every connection (the server's messages
+     * carry no context) and the buffer it inflates into */
+    z_stream z;
+    int z_on;
+    uint8_t *ibuf;
+    size_t icap;
 };
 
 static void conn_close(struct conn *c);
@@ -497,7 +520,9 @@ static void conn_read_stop(struct conn *c) {
 static void send_upgrade(struct conn *c) {
     struct bench *b = c->b;
     char request[2048];
-    int n = fc_ws_client_request(request, sizeof request, &b->url, c->key);
+    int n = fc_ws_client_request_ext(
+        request, sizeof request, &b->url,
+        b->o.deflate ? "permessage-deflate; client_max_window_bits" : NULL, c->key);
     if (n < 0) {
         conn_failed(c, "cannot build the upgrade request", NULL);
         return;
@@ -623,6 +648,7 @@ static void on_message(struct conn *c, const uint8_t *m, size_t n) {
     int counting = b->phase == P_MEASURE && !c->stalled;
     if (counting) {
         b->deliveries++;
+        b->message_bytes += n;
         c->window_msgs++;
         if (!ok) b->unparsed++;
     }
@@ -645,6 +671,46 @@ static void on_message(struct conn *c, const uint8_t *m, size_t n) {
     }
 }
 
+/* A compressed message, inflated into the bench's buffer: *m and *n then
+ * point there. Returns 0, or -1 after failing the connection (1007). */
+static int inflate_message(struct conn *c, const uint8_t **m, size_t *n) {
+    static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
+    struct bench *b = c->b;
+    if (b->phase == P_MEASURE && !c->stalled) b->compressed++;
+    z_stream *z = c->z ? c->z : &b->z; /* a connection's own keeps its context */
+    if (!c->z) inflateReset(z);
+    size_t out = 0;
+    for (int part = 0; part < 2; part++) {
+        z->next_in = (Bytef *)(part ? tail : *m);
+        z->avail_in = (uInt)(part ? sizeof tail : *n);
+        for (;;) {
+            if (out == b->icap) {
+                size_t cap = b->icap ? b->icap * 2 : 65536;
+                uint8_t *p = cap <= MAX_MESSAGE * 2 ? realloc(b->ibuf, cap) : NULL;
+                if (!p) break;
+                b->ibuf = p;
+                b->icap = cap;
+            }
+            z->next_out = b->ibuf + out;
+            z->avail_out = (uInt)(b->icap - out);
+            int rc = inflate(z, Z_SYNC_FLUSH);
+            out = b->icap - z->avail_out;
+            if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) break;
+            if (z->avail_in == 0 && z->avail_out) goto next;
+            if (rc == Z_STREAM_END) goto next;
+        }
+        b->protocol_errors++;
+        note_error(b->first_protocol_error, sizeof b->first_protocol_error,
+                   "1007 a compressed message does not inflate");
+        if (!c->close_sent) send_close(c, FC_WS_INVALID_DATA);
+        return -1;
+    next:;
+    }
+    *m = b->ibuf;
+    *n = out;
+    return 0;
+}
+
 static void ws_on_data(void *ud, int opcode, const uint8_t *data, size_t len, int fin) {
     struct conn *c = ud;
     (void)opcode;
@@ -659,10 +725,9 @@ static void ws_on_data(void *ud, int opcode, const uint8_t *data, size_t len, in
         }
     }
     if (!fin) return;
-    if (c->whole)
-        on_message(c, c->whole, c->whole_len);
-    else
-        on_message(c, c->msg, c->msg_len);
+    const uint8_t *m = c->whole ? c->whole : c->msg;
+    size_t n = c->whole ? c->whole_len : c->msg_len;
+    if (!c->parser.msg_compressed || !inflate_message(c, &m, &n)) on_message(c, m, n);
     c->whole = NULL;
     c->msg_len = 0;
 }
@@ -728,12 +793,26 @@ static void conn_handshake_input(struct conn *c, const uint8_t *data, size_t len
         conn_failed(c, "handshake", detail);
         return;
     }
+    if (b->o.deflate && !fc_ws_client_accepted(c->head, head_end, "permessage-deflate")) {
+        conn_failed(c, "handshake", "the server did not accept permessage-deflate (--deflate)");
+        return;
+    }
+    if (b->o.deflate && !strcasestr(c->head, "server_no_context_takeover")) {
+        c->z = calloc(1, sizeof *c->z);
+        if (!c->z || inflateInit2(c->z, -15) != Z_OK) {
+            free(c->z);
+            c->z = NULL;
+            conn_failed(c, "handshake", "cannot set up zlib");
+            return;
+        }
+    }
     free(c->head);
     c->head = NULL;
     c->state = C_OPEN;
     b->pending--;
     b->connected++;
     fc_ws_parser_init(&c->parser, 0, MAX_MESSAGE);
+    c->parser.rsv1_ok = b->o.deflate;
     size_t used = head_end - old; /* bytes of this read that were head */
     if (len > used) {
         b->rx_us = fc_now_us();
@@ -794,6 +873,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         conn_close(c);
         return;
     }
+    if (c->b->phase == P_MEASURE && !c->stalled && c->state == C_OPEN)
+        c->b->wire_bytes += (uint64_t)nread;
     if (c->ssl) {
         tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
         return;
@@ -909,6 +990,13 @@ static void report(struct bench *b) {
         if (have_fair)
             printf("fairness          min %llu  max %llu messages per client\n",
                    (unsigned long long)min_msgs, (unsigned long long)max_msgs);
+        if (b->deliveries)
+            printf("bytes             %.1f on the wire, %.1f of message per delivery (%.3fx); "
+                   "%llu compressed\n",
+                   (double)b->wire_bytes / (double)b->deliveries,
+                   (double)b->message_bytes / (double)b->deliveries,
+                   b->message_bytes ? (double)b->wire_bytes / (double)b->message_bytes : 0,
+                   (unsigned long long)b->compressed);
     }
     printf("closed by server  %ld (%ld stalled, %ld active)%s%s\n", b->closed_by_server,
            b->closed_stalled, b->closed_by_server - b->closed_stalled, codes.len ? "; codes: " : "",
@@ -961,7 +1049,15 @@ static void report(struct bench *b) {
         json_int(&sb, "p99_us", have_lat, p99);
         json_int(&sb, "p999_us", have_lat, p999);
         json_int(&sb, "max_us", have_lat, b->lat.max);
+        json_real(&sb, "wire_bytes_per_delivery", b->deliveries > 0,
+                  b->deliveries ? (double)b->wire_bytes / (double)b->deliveries : 0);
+        json_real(&sb, "message_bytes_per_delivery", b->deliveries > 0,
+                  b->deliveries ? (double)b->message_bytes / (double)b->deliveries : 0);
+        json_int(&sb, "compressed", 1, (long long)b->compressed);
         json_int(&sb, "gaps", 1, (long long)b->gaps);
+        json_int(&sb, "unparsed", 1, (long long)b->unparsed);
+        json_int(&sb, "protocol_errors", 1, b->protocol_errors);
+        json_int(&sb, "closed_stalled", 1, b->closed_stalled);
         json_int(&sb, "reorders", 1, (long long)b->reorders);
         json_int(&sb, "min_msgs", have_fair, (long long)min_msgs);
         json_int(&sb, "max_msgs", have_fair, (long long)max_msgs);
@@ -994,7 +1090,7 @@ static void report(struct bench *b) {
 static const char usage[] =
     "usage: framecast-bench --url ws://HOST:PORT/ws/STREAM --clients N [--stalled K]\n"
     "                       [--connect-rate R] [--duration S] [--warmup S]\n"
-    "                       [--server-pid PID] [--json] [--connect-timeout S]\n"
+    "                       [--server-pid PID] [--json] [--connect-timeout S] [--deflate]\n"
     "Opens N WebSocket clients, K of which stop reading after the handshake, and\n"
     "measures delivery rate, latency (receipt - publish_us), seq gaps, fairness and\n"
     "server-initiated closes over a window of S seconds.\n"
@@ -1007,6 +1103,8 @@ static const char usage[] =
     "  --connect-timeout S    give up (exit 1) unless all clients connect in time (30)\n"
     "  --server-pid PID       also report the server's CPU per delivery and RSS\n"
     "  --json                 end with one line holding a JSON object of the figures\n"
+    "  --deflate              offer permessage-deflate and require it; messages are\n"
+    "                         inflated, and wire bytes are compared with theirs\n"
     "Exit status: 0 after a completed run, 1 when not all clients connect, 2 for bad\n"
     "arguments.\n";
 
@@ -1051,6 +1149,7 @@ enum {
     O_PID,
     O_JSON,
     O_TIMEOUT,
+    O_DEFLATE,
     O_HELP
 };
 
@@ -1065,6 +1164,7 @@ static int parse_args(struct opts *o, int argc, char **argv) {
                                              {"server-pid", required_argument, 0, O_PID},
                                              {"json", no_argument, 0, O_JSON},
                                              {"connect-timeout", required_argument, 0, O_TIMEOUT},
+                                             {"deflate", no_argument, 0, O_DEFLATE},
                                              {"help", no_argument, 0, O_HELP},
                                              {0, 0, 0, 0}};
     *o = (struct opts){.clients = -1,
@@ -1106,6 +1206,9 @@ static int parse_args(struct opts *o, int argc, char **argv) {
             break;
         case O_JSON:
             o->json = 1;
+            break;
+        case O_DEFLATE:
+            o->deflate = 1;
             break;
         case O_HELP:
             fputs(usage, stdout);
@@ -1211,6 +1314,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (o.deflate) {
+        if (inflateInit2(&b->z, -15) != Z_OK) {
+            fprintf(stderr, "framecast-bench: --deflate: cannot set up zlib\n");
+            free(b);
+            return 1;
+        }
+        b->z_on = 1;
+    }
 
     b->conns = calloc((size_t)o.clients, sizeof *b->conns);
     if (!b->conns) {
@@ -1254,6 +1365,13 @@ int main(int argc, char **argv) {
     report(b);
     int exit_code = b->exit_code;
     SSL_CTX_free(b->tls);
+    if (b->z_on) inflateEnd(&b->z);
+    for (long i = 0; i < o.clients; i++) {
+        if (!b->conns[i].z) continue;
+        inflateEnd(b->conns[i].z);
+        free(b->conns[i].z);
+    }
+    free(b->ibuf);
     free(b->conns);
     free(b);
     return exit_code;

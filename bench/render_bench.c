@@ -1,6 +1,8 @@
 /* render-bench: the time to produce one result message of N detections,
  * rendered and framed (what the sequencer does per result), as the median
- * of several rounds. Prints one line per size.
+ * of several rounds; then the time to compress it once for
+ * permessage-deflate (its twin, zlib level 6, as the sequencer does when
+ * some client negotiated it). Prints one line per size and step.
  *
  *   render-bench [ROUNDS]        (make bench runs it)
  *
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "app/render.h"
+#include "hub/deflate.h"
 #include "hub/ws.h"
 #include "predict/worker.h"
 #include "source/frame.h"
@@ -70,6 +73,28 @@ int main(int argc, char **argv) {
         qsort(per, (size_t)n, sizeof per[0], cmp);
         printf("render: %3d detections, %6zu bytes: %8.2f us per message (median of %d)\n",
                sizes[s], bytes, per[n / 2], n);
+        /* The same message compressed once (only the compression timed). */
+        fc_deflater *d = fc_deflater_new(6);
+        size_t packed = 0;
+        for (int k = 0; k < n; k++) {
+            int64_t spent = 0;
+            for (int i = 0; i < iters; i++) {
+                fc_sb_reserve(&sb, last + 256);
+                fc_render_result(&sb, &m, &r);
+                fc_buf *b = fc_ws_frame_sb(FC_WS_TEXT, &sb);
+                int64_t t0 = fc_mono_us();
+                fc_deflater_twin(d, b, 1);
+                spent += fc_mono_us() - t0;
+                packed = b->deflated ? b->deflated->len : 0;
+                fc_buf_unref(b);
+            }
+            per[k] = (double)spent / iters;
+        }
+        qsort(per, (size_t)n, sizeof per[0], cmp);
+        printf("deflate: %3d detections, %6zu -> %6zu bytes: %8.2f us per message, once for "
+               "every client (median of %d)\n",
+               sizes[s], bytes, packed, per[n / 2], n);
+        fc_deflater_free(d);
     }
     fc_sb_free(&sb);
     free(dets);

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hub/http.h"
 #include "hub/ws.h"
@@ -60,6 +61,11 @@ int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why) {
 }
 
 int fc_ws_client_request(char *out, size_t cap, const fc_ws_url *url, char key[25]) {
+    return fc_ws_client_request_ext(out, cap, url, NULL, key);
+}
+
+int fc_ws_client_request_ext(char *out, size_t cap, const fc_ws_url *url, const char *extensions,
+                             char key[25]) {
     unsigned char raw[16];
     if (RAND_bytes(raw, sizeof raw) != 1) return -1;
     EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw);
@@ -67,9 +73,34 @@ int fc_ws_client_request(char *out, size_t cap, const fc_ws_url *url, char key[2
     int n = snprintf(out, cap,
                      "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port, key);
+                     "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port, key,
+                     extensions ? "Sec-WebSocket-Extensions: " : "", extensions ? extensions : "",
+                     extensions ? "\r\n" : "");
     return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+/* Parses a response head's headers with the request parser, in buf (a
+ * request line put in place of the status line). 0, or -1 with *why. */
+static int response_headers(const char *head, size_t len, char *buf, size_t cap,
+                            fc_http_request *req, const char **why) {
+    const char *nl = memchr(head, '\n', len);
+    if (!nl) {
+        *why = "malformed response headers";
+        return -1;
+    }
+    size_t rest = len - (size_t)(nl + 1 - head);
+    if (rest + 20 > cap) {
+        *why = "the server's answer is too large";
+        return -1;
+    }
+    int n = snprintf(buf, cap, "GET / HTTP/1.1\r\n");
+    memcpy(buf + n, nl + 1, rest);
+    if (fc_http_parse_request(buf, (size_t)n + rest, req) <= 0) {
+        *why = "malformed response headers";
+        return -1;
+    }
+    return 0;
 }
 
 int fc_ws_client_check(const char *head, size_t len, const char *key, const char **why) {
@@ -90,22 +121,8 @@ int fc_ws_client_check(const char *head, size_t len, const char *key, const char
     }
     /* Reuse the request parser for the headers: skip the status line. */
     char buf[4096];
-    if (!nl) {
-        *why = "malformed response headers";
-        return -1;
-    }
-    size_t rest = len - (size_t)(nl + 1 - head);
-    if (rest + 20 > sizeof buf) {
-        *why = "the server's answer is too large";
-        return -1;
-    }
-    int n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\n");
-    memcpy(buf + n, nl + 1, rest);
     fc_http_request req;
-    if (fc_http_parse_request(buf, (size_t)n + rest, &req) <= 0) {
-        *why = "malformed response headers";
-        return -1;
-    }
+    if (response_headers(head, len, buf, sizeof buf, &req, why)) return -1;
     const fc_http_header *up = fc_http_find(&req, "Upgrade");
     const fc_http_header *conn = fc_http_find(&req, "Connection");
     if (!up || !fc_http_has_token(up->value, "websocket") || !conn ||
@@ -122,4 +139,19 @@ int fc_ws_client_check(const char *head, size_t len, const char *key, const char
         return -1;
     }
     return 101;
+}
+
+int fc_ws_client_accepted(const char *head, size_t len, const char *name) {
+    char buf[4096];
+    fc_http_request req;
+    const char *why;
+    if (response_headers(head, len, buf, sizeof buf, &req, &why)) return 0;
+    const fc_http_header *h = fc_http_find(&req, "Sec-WebSocket-Extensions");
+    if (!h) return 0;
+    size_t n = strlen(name);
+    /* The first token of the first extension: "NAME" or "NAME; params". */
+    fc_http_slice v = h->value;
+    while (v.len && (*v.p == ' ' || *v.p == '\t')) v.p++, v.len--;
+    return v.len >= n && strncasecmp(v.p, name, n) == 0 &&
+           (v.len == n || v.p[n] == ';' || v.p[n] == ' ' || v.p[n] == ',');
 }

@@ -20,9 +20,16 @@ int fc_ws_url_parse(const char *url, fc_ws_url *out, const char **why);
  * (24 characters and a NUL) goes to key. Returns the request length, or -1
  * if out is too small. */
 int fc_ws_client_request(char *out, size_t cap, const fc_ws_url *url, char key[25]);
+/* The same, offering the extensions given (a Sec-WebSocket-Extensions
+ * value; NULL for none). */
+int fc_ws_client_request_ext(char *out, size_t cap, const fc_ws_url *url, const char *extensions,
+                             char key[25]);
 
 /* Checks a complete response head. Returns 101 when the upgrade is good,
  * else the HTTP status (or -1 when malformed) with *why set. */
 int fc_ws_client_check(const char *head, size_t len, const char *key, const char **why);
+/* 1 when a good upgrade's response head accepts the extension named name
+ * (its Sec-WebSocket-Extensions), else 0. */
+int fc_ws_client_accepted(const char *head, size_t len, const char *name);
 
 #endif

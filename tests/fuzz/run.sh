@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs libFuzzer targets for a fixed time each, side by side.
 #
-#   tests/fuzz/run.sh BUILD_DIR SECONDS [ws|http|jwt ...]     (default: ws http jwt)
+#   tests/fuzz/run.sh BUILD_DIR SECONDS [ws|http|jwt|deflate ...]  (default: all four)
 #
 # Each target fuzzes a scratch copy of tests/fuzz/corpus/<target> in a temp
 # directory, so the repository corpus is never modified. A crash, leak or
@@ -10,13 +10,13 @@
 set -u
 
 if [ $# -lt 2 ]; then
-    echo "usage: $0 BUILD_DIR SECONDS [ws|http|jwt ...]" >&2
+    echo "usage: $0 BUILD_DIR SECONDS [ws|http|jwt|deflate ...]" >&2
     exit 2
 fi
 build=$1
 seconds=$2
 shift 2
-[ $# -gt 0 ] || set -- ws http jwt
+[ $# -gt 0 ] || set -- ws http jwt deflate
 
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -63,18 +63,22 @@ class Closed(Exception):
 class RawWs:
     """A WebSocket client on a plain socket: blocking, with deadlines."""
 
-    def __init__(self, sock, buf=b""):
+    def __init__(self, sock, buf=b"", head=b""):
         self.sock = sock
         self.buf = bytearray(buf)
+        self.head = head    # the server's 101 answer
+        self.rsv_ok = 0     # RSV bits the server may set (0x40: permessage-deflate)
+        self.last_rsv = 0   # the RSV bits of the last frame read
 
     @classmethod
-    def connect(cls, port, path="/ws/demo", sock=None, timeout=10):
-        """TCP connect (or use sock, already connected) and a valid handshake."""
+    def connect(cls, port, path="/ws/demo", sock=None, timeout=10, headers=""):
+        """TCP connect (or use sock, already connected) and a valid handshake;
+        headers: more request header lines, each ending in CRLF."""
         s = sock or fc.raw_connect(port, timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                    f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+                   f"Sec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
         head, rest = read_http_head(s, timeout)
         status = int(head.split(b" ", 2)[1])
         if status != 101:
@@ -82,7 +86,7 @@ class RawWs:
         accept = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
         if f"sec-websocket-accept: {accept}".lower() not in head.decode("latin-1").lower():
             raise AssertionError(f"wrong or missing Sec-WebSocket-Accept: {head!r}")
-        return cls(s, rest)
+        return cls(s, rest, head)
 
     def _fill(self, deadline):
         left = deadline - time.monotonic()
@@ -114,8 +118,9 @@ class RawWs:
                     n, off = struct.unpack_from("!Q", b, 2)[0], 10
                 if (b[1] & 0x7F) < 126 or off > 2:
                     if len(b) >= off + n:
-                        if b[0] & 0x70:
+                        if b[0] & 0x70 & ~self.rsv_ok:
                             raise AssertionError("the server set RSV bits")
+                        self.last_rsv = b[0] & 0x70
                         frame = (b[0] >> 7, b[0] & 0x0F, bytes(b[off:off + n]))
                         del b[:off + n]
                         return frame

@@ -1212,6 +1212,21 @@ static void ws_client_check_requires_upgrade_headers(void **state) {
     assert_int_equal(fc_ws_client_check(no_conn, strlen(no_conn), key, &why), -1);
 }
 
+/* Which extension the server accepted: the first token of its answer. */
+static void ws_client_accepted_reads_the_extension(void **state) {
+    (void)state;
+    const char *on = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Extensions: permessage-deflate; "
+                     "server_no_context_takeover\r\n\r\n";
+    assert_int_equal(fc_ws_client_accepted(on, strlen(on), "permessage-deflate"), 1);
+    const char *bare = "HTTP/1.1 101 OK\r\nSec-WebSocket-Extensions:  PerMessage-Deflate\r\n\r\n";
+    assert_int_equal(fc_ws_client_accepted(bare, strlen(bare), "permessage-deflate"), 1);
+    const char *none = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+    assert_int_equal(fc_ws_client_accepted(none, strlen(none), "permessage-deflate"), 0);
+    const char *other = "HTTP/1.1 101 OK\r\nSec-WebSocket-Extensions: permessage-deflatex\r\n\r\n";
+    assert_int_equal(fc_ws_client_accepted(other, strlen(other), "permessage-deflate"), 0);
+}
+
 /* A status line with no line break after it is malformed, and must be
  * reported as such without undefined behaviour (run in a child so a
  * sanitizer abort fails this test only). */
@@ -1283,6 +1298,7 @@ int main(void) {
         cmocka_unit_test(ws_client_check_rejects),
         cmocka_unit_test(ws_client_check_accept_is_case_sensitive),
         cmocka_unit_test(ws_client_check_requires_upgrade_headers),
+        cmocka_unit_test(ws_client_accepted_reads_the_extension),
         cmocka_unit_test(ws_client_check_status_line_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
