@@ -3,7 +3,7 @@ under test, its configured prefix), then the installed tree on its own,
 run from a directory outside the source tree: the installed binary serves
 a stream to python-websockets and the viewer's files it embeds (the same
 bytes as the installed share/framecast/web/), checks the installed
-configuration; a plug-in compiles against the
+configuration and the three-camera example; a plug-in compiles against the
 installed header found through pkg-config alone and the installed binary
 loads it; the unit names the installed paths and passes systemd-analyze
 verify; `make install` passes PREFIX and DESTDIR on; the Debian package's
@@ -80,7 +80,9 @@ class InstallTest(unittest.TestCase):
         for path in ("include/framecast/predictor.h", "share/pkgconfig/framecast.pc",
                      "share/framecast/web/index.html", "share/framecast/web/app.js",
                      "share/framecast/web/style.css", "lib/systemd/system/framecast.service",
-                     "share/doc/framecast/configuration.md",
+                     "share/doc/framecast/deploy.md", "share/doc/framecast/configuration.md",
+                     "share/doc/framecast/examples/framecast.conf.example",
+                     "share/doc/framecast/examples/nginx.conf",
                      "share/doc/framecast/examples/bright_plugin.c"):
             self.assertTrue(os.path.isfile(self.installed(path)), path)
         self.assertTrue(os.path.isfile(os.path.join(self.sysconf, "framecast", "framecast.conf")))
@@ -137,6 +139,18 @@ class InstallTest(unittest.TestCase):
                                cwd=self.work)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(len([l for l in p.stdout.splitlines() if '"type":"result"' in l]), 2)
+
+    def test_the_three_camera_example_checks(self):
+        code, out, err = self.run_installed(
+            "--config", self.installed("share/doc/framecast/examples/framecast.conf.example"),
+            "--check-config")
+        self.assertEqual(code, 0, err)
+        self.assertIn("3 streams", out)
+        for name, predictor in (("entrance", "motion:"), ("lobby", "cascade:"),
+                                ("dock", "exec:")):
+            self.assertRegex(out, rf"stream '{name}': source rtsp://\*\*\*@[^ ]*, predictor "
+                                  rf"{predictor}")
+        self.assertNotIn("change-me", out)
 
     def test_a_plugin_builds_against_the_installed_header(self):
         env = {"PATH": "/usr/bin:/bin", "PKG_CONFIG_PATH": self.installed("share/pkgconfig")}
