@@ -186,6 +186,33 @@ class InstallTest(unittest.TestCase):
         self.assertIn("-DCMAKE_INSTALL_PREFIX=/opt/fc", p.stdout)
         self.assertIn("DESTDIR=/tmp/stage cmake --install build/release", p.stdout)
 
+    def test_the_paths_follow_the_prefix(self):
+        """Configured for one prefix, then another (as `make install PREFIX=`
+        does with the release build): the unit, its paths and the
+        configuration's place follow; only configuring, nothing is built."""
+        build = os.path.join(self.root, "configured")
+
+        def configure(prefix):
+            p = subprocess.run(["cmake", "-S", SRC, "-B", build, "-DFC_TESTS=OFF",
+                                f"-DCMAKE_INSTALL_PREFIX={prefix}"], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            with open(os.path.join(build, "framecast.service")) as f:
+                unit = f.read()
+            with open(os.path.join(build, "cmake_install.cmake")) as f:
+                rules = f.read()
+            return unit, rules
+
+        configure("/usr/local")
+        unit, rules = configure("/opt/fc")
+        self.assertIn("ExecStart=/opt/fc/bin/framecast --config /etc/opt/fc/framecast/framecast.conf\n",
+                      unit)
+        self.assertIn("/opt/fc/lib/systemd/system", rules)
+        self.assertNotIn("/usr/local", rules)
+        unit, rules = configure("/usr")
+        self.assertIn("ExecStart=/usr/bin/framecast --config /etc/framecast/framecast.conf\n", unit)
+        self.assertIn("/usr/lib/systemd/system", rules)
+
     def test_the_debian_install_lists_cover_every_installed_file(self):
         """What packaging/debian/*.install take from debian/tmp (installed
         with prefix /usr) against what the install rules put there: each
