@@ -5,9 +5,15 @@
 #   make tsan   the ThreadSanitizer build and its tests only
 #   make bench  release build, the benchmarks in bench/ (prints figures)
 #   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make install  the release build for PREFIX (/usr/local), installed under
+#               DESTDIR (empty: this system) by CMake's install rules
+#   make deb    the Debian packages, built from a copy of the tree with
+#               packaging/debian and dpkg-buildpackage, into build/deb/
 #   make clean
 
 JOBS        ?= $(shell nproc)
+PREFIX      ?= /usr/local
+DESTDIR     ?=
 LISTEN      ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 60
 DEMO_SOURCE ?= synthetic:size=640x360,fps=30,objects=3,seed=1
@@ -16,8 +22,9 @@ DEMO_PREDICTOR ?= motion
 RELEASE := build/release
 DEBUG   := build/debug
 TSAN    := build/tsan
+DEB     := build/deb
 
-.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build
+.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build install deb
 
 all: release
 
@@ -64,7 +71,26 @@ bench: release
 	taskset -c 1 $(RELEASE)/render-bench
 	bench/predict_bench.py $(RELEASE)
 	bench/tls_bench.py $(RELEASE)
+	bench/client_memory.py $(RELEASE)
 	bench/deflate_bench.py $(RELEASE)
+
+# The release build, configured for PREFIX: the prefix is written into the
+# unit and the configuration's path at configure time, so it is set there,
+# not moved at install time (nothing is compiled again for it).
+install: release
+	@cmake -S . -B $(RELEASE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	DESTDIR=$(DESTDIR) cmake --install $(RELEASE)
+
+# dpkg-buildpackage wants debian/ at the top and writes the packages next to
+# the tree: both happen in a copy under build/deb/.
+deb:
+	@scripts/bootstrap --package
+	rm -rf $(DEB) && mkdir -p $(DEB)/src
+	tar --exclude=./build --exclude=./node_modules --exclude=./.git --exclude=./debian -cf - . | \
+		tar -C $(DEB)/src -xf -
+	cp -r packaging/debian $(DEB)/src/debian
+	cd $(DEB)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -b -us -uc
+	@ls -l $(DEB)/*.deb
 
 fuzz: debug
 	tests/fuzz/run.sh $(DEBUG) $(FUZZ_SECONDS)

@@ -63,14 +63,15 @@ static void deny(fc_strbuf *resp, const fc_http_request *req, int status, const 
 
 /* The streams the claims allow (all without authentication). */
 static void api_streams(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *out) {
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
     fc_sb_puts(out, "{\"streams\":[");
     int listed = 0;
-    for (int i = 0; i < api->npipes; i++) {
+    for (int i = 0; i < set->n; i++) {
         fc_stream_info info;
-        fc_pipeline_info(api->pipes[i], &info);
+        fc_pipeline_info(set->pipes[i], &info);
         if (!fc_jwt_allows(claims, info.name, strlen(info.name))) continue;
         fc_hub_stats st;
-        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st);
+        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(set->pipes[i]), &st);
         fc_sb_puts(out, listed++ ? ",{\"name\":" : "{\"name\":");
         fc_sb_json_str(out, info.name);
         fc_sb_puts(out, ",\"source\":");
@@ -199,10 +200,11 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
     };
     fc_stream_info info[FC_HUB_MAX_STREAMS];
     fc_hub_stats st[FC_HUB_MAX_STREAMS];
-    int n = api->npipes < FC_HUB_MAX_STREAMS ? api->npipes : FC_HUB_MAX_STREAMS;
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
+    int n = set->n;
     for (int i = 0; i < n; i++) {
-        fc_pipeline_info(api->pipes[i], &info[i]);
-        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st[i]);
+        fc_pipeline_info(set->pipes[i], &info[i]);
+        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(set->pipes[i]), &st[i]);
     }
     for (int k = 0; k < NSERIES; k++) {
         metric_head(out, series[k][0], series[k][1], series[k][2]);
@@ -260,7 +262,7 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
         for (int i = 0; i < n; i++) {
             fc_histogram h[2];
             memset(h, 0, sizeof h);
-            if (k < 2) fc_pipeline_histograms(api->pipes[i], &h[0], &h[1]);
+            if (k < 2) fc_pipeline_histograms(set->pipes[i], &h[0], &h[1]);
             char labels[96];
             snprintf(labels, sizeof labels, "stream=\"%.64s\"", info[i].name);
             fc_hist_render(out, hists[k][0], labels, k == 2 ? &st[i].queue_wait : &h[k]);
@@ -318,9 +320,10 @@ static int readyz(fc_http_api *api, fc_strbuf *out) {
     fc_strbuf why;
     fc_sb_init(&why, 128);
     if (atomic_load(&api->draining)) fc_sb_puts(&why, "draining: the server is shutting down; ");
-    for (int i = 0; i < api->npipes; i++) {
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
+    for (int i = 0; i < set->n; i++) {
         fc_stream_info info;
-        fc_pipeline_info(api->pipes[i], &info);
+        fc_pipeline_info(set->pipes[i], &info);
         if (strcmp(info.state, "connecting") == 0)
             fc_sb_printf(&why, "stream '%s' has not connected yet; ", info.name);
     }
@@ -338,11 +341,10 @@ static int readyz(fc_http_api *api, fc_strbuf *out) {
 }
 
 static fc_pipeline *find_stream(fc_http_api *api, fc_http_slice name) {
-    for (int i = 0; i < api->npipes; i++) {
-        fc_stream_info info;
-        fc_pipeline_info(api->pipes[i], &info);
-        if (strlen(info.name) == name.len && memcmp(info.name, name.p, name.len) == 0)
-            return api->pipes[i];
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
+    for (int i = 0; i < set->n; i++) {
+        const char *s = fc_pipeline_name(set->pipes[i]);
+        if (strlen(s) == name.len && memcmp(s, name.p, name.len) == 0) return set->pipes[i];
     }
     return NULL;
 }

@@ -7,7 +7,8 @@
  * streams it allows; /metrics needs a token for every stream; publishing
  * needs a token for the stream; the page's files and the probes need none
  * (the page takes its token from its own URL). The handler runs on I/O
- * threads; it reads pipelines through their snapshot functions and the hub
+ * threads; it reads the list of streams as one snapshot per answer
+ * (streams.h), pipelines through their snapshot functions and the hub
  * through its counters. */
 #ifndef FC_APP_HTTP_API_H
 #define FC_APP_HTTP_API_H
@@ -15,12 +16,12 @@
 #include <stdatomic.h>
 
 #include "app/pipeline.h"
+#include "app/streams.h"
 #include "hub/hub.h"
 
 typedef struct fc_http_api {
     fc_hub *hub;
-    fc_pipeline **pipes;
-    int npipes;
+    fc_streams *streams; /* each answer reads one snapshot of them */
     atomic_int draining; /* set by the main thread on SIGTERM/SIGINT: not ready */
 } fc_http_api;
 

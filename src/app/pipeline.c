@@ -25,8 +25,8 @@
 #include "util/strbuf.h"
 
 struct fc_pipeline {
-    fc_stream_config cfg;
-    char *name;
+    fc_stream_config cfg; /* its strings are the pipeline's own: */
+    char *name, *source_spec, *predictor_spec;
     fc_hub *hub;
     int stream_id;
     fc_source *source;
@@ -44,6 +44,7 @@ struct fc_pipeline {
      * for good (then the stream ends as failed with its reason). */
     atomic_int halt;
     atomic_int failed; /* the stream ended as failed (fc_pipeline_failed) */
+    atomic_int done;   /* the stream ended by itself (fc_pipeline_ended) */
     fc_predictor_watch watch;
     char predictor_failed[512]; /* why, once the predictor failed; source thread reads after join */
     char *model; /* the name results carry: the predictor's, or its model's (exec:name=yolo) */
@@ -306,6 +307,7 @@ static void *source_main(void *arg) {
         } else {
             publish_status(p, "ended", NULL, 0, 0);
         }
+        atomic_store(&p->done, 1);
         if (p->ended) p->ended(p->ended_ud);
     }
     return NULL;
@@ -387,12 +389,26 @@ int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const cha
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen) {
     fc_pipeline *p = calloc(1, sizeof *p);
-    if (!p || !(p->name = strdup(cfg->name))) {
+    if (p) {
+        p->cfg = *cfg;
+        p->name = strdup(cfg->name);
+        p->source_spec = strdup(cfg->source);
+        p->predictor_spec = strdup(cfg->predictor);
+    }
+    if (!p || !p->name || !p->source_spec || !p->predictor_spec) {
+        if (p) {
+            free(p->name);
+            free(p->source_spec);
+            free(p->predictor_spec);
+        }
         free(p);
         snprintf(err, errlen, "--stream %s: out of memory", cfg->name);
         return -ENOMEM;
     }
-    p->cfg = *cfg;
+    p->cfg.name = p->name; /* the caller's configuration may go */
+    p->cfg.source = p->source_spec;
+    p->cfg.predictor = p->predictor_spec;
+    cfg = &p->cfg;
     new_epoch(p->epoch);
     p->hub = hub;
     pthread_mutex_init(&p->seq_mu, NULL);
@@ -441,7 +457,10 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
             .name = cfg->name, .policy = cfg->slow, .history = cfg->history, .epoch = p->epoch};
         p->stream_id = fc_hub_add_stream(hub, &sc);
         if (p->stream_id < 0) {
-            snprintf(err, errlen, "--stream %s: too many streams", cfg->name);
+            snprintf(err, errlen,
+                     "stream '%s': cannot be served (a stream of that name is served, or %d "
+                     "streams are)",
+                     cfg->name, FC_HUB_MAX_STREAMS);
             rc = p->stream_id;
         }
     }
@@ -520,6 +539,14 @@ int fc_pipeline_failed(const fc_pipeline *p) {
     return atomic_load(&p->failed);
 }
 
+int fc_pipeline_ended(const fc_pipeline *p) {
+    return atomic_load(&p->done);
+}
+
+const char *fc_pipeline_name(const fc_pipeline *p) {
+    return p->name;
+}
+
 void fc_pipeline_destroy(fc_pipeline *p) {
     if (!p) return;
     fc_pipeline_stop(p);
@@ -537,5 +564,7 @@ void fc_pipeline_destroy(fc_pipeline *p) {
     fc_deflater_free(p->deflater);
     free(p->model);
     free(p->name);
+    free(p->source_spec);
+    free(p->predictor_spec);
     free(p);
 }

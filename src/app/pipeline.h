@@ -30,8 +30,8 @@
 
 typedef struct fc_stream_config {
     const char *name;
-    const char *source;    /* URL with the source's own options */
-    const char *predictor; /* "NAME[:OPTIONS]" */
+    const char *source;    /* URL with the source's own options, or "push" */
+    const char *predictor; /* "NAME[:OPTIONS]": each stream has its own */
     int workers;
     int predict_timeout_ms; /* report a frame whose prediction takes longer (0: never) */
     enum fc_slot_mode mode;
@@ -46,7 +46,8 @@ typedef struct fc_stream_config {
 typedef struct fc_pipeline fc_pipeline;
 
 /* Opens the source, creates the predictor instances and registers the
- * stream with the hub (which must not be started yet). */
+ * stream with the hub (started or not). The pipeline keeps copies of cfg's
+ * strings. */
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen);
 /* Starts the source. When it ends by itself (not through stop) the pipeline
@@ -100,5 +101,9 @@ int fc_pipeline_stream_id(const fc_pipeline *p);
 /* After the stream ended by itself: 1 if it failed (its source, or its
  * predictor for good), 0 if it ended normally. Any thread. */
 int fc_pipeline_failed(const fc_pipeline *p);
+/* 1 once the stream ended by itself (not through stop). Any thread. */
+int fc_pipeline_ended(const fc_pipeline *p);
+/* The stream's name. Any thread. */
+const char *fc_pipeline_name(const fc_pipeline *p);
 
 #endif

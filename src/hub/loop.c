@@ -87,7 +87,10 @@ void fc_loop_wait_room(fc_loop *lp, int stream) {
 
 int fc_loop_try_push_all(fc_loop *loops, int n, fc_item it) {
     for (int i = 0; i < n; i++) pthread_mutex_lock(&loops[i].inbox.mu); /* always in this order */
-    int room = !stopping(&loops[0]);
+    /* A stream being removed takes nothing more: checked under every inbox
+     * lock, so the removal's items come after anything pushed here. */
+    const fc_hub_stream *hs = &loops[0].hub->streams[it.stream];
+    int room = !stopping(&loops[0]) && atomic_load(&hs->state) == FC_STREAM_LIVE;
     for (int i = 0; i < n && room; i++)
         room = loops[i].inbox.waiting[it.stream] < FC_LOOP_INBOX_MSGS &&
                room_for(&loops[i].inbox, it.kind) == 0; /* out of memory: "full" too */
@@ -106,7 +109,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     fc_conn *c = (fc_conn *)h;
     (void)suggested;
     if (c->state == FC_CONN_HTTP && !c->tls) { /* straight into the request head */
-        size_t limit = c->lp->hub->cfg.head_limit;
+        size_t limit = c->lp->lim.head_limit;
         if (c->head_len == c->head_cap && c->head_cap < limit) {
             size_t cap = c->head_cap * 2 < limit ? c->head_cap * 2 : limit;
             char *h = realloc(c->head, cap);
@@ -126,8 +129,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static int on_plain(void *ud, uint8_t *data, size_t len) {
     fc_conn *c = ud;
     if (c->state == FC_CONN_HTTP && !c->close_after_flush) {
-        size_t limit = c->lp->hub->cfg.head_limit, old = c->head_len;
-        size_t n = len < limit - old ? len : limit - old; /* over the limit: 431 */
+        size_t limit = c->lp->lim.head_limit, old = c->head_len;
+        size_t room = old < limit ? limit - old : 0; /* the limit may have shrunk (SIGHUP) */
+        size_t n = len < room ? len : room;          /* over the limit: 431 */
         if (old + n > c->head_cap) {
             size_t cap = c->head_cap;
             while (cap < old + n) cap *= 2;
@@ -211,7 +215,7 @@ static void close_foreign(uv_handle_t *h, void *arg) {
  * close timeout to answer it. */
 static void drain_start(fc_loop *lp) {
     lp->stopping = 1;
-    lp->drain_deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.drain_timeout_ms;
+    lp->drain_deadline_ms = (int64_t)uv_now(&lp->uv) + lp->lim.drain_timeout_ms;
     uv_walk(&lp->uv, close_foreign, lp);
     for (fc_conn *c = lp->conns, *next; c; c = next) {
         next = c->next;
@@ -255,8 +259,10 @@ static void on_tick(uv_timer_t *t) {
             if (c->q.bytes > largest[c->stream]) largest[c->stream] = c->q.bytes;
         }
     }
-    for (int s = 0; s < lp->hub->nstreams; s++) { /* the gauges the stats read */
+    int nstreams = atomic_load_explicit(&lp->hub->nstreams, memory_order_acquire);
+    for (int s = 0; s < nstreams; s++) { /* the gauges the stats read */
         fc_lstream *ls = &lp->streams[s];
+        if (!fc_hub_stream_used(&lp->hub->streams[s])) continue;
         fc_history_expire(&ls->history, now, &lp->hub->streams[s].history);
         atomic_store_explicit(&ls->history_len, ls->history.len, memory_order_relaxed);
         atomic_store_explicit(&ls->history_bytes, ls->history.bytes, memory_order_relaxed);
@@ -297,6 +303,40 @@ static void on_check(uv_check_t *h) {
     fc_writer_flush_dirty(lp);
 }
 
+/* Deadlines are checked at a tenth of the shortest timeout, 10 ms to 1 s. */
+static uint64_t tick_period(const fc_loop_limits *lim) {
+    int shortest = lim->handshake_timeout_ms;
+    if (lim->ping_interval_ms < shortest) shortest = lim->ping_interval_ms;
+    if (lim->ping_timeout_ms < shortest) shortest = lim->ping_timeout_ms;
+    if (lim->close_timeout_ms < shortest) shortest = lim->close_timeout_ms;
+    if (lim->write_timeout_ms < shortest) shortest = lim->write_timeout_ms;
+    uint64_t period = (uint64_t)(shortest / 10);
+    return period < 10 ? 10 : period > 1000 ? 1000 : period;
+}
+
+void fc_loop_remove_stream(fc_loop *lp, int stream) {
+    fc_lstream *ls = &lp->streams[stream];
+    const fc_hub_stream *hs = &lp->hub->streams[stream];
+    while (ls->subs) /* each leaves the list */
+        fc_session_stream_gone(ls->subs, hs->close_code, hs->close_reason);
+    fc_history_free(&ls->history);
+    fc_history_init(&ls->history);
+    if (ls->sticky) fc_buf_unref(ls->sticky);
+    ls->sticky = NULL;
+    ls->last_seq = 0;
+    /* The slot may serve another stream next: its counters start again. */
+    atomic_uint_fast64_t *counters[] = {
+        &ls->clients, &ls->previewers,  &ls->deflaters,     &ls->sent,         &ls->dropped,
+        &ls->resumes, &ls->history_len, &ls->history_bytes, &ls->queued_bytes, &ls->queued_max};
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        atomic_store_explicit(counters[i], 0, memory_order_relaxed);
+    for (int r = 0; r < FC_HUB_CLOSE_REASONS; r++)
+        atomic_store_explicit(&ls->closed[r], 0, memory_order_relaxed);
+    for (int r = 0; r < FC_HUB_RESETS; r++)
+        atomic_store_explicit(&ls->resets[r], 0, memory_order_relaxed);
+    fc_hist_reset(&ls->queue_wait);
+}
+
 static void on_wake(uv_async_t *a) {
     fc_loop *lp = a->data;
     const fc_hub *hub = lp->hub;
@@ -319,6 +359,10 @@ static void on_wake(uv_async_t *a) {
         case FC_IT_MSG: {
             fc_lstream *ls = &lp->streams[it->stream];
             const fc_hub_stream *hs = &hub->streams[it->stream];
+            if (!fc_hub_stream_used(hs)) { /* cannot happen: publishers stop first */
+                fc_buf_unref(it->buf);
+                break;
+            }
             if (it->kind == FC_IT_STICKY) { /* kept for later subscribers, and sent now */
                 if (ls->sticky) fc_buf_unref(ls->sticky);
                 ls->sticky = fc_buf_ref(it->buf);
@@ -345,6 +389,21 @@ static void on_wake(uv_async_t *a) {
         case FC_IT_STOP:
             if (!lp->stopping) drain_start(lp);
             break;
+        case FC_IT_REMOVE:
+            fc_loop_remove_stream(lp, it->stream);
+            fc_hub_ack(lp->hub);
+            break;
+        case FC_IT_LIMITS:
+            lp->lim = lp->hub->limits; /* the hub's thread waits for the ack: no writer now */
+            if (!lp->stopping) {
+                uint64_t period = tick_period(&lp->lim);
+                uv_timer_start(&lp->tick, on_tick, period, period);
+            }
+            fc_hub_ack(lp->hub);
+            break;
+        case FC_IT_SYNC:
+            fc_hub_ack(lp->hub);
+            break;
         }
     }
 }
@@ -359,6 +418,7 @@ static void loop_thread(void *arg) {
 int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     lp->hub = hub;
     lp->index = index;
+    lp->lim = hub->limits;
     atomic_store(&lp->ticked_us, fc_mono_us());
     pthread_mutex_init(&lp->inbox.mu, NULL);
     pthread_cond_init(&lp->inbox.space, NULL);
@@ -379,15 +439,7 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     uv_idle_init(&lp->uv, &lp->turn);
     uv_timer_init(&lp->uv, &lp->tick);
     lp->tick.data = lp;
-    /* Deadlines are checked at a tenth of the shortest timeout, 10 ms to 1 s. */
-    const fc_hub_config *cfg = &hub->cfg;
-    int shortest = cfg->handshake_timeout_ms;
-    if (cfg->ping_interval_ms < shortest) shortest = cfg->ping_interval_ms;
-    if (cfg->ping_timeout_ms < shortest) shortest = cfg->ping_timeout_ms;
-    if (cfg->close_timeout_ms < shortest) shortest = cfg->close_timeout_ms;
-    if (cfg->write_timeout_ms < shortest) shortest = cfg->write_timeout_ms;
-    uint64_t period = (uint64_t)(shortest / 10);
-    period = period < 10 ? 10 : period > 1000 ? 1000 : period;
+    uint64_t period = tick_period(&lp->lim);
     uv_timer_start(&lp->tick, on_tick, period, period);
     return 0;
 }

@@ -17,7 +17,7 @@ static void send_close(fc_conn *c, unsigned code, const char *reason) {
     if (c->close_sent || c->state != FC_CONN_WS) return;
     c->close_sent = 1;
     fc_writer_send(c, fc_ws_close_frame(code, reason));
-    c->deadline_ms = (int64_t)uv_now(&c->lp->uv) + c->lp->hub->cfg.close_timeout_ms;
+    c->deadline_ms = (int64_t)uv_now(&c->lp->uv) + c->lp->lim.close_timeout_ms;
 }
 
 void fc_session_fail(fc_conn *c, unsigned code, const char *why) {
@@ -34,10 +34,10 @@ void fc_session_fail(fc_conn *c, unsigned code, const char *why) {
  * otherwise grow its queue without bound through the pongs. */
 static void send_control(fc_conn *c, fc_buf *b) {
     if (!b) return;
-    const fc_queue_limits *lim = &c->lp->hub->limits;
+    const fc_queue_limits *lim = &c->lp->lim.queue;
     if (c->q.keep_bytes > 0 && c->q.keep_bytes + b->len > lim->keep_bytes) {
         fc_buf_unref(b);
-        fc_hub_count_close(&c->lp->streams[c->stream], FC_HUB_CLOSE_CONTROL);
+        if (c->stream >= 0) fc_hub_count_close(&c->lp->streams[c->stream], FC_HUB_CLOSE_CONTROL);
         fc_session_fail(c, FC_WS_POLICY, "slow consumer");
         return;
     }
@@ -57,7 +57,7 @@ static void on_data(void *ud, int opcode, const uint8_t *data, size_t len, int f
         c->inflated = 0;
         c->inflated_utf8 = 0;
     }
-    int code = fc_inflate(c->inflater, data, len, fin, &c->inflated, lp->hub->cfg.max_message,
+    int code = fc_inflate(c->inflater, data, len, fin, &c->inflated, c->parser.max_message,
                           opcode == FC_WS_TEXT ? &c->inflated_utf8 : NULL,
                           c->deflate.client_no_context, lp->inflate_buf, FC_HUB_PLAIN_BUF);
     if (code) {
@@ -175,7 +175,7 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
     c->want_preview = o->want_preview != 0;
     c->deadline_ms = 0;
     c->last_rx_ms = c->progress_ms = (int64_t)uv_now(&lp->uv);
-    fc_ws_parser_init(&c->parser, 1, lp->hub->cfg.max_message);
+    fc_ws_parser_init(&c->parser, 1, lp->lim.max_message);
     c->parser.rsv1_ok = c->deflate.on;
     fc_conn_subscribe(c, stream);
     fc_lstream *ls = &lp->streams[stream];
@@ -198,7 +198,7 @@ void fc_session_feed(fc_conn *c) {
         return;
     }
     fc_lstream *ls = &c->lp->streams[c->stream];
-    const fc_queue_limits *lim = &c->lp->hub->limits;
+    const fc_queue_limits *lim = &c->lp->lim.queue;
     int queued = 0;
     while (c->cursor) {
         if (c->cursor > ls->last_seq) {
@@ -228,7 +228,7 @@ void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
     if (c->close_sent || c->state != FC_CONN_WS) return;
     if ((b->flags & FC_BUF_PREVIEW) && !c->want_preview) return;
     if (c->cursor && !(b->flags & FC_BUF_KEEP)) return; /* resuming: fed from the history */
-    const fc_queue_limits *lim = &c->lp->hub->limits;
+    const fc_queue_limits *lim = &c->lp->lim.queue;
     b = framing(c, b);
     if (!(b->flags & FC_BUF_KEEP) && !c->writing && fc_queue_over(&c->q, b->len, lim)) {
         /* The bound is for bytes the client has not taken. Messages queued in
@@ -252,7 +252,7 @@ void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
 
 void fc_session_tick(fc_conn *c, int64_t now) {
     if (c->state != FC_CONN_WS || c->close_sent) return;
-    const fc_hub_config *cfg = &c->lp->hub->cfg;
+    const fc_loop_limits *cfg = &c->lp->lim;
     fc_lstream *ls = &c->lp->streams[c->stream];
     if (c->token_exp_ms && fc_now_us() / 1000 >= c->token_exp_ms) {
         /* exp is wall-clock time, so it is compared with the wall clock;
@@ -284,4 +284,10 @@ void fc_session_tick(fc_conn *c, int64_t now) {
 
 void fc_session_going_away(fc_conn *c) {
     send_close(c, FC_WS_GOING_AWAY, "server shutting down");
+}
+
+void fc_session_stream_gone(fc_conn *c, unsigned code, const char *reason) {
+    set_cursor(c, 0); /* the history it was fed from goes */
+    send_close(c, code, reason);
+    fc_conn_unsubscribe(c);
 }

@@ -53,4 +53,9 @@ void fc_session_fail(fc_conn *c, unsigned code, const char *why);
 /* Shutdown: a close frame 1001 after what is already queued. */
 void fc_session_going_away(fc_conn *c);
 
+/* Its stream was removed: a close frame with code and reason after what
+ * is already queued, and c leaves the stream's subscribers at once
+ * (c->stream becomes -1) while the closing handshake ends. */
+void fc_session_stream_gone(fc_conn *c, unsigned code, const char *reason);
+
 #endif
