@@ -45,6 +45,12 @@ def _short(value, limit=60):
 
 def _number(value, what):
     """value as a finite float, or BadReturn naming what it is."""
+    kind = type(value)
+    if kind is float or kind is int or kind is np.float32 or kind is np.float64 or kind is np.int64:
+        f = float(value)  # the common cases first: the checks below cost ~1 us each
+        if not math.isfinite(f):
+            raise BadReturn(f"{what} is {f} (expected a finite number)")
+        return f
     if isinstance(value, (bool, np.bool_)):
         raise BadReturn(f"{what} is {value!r} (expected a number, not a bool)")
     if isinstance(value, numbers.Real):
