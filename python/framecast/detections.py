@@ -72,7 +72,7 @@ def _number(value, what):
 def _compact(f):
     """An integral number as an int: shorter answers."""
     f = float(f)
-    return int(f) if f.is_integer() and abs(f) < 2**53 else f
+    return int(f) if f.is_integer() and -9007199254740992.0 < f < 9007199254740992.0 else f
 
 
 def _cut_label(text):
@@ -103,21 +103,34 @@ def _label(value, labels, what, from_array=False):
                         f"({len(labels)} names)") from None
 
 
+_PLAIN = frozenset((float, int, np.float32, np.float64, np.int32, np.int64))
+
+
 def _box(x, y, w, h, width, height, what):
     """[x, y, w, h] checked and clipped to the width x height frame."""
-    x, y = _number(x, f"{what} x"), _number(y, f"{what} y")
-    w, h = _number(w, f"{what} width"), _number(h, f"{what} height")
+    if type(x) in _PLAIN and type(y) in _PLAIN and type(w) in _PLAIN and type(h) in _PLAIN:
+        x, y, w, h = float(x), float(y), float(w), float(h)  # the usual case, checked at once
+        finite = math.isfinite(x) and math.isfinite(y) and math.isfinite(w) and math.isfinite(h)
+    else:
+        finite = False
+    if not finite:  # one by one, to say which number is wrong
+        x, y = _number(x, f"{what} x"), _number(y, f"{what} y")
+        w, h = _number(w, f"{what} width"), _number(h, f"{what} height")
     if w < 0 or h < 0:
         side = "width" if w < 0 else "height"
         raise BadReturn(f"{what} [{_compact(x)}, {_compact(y)}, {_compact(w)}, {_compact(h)}] has a "
                         f"negative {side} (a box is [x, y, width, height]; corners [x1, y1, x2, y2] "
                         "are [x1, y1, x2 - x1, y2 - y1])")
-    x1, y1 = min(max(x, 0.0), width), min(max(y, 0.0), height)
-    x2, y2 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+    x2, y2 = x + w, y + h
+    x1 = 0.0 if x < 0 else width if x > width else x
+    y1 = 0.0 if y < 0 else height if y > height else y
+    x2 = 0.0 if x2 < 0 else width if x2 > width else x2
+    y2 = 0.0 if y2 < 0 else height if y2 > height else y2
     # A box wholly outside keeps no area; framecast drops it and says so.
     # framecast writes 2 decimals of a box and 4 of a score: rounding to a
     # few more keeps answers short (a float32 0.7 is 0.699999988079071).
-    return [_compact(round(v, 3)) for v in (x1, y1, x2 - x1, y2 - y1)]
+    return [_compact(round(x1, 3)), _compact(round(y1, 3)), _compact(round(x2 - x1, 3)),
+            _compact(round(y2 - y1, 3))]
 
 
 def _score(value, what):
