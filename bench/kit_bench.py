@@ -18,11 +18,18 @@ the model's answer line back), first 5 frames (start-up) left out:
 The kit's overhead beyond the model is the kit's round trip minus the
 bridge's (the model itself takes ~0 here). Rounds are interleaved, so a
 busy moment of the machine hits every configuration alike.
+
+Then the same models driven directly (this script writes the frames and
+reads the answers, no server): the model process's CPU time per frame
+(user + system, from wait4: 320 frames less 20, so start-up cancels out),
+which a busy machine does not inflate as it does wall-clock times.
 """
 
 import argparse
 import os
 import shutil
+import struct
+import subprocess
 import sys
 import tempfile
 
@@ -40,6 +47,31 @@ def predict(frame):
     return [{"label": "object", "score": np.float32(0.5), "box": [x, 10, 25, 40]} for x in XS]
 """,
 }
+
+
+HEADER = struct.Struct("<IIqqIIIIII")
+
+
+def model_cpu(cmd, fmt, frames, cwd):
+    """Runs cmd as framecast would, answers `frames` 640x360 frames; returns
+    the process's CPU seconds (user + system)."""
+    r, w = os.pipe()
+    env = {**os.environ, "FRAMECAST_ANSWER_FD": str(w), "PYTHONPATH": os.path.join(SRC, "python")}
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, pass_fds=(w,), env=env, cwd=cwd,
+                         stdout=subprocess.DEVNULL)
+    os.close(w)
+    answers = os.fdopen(r, "rb")
+    pixels = bytes(640 * 360 * 3)
+    for i in range(frames):
+        p.stdin.write(HEADER.pack(0x32464346, 48, i, i, 640, 360, fmt, len(pixels), 640, 360) + pixels)
+        p.stdin.flush()
+        if not answers.readline():
+            raise RuntimeError(f"{cmd}: no answer")
+    p.stdin.close()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    answers.close()
+    return usage.ru_utime + usage.ru_stime
 
 
 def main():
@@ -79,6 +111,20 @@ def main():
             base = base or (p50, p99)
             print(f"exec round trip 640x360, {label}, {len(v)} frames: p50 {p50} us, p99 {p99} us, "
                   f"max {max(v)} us{extra}")
+        py = "/usr/bin/python3"
+        direct = [
+            ("bridge (predict_null.py)", [py, os.path.join(SRC, "examples", "predict_null.py")], 2),
+            ("kit, null predict, bgr24", [py, "-m", "framecast.model", "kit_null.py"], 3),
+            ("kit, 20 boxes, bgr24", [py, "-m", "framecast.model", "kit_boxes.py"], 3),
+            ("kit, null predict, rgb24 (reordered)", [py, "-m", "framecast.model", "kit_null.py"], 2),
+        ]
+        base = None
+        for label, cmd, fmt in direct:
+            per = min((model_cpu(cmd, fmt, 320, tmp) - model_cpu(cmd, fmt, 20, tmp)) / 300
+                      for _ in range(args.rounds))
+            extra = "" if base is None else f"; over the bridge: +{(per - base) * 1e6:.0f} us"
+            base = per if base is None else base
+            print(f"model process CPU per 640x360 frame, {label}: {per * 1e6:.0f} us{extra}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -75,6 +75,18 @@ def _compact(f):
     return int(f) if f.is_integer() and -9007199254740992.0 < f < 9007199254740992.0 else f
 
 
+def _rounded(f, scale):
+    """f (a finite float within the frame or 0..1) to 1/scale, an integral
+    value as an int. framecast writes 2 decimals of a box and 4 of a score:
+    a few more keep answers short (a float32 0.7 is 0.699999988079071).
+    round(f, n) would do, at five times the cost."""
+    if not f.is_integer():
+        f = math.floor(f * scale + 0.5) / scale
+        if not f.is_integer():
+            return f
+    return int(f)
+
+
 def _cut_label(text):
     """At most LABEL_BYTES of UTF-8, cut at a character boundary."""
     data = text.encode("utf-8", "replace")
@@ -127,15 +139,12 @@ def _box(x, y, w, h, width, height, what):
     x2 = 0.0 if x2 < 0 else width if x2 > width else x2
     y2 = 0.0 if y2 < 0 else height if y2 > height else y2
     # A box wholly outside keeps no area; framecast drops it and says so.
-    # framecast writes 2 decimals of a box and 4 of a score: rounding to a
-    # few more keeps answers short (a float32 0.7 is 0.699999988079071).
-    return [_compact(round(x1, 3)), _compact(round(y1, 3)), _compact(round(x2 - x1, 3)),
-            _compact(round(y2 - y1, 3))]
+    return [_rounded(x1, 1000), _rounded(y1, 1000), _rounded(x2 - x1, 1000), _rounded(y2 - y1, 1000)]
 
 
 def _score(value, what):
     s = _number(value, what)
-    return _compact(round(min(max(s, 0.0), 1.0), 6))
+    return _rounded(0.0 if s < 0 else 1.0 if s > 1 else s, 1e6)
 
 
 def _from_dict(d, width, height, labels, what):
@@ -146,7 +155,9 @@ def _from_dict(d, width, height, labels, what):
         raise BadReturn(f'{what} has no "box" (its keys: {keys}; expected '
                         '{"label": ..., "score": ..., "box": [x, y, w, h]})')
     box = d["box"]
-    if isinstance(box, (str, bytes, Mapping)) or not hasattr(box, "__len__") or len(box) != 4:
+    kind = type(box)
+    if (kind is not list and kind is not tuple
+            and (isinstance(box, (str, bytes, Mapping)) or not hasattr(box, "__len__"))) or len(box) != 4:
         raise BadReturn(f'{what}: "box" is {_short(box)} (expected [x, y, w, h])')
     return {"label": label, "score": score, "box": _box(*box, width, height, f"{what}: box")}
 
@@ -198,7 +209,7 @@ def normalize(result, width, height, labels=None, name="predict"):
         if i == MAX_DETECTIONS:
             break
         what = f"{name}'s detection {i}"
-        if isinstance(d, Mapping):
+        if type(d) is dict or isinstance(d, Mapping):  # a dict first: the ABC check is slower
             out.append(_from_dict(d, width, height, labels, what))
         elif isinstance(d, (tuple, list)):
             out.append(_from_tuple(d, width, height, labels, what))
