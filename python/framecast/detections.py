@@ -194,6 +194,7 @@ def normalize(result, width, height, labels=None, name="predict"):
     """The return value of the model's function `name` for a width x height
     frame as a list of plain dicts {label, score, box}, checked and clipped;
     raises BadReturn."""
+    width, height = float(width), float(height)  # boxes are clipped to these: floats, as the rest
     if isinstance(result, np.ndarray):
         return _from_array(result, width, height, labels, name)
     if result is None:
