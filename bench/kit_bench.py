@@ -21,7 +21,7 @@ busy moment of the machine hits every configuration alike.
 
 Then the same models driven directly (this script writes the frames and
 reads the answers, no server): the model process's CPU time per frame
-(user + system, from wait4: 320 frames less 20, so start-up cancels out),
+(user + system, from wait4: 1020 frames less 20, so start-up cancels out),
 which a busy machine does not inflate as it does wall-clock times.
 """
 
@@ -120,7 +120,7 @@ def main():
         ]
         base = None
         for label, cmd, fmt in direct:
-            per = min((model_cpu(cmd, fmt, 320, tmp) - model_cpu(cmd, fmt, 20, tmp)) / 300
+            per = min((model_cpu(cmd, fmt, 1020, tmp) - model_cpu(cmd, fmt, 20, tmp)) / 1000
                       for _ in range(args.rounds))
             extra = "" if base is None else f"; over the bridge: +{(per - base) * 1e6:.0f} us"
             base = per if base is None else base
