@@ -441,6 +441,35 @@ class KitThroughFramecastTest(unittest.TestCase):
         self.assertIn("model: framecast.model: frames arrive as rgb24 and are reordered to BGR for predict: "
                       "add format=bgr24 to the exec options", log)
 
+    def test_an_install_finds_its_own_kit(self):
+        """framecast installed under a prefix puts PREFIX/share/framecast/python
+        on the model's PYTHONPATH, not the source tree's."""
+        build = os.environ.get("FC_BUILD_DIR", os.path.dirname(os.path.abspath(fc.FRAMECAST)))
+        prefix = os.path.join(self.dir, "prefix")
+        subprocess.run(["cmake", "--install", build, "--prefix", prefix], check=True, capture_output=True)
+        model = os.path.join(self.dir, "where.py")
+        with open(model, "w") as f:
+            f.write("""
+import framecast
+def setup():
+    print("kit at " + framecast.__file__)
+def predict(frame):
+    return [("kit", 1, 0, 0, 4, 4)]
+""")
+        with fc.Server("--stream", f"clip={self.clip},realtime=0,wait=1", "--predictor",
+                       f"exec:format=bgr24,cmd=python3 -m framecast.model {model}",
+                       binary=os.path.join(prefix, "bin", "framecast"),
+                       env={"PYTHONPATH": "", "PATH": "/usr/bin:/bin"}) as server:
+            sub = Subscriber(server.url("clip"))
+            try:
+                fc.wait_for(lambda: sub.has_state("ended"), 60, "the clip to end")
+            finally:
+                sub.close()
+        self.assertTrue(sub.results(), "results")
+        self.assertEqual(sub.results()[0]["detections"][0]["label"], "kit")
+        log = "".join(server.stderr_lines)
+        self.assertIn(f"model: kit at {os.path.realpath(prefix)}/share/framecast/python/framecast/__init__.py", log)
+
     def test_rgb_on_request(self):
         model = os.path.join(self.dir, "colour.py")
         with open(model, "w") as f:
