@@ -493,9 +493,8 @@ int fc_http_api_handle(void *ud, const fc_http_request *req, const uint8_t *body
                  : strlen(a->path) == path.len && memcmp(a->path, path.p, path.len) == 0) {
             /* framecast.js is a library for pages of any origin (an ES
              * module is fetched with CORS): public, and it holds no secret. */
-            const char *cors = strcmp(a->path, "/framecast.js") == 0
-                                   ? "Access-Control-Allow-Origin: *\r\n"
-                                   : NULL;
+            const char *cors =
+                strcmp(a->path, "/framecast.js") == 0 ? "Access-Control-Allow-Origin: *\r\n" : NULL;
             respond(resp, req, 200, a->type, a->data, a->len, "no-cache", cors);
             return 0;
         }

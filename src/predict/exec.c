@@ -144,7 +144,8 @@ static char *kit_dir(void) {
         if (access(probe, R_OK) == 0) return realpath(dir, NULL);
     }
 #ifdef FC_KIT_SOURCE_DIR
-    if (access(FC_KIT_SOURCE_DIR "/framecast/model.py", R_OK) == 0) return strdup(FC_KIT_SOURCE_DIR);
+    if (access(FC_KIT_SOURCE_DIR "/framecast/model.py", R_OK) == 0)
+        return strdup(FC_KIT_SOURCE_DIR);
 #endif
     return NULL;
 }
