@@ -496,7 +496,11 @@ int fc_http_api_handle(void *ud, const fc_http_request *req, const uint8_t *body
     for (const fc_web_asset *a = fc_web_assets; a->path; a++) {
         if (want ? strcmp(a->path, want) == 0
                  : strlen(a->path) == path.len && memcmp(a->path, path.p, path.len) == 0) {
-            respond(resp, req, 200, a->type, a->data, a->len, "no-cache", NULL);
+            /* framecast.js is a library for pages of any origin (an ES
+             * module is fetched with CORS): public, and it holds no secret. */
+            const char *cors =
+                strcmp(a->path, "/framecast.js") == 0 ? "Access-Control-Allow-Origin: *\r\n" : NULL;
+            respond(resp, req, 200, a->type, a->data, a->len, "no-cache", cors);
             return 0;
         }
     }

@@ -6,8 +6,9 @@
  * no Referer). With authentication on, /api/ needs a token and lists the
  * streams it allows; /metrics needs a token for every stream; publishing
  * needs a token for the stream; the page's files and the probes need none
- * (the page takes its token from its own URL). The handler runs on I/O
- * threads; it reads the list of streams as one snapshot per answer
+ * (the page takes its token from its own URL); /framecast.js, the client
+ * module, may be imported by pages of any origin (CORS). The handler runs
+ * on I/O threads; it reads the list of streams as one snapshot per answer
  * (streams.h), pipelines through their snapshot functions and the hub
  * through its counters. */
 #ifndef FC_APP_HTTP_API_H
