@@ -95,6 +95,8 @@ static const char usage[] =
     "                           moving objects against a background model (pure C)\n"
     "  cascade:model=FILE[,scale_factor=X,min_neighbors=N,min_size=N,width=N,label=S]\n"
     "                           OpenCV cascades, e.g. haarcascade_frontalface_default.xml\n"
+    "  people[:scale=X,pyramid=X,min_score=X,nms=X,stride=N]\n"
+    "                           OpenCV's HOG pedestrian detector (upright people)\n"
     "  exec:[name=S,format=F,width=N,timeout_ms=N,start_timeout_ms=N,give_up_after=N,]\n"
     "       cmd=COMMAND\n"
     "                           a model in any language, one child process per worker;\n"
