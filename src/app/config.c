@@ -97,6 +97,8 @@ static const char usage[] =
     "                           OpenCV cascades, e.g. haarcascade_frontalface_default.xml\n"
     "  people[:scale=X,pyramid=X,min_score=X,nms=X,stride=N]\n"
     "                           OpenCV's HOG pedestrian detector (upright people)\n"
+    "  dnn:model=FILE.onnx[,classes=FILE,format=yolov8|yolov5,size=N,conf=X,nms=X]\n"
+    "                           an ONNX detection model (YOLOv8, YOLOv5) through OpenCV DNN\n"
     "  exec:[name=S,format=F,width=N,timeout_ms=N,start_timeout_ms=N,give_up_after=N,]\n"
     "       cmd=COMMAND\n"
     "                           a model in any language, one child process per worker;\n"
