@@ -62,8 +62,7 @@ int create_instance(const char *opts, void **instance, char *err, size_t errlen)
                  stride);
         rc = FC_EINVAL_OPT;
     }
-    if (!rc)
-        rc = fc_opts_finish(&o, "scale, pyramid, min_score, nms, stride", err, errlen);
+    if (!rc) rc = fc_opts_finish(&o, "scale, pyramid, min_score, nms, stride", err, errlen);
     fc_opts_free(&o);
     if (rc) {
         delete p;
