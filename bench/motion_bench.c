@@ -1,7 +1,8 @@
 /* motion-bench: the motion predictor per frame at 720p and 1080p on one
  * core, and the frame preparation the source thread does for it (scale to
  * the working width, gray), the old way (libswscale) against the new one
- * (source/area.h) on the same frames, one after the other.
+ * (source/convert.h: area sums from RGB, libswscale from YUV) on the same
+ * frames, one after the other.
  *
  * Frames come from the synthetic source (RGB24, what it renders) and the
  * same frames as limited-range YUV420P (what a decoder hands over; the
@@ -139,8 +140,8 @@ static void run_kind(const char *kind, const fc_synth *s, int w, int h, int fram
     char a[128], b[128];
     summary(&old_t, a, sizeof a);
     summary(&new_t, b, sizeof b);
-    printf("  prep from %-7s libswscale %s\n", kind, a);
-    printf("  prep from %-7s area       %s; p50 ratio %.2fx\n", kind, b,
+    printf("  prep from %-7s old (libswscale) %s\n", kind, a);
+    printf("  prep from %-7s new              %s; p50 ratio %.2fx\n", kind, b,
            (double)old_t.t[frames / 2] / (double)(new_t.t[frames / 2] ? new_t.t[frames / 2] : 1));
     printf("  detections from %s, %d frames, %d boxes: boxes differ in %d frames; same boxes, "
            "scores differ in %d frames (by %.4f at most)\n",

@@ -90,6 +90,7 @@ void fc_area_free(fc_area_plan *p) {
     axis_free(&p->x);
     axis_free(&p->y);
     free(p->acc);
+    free(p->luma);
     memset(p, 0, sizeof *p);
 }
 
@@ -110,7 +111,8 @@ int fc_area_prepare(fc_area_plan *p, int in_w, int in_h, int out_w, int out_h,
     p->input = input;
     p->wide = 255u * p->y.den > 65535u;
     p->acc = malloc((size_t)in_w * 3 * (p->wide ? sizeof(uint32_t) : sizeof(uint16_t)));
-    if (!p->acc) goto fail;
+    p->luma = malloc((size_t)in_w * sizeof *p->luma);
+    if (!p->acc || !p->luma) goto fail;
     return 0;
 fail:
     fc_area_free(p);
@@ -181,16 +183,49 @@ static inline uint64_t round_div(uint64_t num, uint64_t den, double inv) {
         }                                                                                          \
     } while (0)
 
+/* The common case of OUTPUT_ROW (den below 512: 1920 -> 320 is 36), about
+ * twice as fast. Luma is linear, so each column's three sums become one
+ * luma-weighted sum first (a loop the compiler vectorizes), and an output
+ * pixel sums taps of those instead of three times taps; every sum stays
+ * below 32768 * 255 * 512 = 2^32. The rounding division is a
+ * multiplication by magic = ceil(2^64 / d2), exact when n2 * d2 < 2^64
+ * (the error, n2 * (magic * d2 - 2^64) / 2^64, stays below 1 / d2). */
+static void output_row_fast(const fc_area_plan *p, const uint16_t *restrict a, int bgr,
+                            uint8_t *out, uint64_t luma_den, uint64_t magic) {
+    const uint32_t w0 = bgr ? BY : RY, w2 = bgr ? RY : BY;
+    uint32_t *restrict l = p->luma;
+    for (int i = 0; i < p->in_w; i++)
+        l[i] = w0 * a[3 * i] + GY * (uint32_t)a[3 * i + 1] + w2 * a[3 * i + 2];
+    const int taps = p->x.taps;
+    for (int ox = 0; ox < p->out_w; ox++) {
+        const uint32_t *w = p->x.w + (size_t)ox * taps;
+        const uint32_t *c = l + p->x.first[ox];
+        uint32_t t = 0;
+        for (int k = 0; k < taps; k++) t += w[k] * c[k];
+        uint64_t v = (uint64_t)(((unsigned __int128)(2 * (uint64_t)t + luma_den) * magic) >> 64);
+        out[ox] = (uint8_t)(v > 255 ? 255 : v);
+    }
+}
+
 void fc_area_run(fc_area_plan *p, const uint8_t *src, int stride, uint8_t *dst, int dst_stride) {
     const int bgr = p->input == FC_AREA_BGR24;
     const size_t n = (size_t)p->in_w * 3;
-    const uint64_t luma_den = (uint64_t)p->x.den * p->y.den * LUMA_ONE;
+    const uint64_t den = (uint64_t)p->x.den * p->y.den, luma_den = den * LUMA_ONE;
     const double inv = 1.0 / (double)luma_den;
+    /* The fast row: sums below 2^32 (den < 512), so n2 < 2^33 and
+     * d2 = 2^16 * den < 2^25: n2 * d2 < 2^64. */
+    const uint64_t d2 = 2 * luma_den;
+    const int fast = !p->wide && den < 512 && p->luma;
+    const uint64_t magic =
+        fast ? (uint64_t)((((unsigned __int128)1 << 64) + d2 - 1) / d2) : 0; /* ceil */
     for (int oy = 0; oy < p->out_h; oy++) {
         const uint32_t *wy = p->y.w + (size_t)oy * p->y.taps;
         const uint8_t *rows = src + (size_t)p->y.first[oy] * stride;
         uint8_t *out = dst + (size_t)oy * dst_stride;
-        if (!p->wide) {
+        if (fast) {
+            sum_rows16(wy, p->y.taps, rows, stride, n, p->acc);
+            output_row_fast(p, p->acc, bgr, out, luma_den, magic);
+        } else if (!p->wide) {
             sum_rows16(wy, p->y.taps, rows, stride, n, p->acc);
             OUTPUT_ROW(uint16_t);
         } else {

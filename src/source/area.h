@@ -37,8 +37,9 @@ typedef struct fc_area_plan {
     int in_w, in_h, out_w, out_h;
     enum fc_area_input input;
     fc_area_axis x, y;
-    void *acc; /* column sums of one output row (uint16_t or uint32_t) */
-    int wide;  /* acc holds uint32_t (a vertical sum can pass 65535) */
+    void *acc;      /* column sums of one output row (uint16_t or uint32_t) */
+    uint32_t *luma; /* their luma-weighted sum per column (the common case) */
+    int wide;       /* acc holds uint32_t (a vertical sum can pass 65535) */
 } fc_area_plan;
 
 /* 1 when a plan can scale in_w x in_h to out_w x out_h: a downscale or the
