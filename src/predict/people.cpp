@@ -101,10 +101,9 @@ int detect(People *p, const fc_frame_view *f, fc_detection *out, int max) {
                    p->scale > 1 ? cv::INTER_LINEAR : cv::INTER_AREA);
     std::vector<cv::Rect> found;
     std::vector<double> weights;
-    // finalThreshold 0: every window the SVM accepts, grouped below by NMS
-    // instead of OpenCV's rectangle grouping (which averages boxes and
-    // drops lone detections).
-    // The SVM margin min_score asks for: windows below it are never kept.
+    // The hit threshold is the SVM margin min_score stands for; finalThreshold
+    // 0 keeps every window above it, for the NMS below instead of OpenCV's
+    // rectangle grouping (which averages boxes and drops lone detections).
     double margin = p->min_score / (1 - p->min_score);
     p->hog.detectMultiScale(img, found, weights, margin, cv::Size(p->stride, p->stride),
                             cv::Size(8, 8), p->pyramid, 0, false);
