@@ -262,6 +262,15 @@ int main(int argc, char **argv) {
     if (fc_hub_tls(hub)) fc_info("TLS on (TLS 1.2 and 1.3); %s", fc_tls_offload());
     for (int i = 0; i < cfg.nstreams; i++)
         if ((rc = fc_streams_add(&streams, &cfg.streams[i], err, sizeof err)) < 0) goto fail;
+    if (cfg.nats && cfg.role == FC_ROLE_EDGE) { /* before the loops run: they read api */
+        fc_edge_config ec;
+        fc_edge_config_defaults(&ec);
+        ec.slow = cfg.slow;
+        ec.history = cfg.history;
+        rc = fc_edge_create(&edge, &nats, hub, loop, &ec, err, sizeof err);
+        api.edge = edge;
+        if (rc < 0) goto fail;
+    }
     api.hub = hub;
     api.streams = &streams;
     fc_hub_set_http_handler(hub, fc_http_api_handle, &api);
@@ -271,15 +280,6 @@ int main(int argc, char **argv) {
     }
     if ((rc = fc_streams_start(&streams, err, sizeof err)) < 0) goto fail;
     if (ingest) uv_timer_start(&announce, on_announce, 0, 1000);
-    if (cfg.nats && cfg.role == FC_ROLE_EDGE) {
-        fc_edge_config ec;
-        fc_edge_config_defaults(&ec);
-        ec.slow = cfg.slow;
-        ec.history = cfg.history;
-        rc = fc_edge_create(&edge, &nats, hub, loop, &ec, err, sizeof err);
-        api.edge = edge;
-        if (rc < 0) goto fail;
-    }
     uv_signal_start(&sighup, on_sighup, SIGHUP); /* once everything runs */
 
     /* The URL lines are the interface of `make run` and of the tests. */

@@ -433,8 +433,8 @@ static int serve(estream *es, const char *epoch) {
     snprintf(es->epoch, sizeof es->epoch, "%s", epoch);
     es->last_seq = 0;
     atomic_store(&es->seen_seq, 0);
-    pthread_mutex_unlock(&e->mu);
     es->available = 0;
+    pthread_mutex_unlock(&e->mu);
     return 0;
 }
 
@@ -463,9 +463,11 @@ static void apply_announce(fc_edge *e, announce *a) {
     if (!es) {
         if (!free_slot) return;
         es = free_slot;
-        snprintf(es->name, sizeof es->name, "%s", a->name);
         static const char *what[NSUBJ] = {"result", "preview", "status", "history"};
+        pthread_mutex_lock(&e->mu); /* a late callback of the slot's last stream reads them */
+        snprintf(es->name, sizeof es->name, "%s", a->name);
         for (int k = 0; k < NSUBJ; k++) fc_wire_subject(es->subj[k], es->name, what[k]);
+        pthread_mutex_unlock(&e->mu);
         if (serve(es, a->epoch)) {
             fc_warn("edge: cannot serve stream '%s' (%d streams at most)", a->name,
                     FC_HUB_MAX_STREAMS);

@@ -73,12 +73,24 @@ def edge_knows(edge, stream="demo"):
 class Cluster:
     def __init__(self, edges=2, ingest_args=(), edge_args=()):
         self.nats = Nats()
-        self.ingest = fc.Server("--role", "ingest", "--nats", self.nats.url, "--source", SOURCE,
-                                "--predictor", "fake:count=3", *ingest_args)
-        self.edges = [fc.Server("--role", "edge", "--nats", self.nats.url, *edge_args)
-                      for _ in range(edges)]
-        for e in self.edges:
-            fc.wait_for(lambda: edge_knows(e), 15, "the edge to learn the stream")
+        self.ingest, self.edges = None, []
+        try:
+            self.ingest = fc.Server("--role", "ingest", "--nats", self.nats.url, "--source",
+                                    SOURCE, "--predictor", "fake:count=3", *ingest_args)
+            for _ in range(edges):
+                self.edges.append(fc.Server("--role", "edge", "--nats", self.nats.url,
+                                            *edge_args))
+            for e in self.edges:
+                fc.wait_for(lambda: edge_knows(e), 30, "the edge to learn the stream")
+        except BaseException:
+            for s in [*self.edges, self.ingest]:
+                if s and s.proc.poll() is None:
+                    s.proc.kill()
+                    s.proc.wait()
+                if s:
+                    sys.stderr.write("framecast stderr:\n" + "".join(s.stderr_lines))
+            self.nats.kill()
+            raise
 
     def close(self, check=True):
         errors = []
