@@ -64,6 +64,7 @@ bench: release
 	taskset -c 1 $(RELEASE)/render-bench
 	bench/predict_bench.py $(RELEASE)
 	bench/tls_bench.py $(RELEASE)
+	bench/cluster_bench.py $(RELEASE)
 
 fuzz: debug
 	tests/fuzz/run.sh $(DEBUG) $(FUZZ_SECONDS)

@@ -188,8 +188,8 @@ def main():
         for i, name in ((1, "A"), (2, "B")):
             print(f"  edge {name} received            "
                   f"{rate(i, 'framecast_edge_results_received_total{stream=\"demo\"}'):10.0f}/s, "
-                  f"dropped (inbox full) "
-                  f"{rate(i, 'framecast_edge_results_dropped_total{stream=\"demo\"}'):.0f}/s, "
+                  f"held for a tick (inbox full) "
+                  f"{rate(i, 'framecast_edge_results_delayed_total{stream=\"demo\"}'):.0f}/s, "
                   f"gaps {rate(i, 'framecast_edge_gaps_total{stream=\"demo\"}') * dt:.0f}")
         for name, r in zip(("A", "B"), res):
             print(f"  edge {name} clients got          {r['deliveries_per_s'] / 2:10.0f}/s each, "

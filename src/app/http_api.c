@@ -233,15 +233,17 @@ static void cluster_metrics(fc_http_api *api, const fc_edge_view *v, int nv, fc_
     static const char *series[][2] = {
         {"framecast_edge_results_received_total", "results received from NATS"},
         {"framecast_edge_results_dropped_total",
-         "results received but not fanned out: the I/O loops' inboxes were full"},
+         "results received but not fanned out (out of memory to hold them)"},
+        {"framecast_edge_results_delayed_total",
+         "times the I/O loops' inboxes were full and results were held for a tick"},
         {"framecast_edge_gaps_total", "times results were missing from NATS and asked again"},
         {"framecast_edge_results_lost_total",
          "results missing from NATS that the ingest node no longer had (clients got a reset)"},
     };
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         metric_head(out, series[k][0], "counter", series[k][1]);
         for (int i = 0; i < nv; i++) {
-            const uint64_t x[4] = {v[i].received, v[i].dropped, v[i].gaps, v[i].lost};
+            const uint64_t x[5] = {v[i].received, v[i].dropped, v[i].delayed, v[i].gaps, v[i].lost};
             fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", series[k][0], v[i].name,
                          (unsigned long long)x[k]);
         }

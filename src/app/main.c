@@ -199,6 +199,7 @@ int main(int argc, char **argv) {
         fc_config_free(&cfg);
         return EXIT_USAGE;
     }
+    if (cfg.nats) fc_nats_prepare();
     fc_log_set_level((enum fc_log_level)cfg.log_level);
     fc_log_set_format((enum fc_log_format)cfg.log_format);
     signal(SIGPIPE, SIG_IGN);

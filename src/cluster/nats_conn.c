@@ -1,9 +1,12 @@
 /* The node's connection to NATS (see nats_conn.h). */
 #include "cluster/nats_conn.h"
 
+#include <errno.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/error.h"
 #include "util/log.h"
@@ -36,12 +39,38 @@ static void on_reconnected(natsConnection *nc, void *ud) {
     set_connected(n, nc, 1);
 }
 
+static void on_closed(natsConnection *nc, void *ud) {
+    fc_nats *n = ud;
+    const char *why = NULL;
+    if (atomic_load(&n->closing)) return;
+    atomic_store(&n->connected, 0);
+    natsConnection_GetLastError(nc, &why);
+    fc_error("NATS: the connection was closed for good: %s (check --nats and its TLS and "
+             "credential options; restart to try again)",
+             why && *why ? why : "no reason given");
+}
+
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, void *ud) {
     (void)nc, (void)sub, (void)ud;
     fc_warn("NATS: %s", natsStatus_GetText(s)); /* a slow consumer: messages were dropped */
 }
 
 int fc_nats_open(fc_nats *n, const fc_nats_config *cfg, char *err, size_t errlen) {
+    /* Files are read when nats.c connects, which may be later: check now,
+     * so a wrong path stops the start with its name. */
+    const struct {
+        const char *option, *path;
+    } files[] = {{"--nats-creds", cfg->creds},
+                 {"--nats-tls-ca", cfg->tls_ca},
+                 {"--nats-tls-cert", cfg->tls_cert},
+                 {"--nats-tls-key", cfg->tls_key}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (files[i].path && access(files[i].path, R_OK) != 0) {
+            snprintf(err, errlen, "%s: cannot read '%s': %s", files[i].option, files[i].path,
+                     strerror(errno));
+            return FC_EINVAL_OPT;
+        }
+    }
     natsStatus s = nats_Open(-1);
     const char *what = "nats_Open";
     /* The servers, one token each. */
@@ -69,6 +98,7 @@ int fc_nats_open(fc_nats *n, const fc_nats_config *cfg, char *err, size_t errlen
     if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, n);
     if (s == NATS_OK) s = natsOptions_SetReconnectedCB(n->opts, on_reconnected, n);
     if (s == NATS_OK) s = natsOptions_SetErrorHandler(n->opts, on_error, n);
+    if (s == NATS_OK) s = natsOptions_SetClosedCB(n->opts, on_closed, n);
     if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(n->opts, true, on_connected, n);
     if (s == NATS_OK && cfg->creds)
         what = "--nats-creds",
@@ -101,6 +131,12 @@ int fc_nats_open(fc_nats *n, const fc_nats_config *cfg, char *err, size_t errlen
     return 0;
 }
 
+const char *fc_nats_error(const fc_nats *n, natsStatus s) {
+    const char *text = NULL;
+    if (n->nc && natsConnection_GetLastError(n->nc, &text) != NATS_OK && text && *text) return text;
+    return natsStatus_GetText(s);
+}
+
 int fc_nats_connected(const fc_nats *n) {
     return atomic_load(&n->connected);
 }
@@ -114,6 +150,14 @@ void fc_nats_close(fc_nats *n) {
     }
     natsOptions_Destroy(n->opts);
     n->opts = NULL;
+}
+
+void fc_nats_prepare(void) {
+    /* nats.c 3.4 frees a list of OpenSSL's (its compression methods) when
+     * its library closes, and OpenSSL's exit handler then frees it again
+     * (a crash at exit after TLS to NATS; fixed in later nats.c). OpenSSL's
+     * memory is the process's until it ends anyway: no exit handler. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
 void fc_nats_shutdown(void) {

@@ -38,10 +38,15 @@ typedef struct fc_nats {
     int64_t pending_bytes;
 } fc_nats;
 
+/* Before anything else uses OpenSSL (main thread, at start, with --nats):
+ * see nats_conn.c. */
+void fc_nats_prepare(void);
 /* Connects (or keeps trying in the background when no server answers yet:
  * the node starts anyway and reports it in /readyz). On a bad option
  * returns a negative code with why in err. */
 int fc_nats_open(fc_nats *n, const fc_nats_config *cfg, char *err, size_t errlen);
+/* Why the connection failed last, as text (never NULL). */
+const char *fc_nats_error(const fc_nats *n, natsStatus s);
 /* 1 while connected. */
 int fc_nats_connected(const fc_nats *n);
 /* Closes the connection. Callbacks may still be running on nats.c's

@@ -51,7 +51,7 @@ typedef struct estream {
     char *status_json; /* ... as announced, to see a change */
     char *info;        /* the announced description */
     fc_deflater *deflater;
-    atomic_uint_fast64_t received, dropped, gaps, lost, seen_seq;
+    atomic_uint_fast64_t received, dropped, delayed, gaps, lost, seen_seq;
 } estream;
 
 /* An announcement waiting for the main thread. */
@@ -141,18 +141,17 @@ static void send_lost(estream *es, uint64_t next) {
 }
 
 /* Hands a result to the hub in order; b is the caller's. burst: a bounded
- * burst that may not be refused (history, held results). */
-static void deliver(estream *es, fc_buf *b, int burst) {
+ * burst that may not be refused (history, held results). Returns -1 when
+ * the loops' inboxes are full (not a burst): nothing was published. */
+static int deliver(estream *es, fc_buf *b, int burst) {
     fc_hub *hub = es->e->hub;
+    if (!burst && fc_hub_try_publish(hub, es->hub_id, b)) return -1;
     if (es->feed == FEED_RESYNC && es->last_seq && b->seq != es->last_seq + 1)
         send_lost(es, b->seq);
-    if (burst) {
-        fc_hub_publish_nowait(hub, es->hub_id, b);
-    } else if (fc_hub_try_publish(hub, es->hub_id, b)) {
-        atomic_fetch_add_explicit(&es->dropped, 1, memory_order_relaxed);
-    }
+    if (burst) fc_hub_publish_nowait(hub, es->hub_id, b);
     es->last_seq = b->seq;
     atomic_store_explicit(&es->seen_seq, b->seq, memory_order_relaxed);
+    return 0;
 }
 
 static void drop_held(estream *es) {
@@ -179,6 +178,7 @@ static void hold(estream *es, fc_buf *b) {
         size_t cap = es->held_cap ? es->held_cap * 2 : 64;
         fc_buf **h = realloc(es->held, cap * sizeof *h);
         if (!h) {
+            atomic_fetch_add_explicit(&es->dropped, 1, memory_order_relaxed);
             fc_buf_unref(b);
             return;
         }
@@ -211,8 +211,18 @@ static void on_result(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
             send_request(es, es->last_seq);
             hold(es, b);
         } else if (b && es->feed == FEED_LIVE) {
-            deliver(es, b, 0);
-            fc_buf_unref(b);
+            if (deliver(es, b, 0)) {
+                /* The loops are behind (a burst after an outage): hold it and
+                 * the next ones for a tick, then hand them over as a bounded
+                 * burst, in order; never wait here. */
+                atomic_fetch_add_explicit(&es->delayed, 1, memory_order_relaxed);
+                es->feed = FEED_RESYNC;
+                es->req_id++; /* no request: the tick's deadline hands them over */
+                es->req_deadline_ms = now_ms() + 50;
+                hold(es, b);
+            } else {
+                fc_buf_unref(b);
+            }
         } else if (b) {
             hold(es, b);
         }
@@ -524,6 +534,7 @@ static void update_views(fc_edge *e) {
         v->last_seq = atomic_load(&es->seen_seq);
         v->received = atomic_load(&es->received);
         v->dropped = atomic_load(&es->dropped);
+        v->delayed = atomic_load(&es->delayed);
         v->gaps = atomic_load(&es->gaps);
         v->lost = atomic_load(&es->lost);
     }
@@ -635,7 +646,7 @@ int fc_edge_create(fc_edge **out, fc_nats *nats, fc_hub *hub, uv_loop_t *loop,
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&e->announce_sub, nats->nc, FC_WIRE_ANNOUNCE, on_announce, e);
     if (s != NATS_OK) {
-        snprintf(err, errlen, "NATS: cannot subscribe: %s", natsStatus_GetText(s));
+        snprintf(err, errlen, "NATS: cannot subscribe: %s", fc_nats_error(nats, s));
         fc_edge_stop(e);
         *out = e; /* freed by fc_edge_destroy after the handles closed */
         return -EIO;

@@ -14,7 +14,9 @@
  *            for this, so a client moving from another edge finds its range
  *            here too.
  *   LIVE     results are framed once and published (fc_hub_try_publish:
- *            never waits; a full inbox drops, counted); seq, epoch and
+ *            never waits; when the loops' inboxes are full the result and
+ *            the next ones are held for a tick, then handed over as a
+ *            bounded burst, in order, counted as delayed); seq, epoch and
  *            publish_us are the ingest node's. A result that does not
  *            follow the last one (NATS is at-most-once: an outage, a slow
  *            consumer) starts a RESYNC.
@@ -68,7 +70,7 @@ typedef struct fc_edge_view {
     int available;
     char state[16]; /* the ingest node's state, or "unavailable" */
     char *info;     /* the announced description (JSON), or NULL; fc_edge_views_free */
-    uint64_t last_seq, received, dropped, gaps, lost;
+    uint64_t last_seq, received, dropped, delayed, gaps, lost;
 } fc_edge_view;
 /* Fills up to max views; returns how many. Any thread. */
 int fc_edge_views(fc_edge *e, fc_edge_view *out, int max);

@@ -301,7 +301,7 @@ int fc_ingest_create(fc_ingest **out, fc_nats *nats, const char *node, char *err
         natsConnection_Subscribe(&g->history_sub, nats->nc, "framecast.*.history", on_history, g);
     if (s != NATS_OK) {
         snprintf(err, errlen, "NATS: cannot subscribe to history requests: %s",
-                 natsStatus_GetText(s));
+                 fc_nats_error(nats, s));
         fc_ingest_destroy(g);
         return -EIO;
     }

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -34,13 +35,15 @@ def free_port():
 class Nats:
     """A nats-server on 127.0.0.1; restartable on the same port."""
 
-    def __init__(self):
+    def __init__(self, conf=None):
         self.port = free_port()
         self.proc = None
+        self.conf = conf
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)],
+        args = ["-c", self.conf] if self.conf else []
+        self.proc = subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         fc.wait_for(self._listening, 10, "nats-server to listen")
 
@@ -65,14 +68,14 @@ def get_json(port, path):
     return status, json.loads(body)
 
 
-def edge_knows(edge, stream="demo"):
-    status, body = get_json(edge.port, "/api/streams")
+def edge_knows(edge, stream="demo", query=""):
+    status, body = get_json(edge.port, "/api/streams" + query)
     return status == 200 and any(s["name"] == stream for s in body["streams"])
 
 
 class Cluster:
-    def __init__(self, edges=2, ingest_args=(), edge_args=()):
-        self.nats = Nats()
+    def __init__(self, edges=2, ingest_args=(), edge_args=(), nats=None, api_query=""):
+        self.nats = nats or Nats()
         self.ingest, self.edges = None, []
         try:
             self.ingest = fc.Server("--role", "ingest", "--nats", self.nats.url, "--source",
@@ -81,7 +84,8 @@ class Cluster:
                 self.edges.append(fc.Server("--role", "edge", "--nats", self.nats.url,
                                             *edge_args))
             for e in self.edges:
-                fc.wait_for(lambda: edge_knows(e), 30, "the edge to learn the stream")
+                fc.wait_for(lambda: edge_knows(e, query=api_query), 30,
+                            "the edge to learn the stream")
         except BaseException:
             for s in [*self.edges, self.ingest]:
                 if s and s.proc.poll() is None:
@@ -268,7 +272,8 @@ class TestOutages(unittest.TestCase):
         # seq continuity, or a reset naming exactly what was lost.
         resets = [m for m in others if m["type"] == "reset"]
         gaps = [(x, y) for x, y in zip(seqs, seqs[1:]) if y != x + 1]
-        self.assertEqual(len(gaps), len(resets), (gaps, resets))
+        edge_m = {k: v for k, v in fc.metrics(a.port).items() if "edge_" in k}
+        self.assertEqual(len(gaps), len(resets), (gaps, resets, edge_m))
         for (x, y), r in zip(gaps, resets):
             self.assertEqual(r["oldest_seq"], y)
         for node in (self.c.ingest, *self.c.edges):
@@ -303,6 +308,93 @@ class TestOutages(unittest.TestCase):
         self.assertEqual(seqs[0], last + 1, ob)
         self.assertTrue(in_order(seqs))
         self.assertFalse([m for m in ob if m["type"] == "reset"], ob)
+
+
+def make_pki(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate,
+    made by the openssl command."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/ca-key.pem", "-out",
+        f"{d}/ca.pem", "-days", "2", "-subj", "/CN=test CA")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/{name}-key.pem", "-out",
+            f"{d}/{name}.csr", "-subj", f"/CN={name}")
+        with open(f"{d}/{name}.ext", "w") as f:
+            f.write(ext + "\n")
+        run("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem", "-CAkey",
+            f"{d}/ca-key.pem", "-CAcreateserial", "-out", f"{d}/{name}.pem", "-days", "2",
+            "-extfile", f"{d}/{name}.ext")
+
+
+class TestSecurity(unittest.TestCase):
+    def test_tls_to_nats_with_a_client_certificate_and_jwt_on_the_edge(self):
+        with tempfile.TemporaryDirectory() as d:
+            make_pki(d)
+            conf = f"{d}/nats.conf"
+            with open(conf, "w") as f:
+                f.write(f'tls {{\n  cert_file: "{d}/server.pem"\n  key_file: "{d}/server-key.pem"\n'
+                        f'  ca_file: "{d}/ca.pem"\n  verify: true\n}}\n')
+            secret = f"{d}/secret"
+            with open(secret, "w") as f:
+                f.write("s" * 40)
+            tls = ("--nats-tls-ca", f"{d}/ca.pem", "--nats-tls-cert", f"{d}/client.pem",
+                   "--nats-tls-key", f"{d}/client-key.pem")
+            os.chmod(secret, 0o600)
+            token = subprocess.run([fc.FRAMECAST, "token", "--secret-file", secret],
+                                   check=True, capture_output=True, text=True).stdout.strip()
+            nats = Nats(conf)
+            c = Cluster(edges=1, ingest_args=tls, nats=nats, api_query=f"?token={token}",
+                        edge_args=(*tls, "--auth-secret-file", secret))
+            try:
+                edge = c.edges[0]
+                # The edge enforces the same JWT rules as a single node.
+                async def refused():
+                    with self.assertRaises(websockets.InvalidStatusCode) as e:
+                        async with websockets.connect(edge.url()):
+                            pass
+                    return e.exception.status_code
+                self.assertEqual(asyncio.run(refused()), 401)
+                status, _ = fc.http_get(edge.port, "/api/streams")
+                self.assertEqual(status, 401)
+                results, _ = asyncio.run(collect(edge.url(query=f"token={token}"),
+                                                 lambda r: len(r) >= 10))
+                self.assertTrue(in_order([x for x, _ in results]))
+                # A node without TLS is refused by this server: it says so, and
+                # either does not start (exit 1) or runs unready.
+                try:
+                    lone = fc.Server("--role", "edge", "--nats", nats.url)
+                except AssertionError as e:
+                    self.assertIn("NATS", str(e))
+                else:
+                    try:
+                        fc.wait_for(lambda: fc.http_get(lone.port, "/readyz")[0] == 503, 10,
+                                    "/readyz 503 without NATS")
+                        fc.wait_for(lambda: any("NATS" in x for x in lone.stderr_lines), 10,
+                                    "a log line about NATS")
+                    finally:
+                        lone.stop()
+            finally:
+                c.close()
+
+    def test_bad_nats_options_are_refused_at_start(self):
+        cases = [
+            (("--role", "edge"), "needs --nats"),
+            (("--role", "edge", "--nats", "nats://127.0.0.1:1", "--source", "synthetic:"),
+             "an edge runs no streams"),
+            (("--nats", "nats://127.0.0.1:1", "--nats-tls-cert", "x.pem"), "--nats-tls-key"),
+            (("--nats-creds", "x.creds"), "only with --nats"),
+            (("--nats", "nats://127.0.0.1:1", "--nats-creds", "/nonexistent.creds"),
+             "--nats-creds"),
+            (("--nats", "nats://127.0.0.1:1", "--nats-tls-ca", "/nonexistent.pem"),
+             "--nats-tls-ca"),
+        ]
+        for args, want in cases:
+            p = subprocess.run([fc.FRAMECAST, "--listen", "127.0.0.1:0", *args],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(want, p.stderr, args)
 
 
 if __name__ == "__main__":
