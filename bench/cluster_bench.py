@@ -177,20 +177,23 @@ def main():
         c1 = {k: cpu_s(v) for k, v in pids.items()}
         res = [json.loads(c.communicate(timeout=60)[0].strip().splitlines()[-1]) for c in clients]
 
-        def rate(i, key):
+        def rate(i, key, stream=False):
+            key = key + '{stream="demo"}' if stream else key
             return (m1[i].get(key, 0) - m0[i].get(key, 0)) / dt
+        q = 'framecast_nats_dropped_total{reason="queue"}'
+        n = 'framecast_nats_dropped_total{reason="nats"}'
         print(f"\nsaturation: results of {size} bytes, fps=max, 2 edges x 2 clients, "
               f"{dt:.1f} s:")
-        print(f"  ingest results made         {rate(0, 'framecast_results_total{stream=\"demo\"}'):10.0f}/s")
+        print(f"  ingest results made         {rate(0, 'framecast_results_total', True):10.0f}/s")
         print(f"  handed to NATS              {rate(0, 'framecast_nats_published_total'):10.0f}/s")
-        print(f"  dropped, publisher queue    {rate(0, 'framecast_nats_dropped_total{reason=\"queue\"}'):10.0f}/s")
-        print(f"  dropped, NATS buffer        {rate(0, 'framecast_nats_dropped_total{reason=\"nats\"}'):10.0f}/s")
+        print(f"  dropped, publisher queue    {rate(0, q):10.0f}/s")
+        print(f"  dropped, NATS buffer        {rate(0, n):10.0f}/s")
         for i, name in ((1, "A"), (2, "B")):
             print(f"  edge {name} received            "
-                  f"{rate(i, 'framecast_edge_results_received_total{stream=\"demo\"}'):10.0f}/s, "
+                  f"{rate(i, 'framecast_edge_results_received_total', True):10.0f}/s, "
                   f"held for a tick (inbox full) "
-                  f"{rate(i, 'framecast_edge_results_delayed_total{stream=\"demo\"}'):.0f}/s, "
-                  f"gaps {rate(i, 'framecast_edge_gaps_total{stream=\"demo\"}') * dt:.0f}")
+                  f"{rate(i, 'framecast_edge_results_delayed_total', True):.0f}/s, "
+                  f"gaps {rate(i, 'framecast_edge_gaps_total', True) * dt:.0f}")
         for name, r in zip(("A", "B"), res):
             print(f"  edge {name} clients got          {r['deliveries_per_s'] / 2:10.0f}/s each, "
                   f"p99 {r['p99_us'] / 1000 if r['p99_us'] else 0:.1f} ms, seq gaps {r['gaps']}")
