@@ -328,6 +328,47 @@ def make_pki(d):
             "-extfile", f"{d}/{name}.ext")
 
 
+class TestIngestRestart(unittest.TestCase):
+    def test_ingest_killed_then_back_with_a_new_epoch(self):
+        c = Cluster(edges=1)
+        try:
+            edge = c.edges[0]
+            states, closed = [], []
+
+            async def run():
+                last = None
+                try:
+                    async with websockets.connect(edge.url()) as ws:
+                        while True:
+                            m = json.loads(await asyncio.wait_for(ws.recv(), 15))
+                            if m["type"] == "result":
+                                last = m
+                                if len(states) == 1 and m["seq"] > 10:
+                                    c.ingest.proc.kill()  # the ingest node dies
+                                    c.ingest.proc.wait()
+                                    c.ingest.proc.stdout.close()
+                                    c.ingest.proc.stderr.close()
+                            elif m["type"] == "status":
+                                states.append(m["state"])
+                                if m["state"] == "unavailable":
+                                    # A new ingest node: a new numbering.
+                                    c.ingest = fc.Server("--role", "ingest", "--nats",
+                                                         c.nats.url, "--source", SOURCE,
+                                                         "--predictor", "fake:count=3")
+                except websockets.ConnectionClosed as e:
+                    closed.append(e.code)
+                q = f"since={last['seq']}&epoch={last['epoch']}"
+                return last, await collect(edge.url(query=q), lambda r: len(r) >= 5)
+            last, (results, others) = asyncio.run(run())
+            self.assertEqual(states[:2], ["live", "unavailable"])
+            self.assertEqual(closed, [1012])  # the stream restarted
+            resets = [m for m in others if m["type"] == "reset"]
+            self.assertEqual(resets[0]["reason"], "epoch", others)
+            self.assertNotEqual(json.loads(results[0][1])["epoch"], last["epoch"])
+        finally:
+            c.close()
+
+
 class TestSecurity(unittest.TestCase):
     def test_tls_to_nats_with_a_client_certificate_and_jwt_on_the_edge(self):
         with tempfile.TemporaryDirectory() as d:
