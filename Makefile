@@ -75,6 +75,7 @@ bench: release
 	bench/tls_bench.py $(RELEASE)
 	bench/client_memory.py $(RELEASE)
 	bench/deflate_bench.py $(RELEASE)
+	bench/cluster_bench.py $(RELEASE)
 
 # The release build, configured for PREFIX: the prefix is written into the
 # unit and the configuration's path at configure time, so it is set there,

@@ -102,6 +102,15 @@ static const char usage[] =
     "                           (fps:10,width:640,quality:70)\n"
     "  --exit-when-done         exit once every stream has ended or failed (batch runs):\n"
     "                           status 0 if every stream ended normally, 3 if any failed\n"
+    "  --nats URLS              the cluster's NATS servers, nats://HOST:PORT[,...]\n"
+    "                           (docs/cluster.md): streams are published there\n"
+    "  --role all|ingest|edge   all: sources and clients (with --nats, published too);\n"
+    "                           ingest: the same, --nats required; edge: no sources, serves\n"
+    "                           the streams the ingest nodes announce (all)\n"
+    "  --nats-creds FILE        NATS credentials (a .creds file: user JWT and NKey seed)\n"
+    "  --nats-tls-ca FILE       TLS to NATS, servers' certificates checked against this CA\n"
+    "  --nats-tls-cert FILE     ... with this client certificate (PEM), and\n"
+    "  --nats-tls-key FILE      ... its private key\n"
     "  --help, --version\n"
     "\n"
     "SIZE: bytes, or with a unit: K, M, G (x1000) or KiB, MiB, GiB (x1024), e.g. 1MiB.\n"
@@ -237,6 +246,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error", "off
 static const char *const format_names[] = {"text", "logfmt", "json", NULL};
 static const char *const onoff_names[] = {"off", "on", NULL};
 static const char *const mode_names[] = {"latest", "every", NULL};
+static const char *const role_names[] = {"all", "ingest", "edge", NULL}; /* enum fc_role */
 
 static const fc_preview_spec preview_default = {10, 640, 70};
 static const fc_history_limits history_default = {300, 4 << 20, 60000};
@@ -691,6 +701,12 @@ static const setting settings[] = {
     NUM("max-connect-rate-per-ip", K_INT, FC_CONFIG_RESTART, hub.max_connect_rate_per_ip, 1,
         1000000),
     VAL("exit-when-done", K_BOOL, FC_CONFIG_RESTART, exit_when_done),
+    VAL("nats", K_STR, FC_CONFIG_RESTART, nats),
+    ENUM("role", FC_CONFIG_RESTART, role, role_names),
+    VAL("nats-creds", K_STR, FC_CONFIG_RESTART, nats_creds),
+    VAL("nats-tls-ca", K_STR, FC_CONFIG_RESTART, nats_tls_ca),
+    VAL("nats-tls-cert", K_STR, FC_CONFIG_RESTART, nats_tls_cert),
+    VAL("nats-tls-key", K_STR, FC_CONFIG_RESTART, nats_tls_key),
 };
 #define NOPTIONS ((int)(sizeof settings / sizeof settings[0]))
 
@@ -833,7 +849,10 @@ static void defaults(fc_config *cfg) {
  * set itself. */
 static void finish_streams(parser *ps) {
     fc_config *cfg = ps->cfg;
-    if (cfg->nstreams == 0) {
+    if (cfg->role == FC_ROLE_EDGE && cfg->nstreams) {
+        problem(cfg, "--role edge: an edge runs no streams of its own (it serves those the "
+                     "ingest nodes announce on NATS); remove --stream and --source");
+    } else if (cfg->nstreams == 0 && cfg->role != FC_ROLE_EDGE) {
         ps->layer = FROM_CLI;
         cli_stream(ps, "--source", "demo=synthetic:size=640x360,fps=30,objects=3,seed=1");
     }
@@ -928,6 +947,16 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
     if (!cfg->hub.tls_cert != !cfg->hub.tls_key)
         problem(cfg, "%s: missing (TLS needs both --tls-cert and --tls-key)",
                 cfg->hub.tls_cert ? "--tls-key" : "--tls-cert");
+    if (cfg->role != FC_ROLE_ALL && !cfg->nats)
+        problem(cfg, "--role %s: needs --nats nats://HOST:PORT (the cluster's NATS servers)",
+                role_names[cfg->role]);
+    if (!cfg->nats_tls_cert != !cfg->nats_tls_key)
+        problem(cfg,
+                "%s: missing (a client certificate needs both --nats-tls-cert and "
+                "--nats-tls-key)",
+                cfg->nats_tls_cert ? "--nats-tls-key" : "--nats-tls-cert");
+    if (!cfg->nats && (cfg->nats_creds || cfg->nats_tls_ca || cfg->nats_tls_cert))
+        problem(cfg, "--nats-creds, --nats-tls-*: only with --nats");
     if (!cfg->nproblems) return FC_CONFIG_OK;
     snprintf(err, errlen, "%s", cfg->problems[0]);
     return FC_EINVAL_OPT;

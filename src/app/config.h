@@ -41,6 +41,13 @@ typedef struct fc_config {
     const char *origins[FC_MAX_ORIGINS]; /* --allowed-origin, as given (hub.allowed_origins) */
     const char *file;                    /* --config FILE, or NULL */
     int check_only;                      /* --check-config */
+    /* The cluster (docs/cluster.md) */
+    const char *nats;          /* --nats URLS, or NULL: a single node */
+    int role;                  /* enum fc_role */
+    const char *nats_creds;    /* --nats-creds FILE */
+    const char *nats_tls_ca;   /* --nats-tls-ca FILE: TLS to NATS */
+    const char *nats_tls_cert; /* --nats-tls-cert, --nats-tls-key: a client certificate */
+    const char *nats_tls_key;
     /* Every problem found, one line each. */
     char **problems;
     int nproblems;
@@ -48,6 +55,10 @@ typedef struct fc_config {
     char **owned;
     int nowned, owned_cap;
 } fc_config;
+
+/* --role: all (sources and clients; with --nats also publishes like an
+ * ingest node), ingest (needs --nats), edge (no sources; streams from NATS). */
+enum fc_role { FC_ROLE_ALL, FC_ROLE_INGEST, FC_ROLE_EDGE };
 
 enum { FC_CONFIG_OK = 0, FC_CONFIG_EXIT = 1 /* --help or --version printed */ };
 

@@ -24,7 +24,17 @@ typedef struct fc_http_api {
     fc_hub *hub;
     fc_streams *streams; /* each answer reads one snapshot of them */
     atomic_int draining; /* set by the main thread on SIGTERM/SIGINT: not ready */
+    /* The cluster (docs/cluster.md), NULL on a single node: the NATS
+     * connection (/readyz needs it up), an ingest node's publisher, an edge
+     * node's streams (listed and measured like local ones). */
+    struct fc_nats *nats;
+    struct fc_ingest *ingest;
+    struct fc_edge *edge;
 } fc_http_api;
+
+/* A stream as /api/streams shows it (one JSON object), for the cluster's
+ * announcements too. */
+void fc_http_api_stream_json(fc_http_api *api, fc_pipeline *p, fc_strbuf *out);
 
 /* A loop that has not ticked for this long fails /healthz. */
 #define FC_HEALTH_STALL_MS 3000

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "app/check.h"
@@ -24,6 +25,9 @@
 #include "app/reload.h"
 #include "app/streams.h"
 #include "app/token.h"
+#include "cluster/nats_conn.h"
+#include "cluster/nats_edge.h"
+#include "cluster/nats_ingest.h"
 #include "hub/hub.h"
 #include "hub/tls.h"
 #include "util/error.h"
@@ -122,6 +126,35 @@ static void plan_descriptors(fc_config *cfg, int at_start) {
                         : "");
 }
 
+/* --- The cluster (docs/cluster.md) ---------------------------------------- */
+
+static void ingest_tap(void *ud, int stream, int kind, fc_buf *msg) {
+    fc_ingest_offer(ud, stream, (enum fc_ingest_kind)kind, msg);
+}
+
+static void ingest_add(void *ud, fc_pipeline *p, const fc_stream_config *cfg) {
+    fc_ingest_add_stream(ud, fc_pipeline_stream_id(p), fc_pipeline_name(p), fc_pipeline_epoch(p),
+                         &cfg->history);
+}
+
+static void ingest_remove(void *ud, fc_pipeline *p) {
+    fc_ingest_remove_stream(ud, fc_pipeline_stream_id(p));
+}
+
+/* Once a second: each stream's description, for the edges. */
+static void on_announce(uv_timer_t *t) {
+    fc_http_api *api = t->data;
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
+    fc_strbuf sb;
+    fc_sb_init(&sb, 1024);
+    for (int i = 0; i < set->n; i++) {
+        fc_sb_reset(&sb);
+        fc_http_api_stream_json(api, set->pipes[i], &sb);
+        fc_ingest_announce(api->ingest, fc_pipeline_stream_id(set->pipes[i]), sb.data, sb.len);
+    }
+    fc_sb_free(&sb);
+}
+
 /* --check-config: the problems, or what would run. */
 static int check_only(fc_config *cfg) {
     fc_check_config(cfg, NULL);
@@ -167,6 +200,7 @@ int main(int argc, char **argv) {
         fc_config_free(&cfg);
         return EXIT_USAGE;
     }
+    if (cfg.nats) fc_nats_prepare();
     fc_log_set_level((enum fc_log_level)cfg.log_level);
     fc_log_set_format((enum fc_log_format)cfg.log_format);
     signal(SIGPIPE, SIG_IGN);
@@ -195,12 +229,50 @@ int main(int argc, char **argv) {
     uv_signal_start(&sigint, on_signal, SIGINT);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
 
+    static fc_nats nats; /* its callbacks may run until fc_nats_shutdown */
+    fc_ingest *ingest = NULL;
+    fc_edge *edge = NULL;
+    uv_timer_t announce;
+    uv_timer_init(loop, &announce);
+    announce.data = &api;
     if ((rc = fc_hub_create(&hub, &cfg.hub, err, sizeof err)) < 0) goto fail;
     running.hub = hub;
     if ((rc = fc_streams_init(&streams, hub, on_stream_ended, &ended)) < 0) goto fail;
+    if (cfg.nats) {
+        char node[300], host[256] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(node, sizeof node, "framecast %s %s:%d pid %d",
+                 cfg.role == FC_ROLE_EDGE ? "edge" : "ingest", host, fc_hub_port(hub),
+                 (int)getpid());
+        fc_nats_config nc = {.urls = cfg.nats,
+                             .creds = cfg.nats_creds,
+                             .tls_ca = cfg.nats_tls_ca,
+                             .tls_cert = cfg.nats_tls_cert,
+                             .tls_key = cfg.nats_tls_key,
+                             .name = node};
+        if ((rc = fc_nats_open(&nats, &nc, err, sizeof err)) < 0) goto fail;
+        api.nats = &nats;
+        if (cfg.role != FC_ROLE_EDGE) {
+            if ((rc = fc_ingest_create(&ingest, &nats, node, err, sizeof err)) < 0) goto fail;
+            api.ingest = ingest;
+            streams.ingest = ingest;
+            streams.ingest_tap = ingest_tap;
+            streams.ingest_add = ingest_add;
+            streams.ingest_remove = ingest_remove;
+        }
+    }
     if (fc_hub_tls(hub)) fc_info("TLS on (TLS 1.2 and 1.3); %s", fc_tls_offload());
     for (int i = 0; i < cfg.nstreams; i++)
         if ((rc = fc_streams_add(&streams, &cfg.streams[i], err, sizeof err)) < 0) goto fail;
+    if (cfg.nats && cfg.role == FC_ROLE_EDGE) { /* before the loops run: they read api */
+        fc_edge_config ec;
+        fc_edge_config_defaults(&ec);
+        ec.slow = cfg.slow;
+        ec.history = cfg.history;
+        rc = fc_edge_create(&edge, &nats, hub, loop, &ec, err, sizeof err);
+        api.edge = edge;
+        if (rc < 0) goto fail;
+    }
     api.hub = hub;
     api.streams = &streams;
     fc_hub_set_http_handler(hub, fc_http_api_handle, &api);
@@ -209,6 +281,7 @@ int main(int argc, char **argv) {
         goto fail;
     }
     if ((rc = fc_streams_start(&streams, err, sizeof err)) < 0) goto fail;
+    if (ingest) uv_timer_start(&announce, on_announce, 0, 1000);
     uv_signal_start(&sighup, on_sighup, SIGHUP); /* once everything runs */
 
     /* The URL lines are the interface of `make run` and of the tests. */
@@ -245,15 +318,27 @@ fail:
     if (rc == FC_EINVAL_OPT || rc == FC_EUNKNOWN) exit_code = EXIT_USAGE; /* bad arguments */
 out:
     if (streams.current) fc_streams_stop(&streams);
+    /* The cluster before the hub: nothing publishes into it from NATS once
+     * nats.c's threads have ended. */
+    uv_timer_stop(&announce);
+    fc_ingest_stop(ingest);
+    fc_edge_stop(edge);
+    if (cfg.nats) {
+        fc_nats_close(&nats);
+        fc_nats_shutdown();
+    }
     if (hub) fc_hub_stop(hub);
     if (streams.current) fc_streams_destroy(&streams);
+    fc_ingest_destroy(ingest);
     fc_hub_destroy(hub);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sighup, NULL);
     uv_close((uv_handle_t *)&ended.async, NULL);
+    uv_close((uv_handle_t *)&announce, NULL);
     uv_run(loop, UV_RUN_DEFAULT); /* close callbacks */
     uv_loop_close(loop);
+    fc_edge_destroy(edge);
     fc_running_free(&running);
     fc_config_free(&cfg);
     return exit_code;

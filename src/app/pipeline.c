@@ -77,7 +77,13 @@ struct fc_pipeline {
     pthread_mutex_t info_mu;
     fc_stream_info info;
     void *jpeg;
+    fc_pipeline_tap_fn tap; /* the cluster's ingest (set before start), or NULL */
+    void *tap_ud;
 };
+
+static void tap(fc_pipeline *p, int kind, fc_buf *msg) {
+    if (p->tap) p->tap(p->tap_ud, p->stream_id, kind, msg);
+}
 
 /* permessage-deflate: the result compressed once for every client that
  * negotiated it (a twin of the plain frame), while there are some. Under
@@ -98,6 +104,7 @@ static void publish_preview(fc_pipeline *p, const fc_frame *f, uint64_t seq) {
     if (pv) {
         atomic_fetch_add_explicit(&p->previews, 1, memory_order_relaxed);
         fc_hub_publish_nowait(p->hub, p->stream_id, pv); /* one per result: bounded */
+        tap(p, 1, pv);
         fc_buf_unref(pv);
     }
     pthread_mutex_unlock(&p->preview_mu);
@@ -151,6 +158,7 @@ static void on_result(void *ud, const fc_result *r) {
         atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
         msg->seq = seq; /* before it is shared: the hub keeps results by seq */
         fc_hub_publish_nowait(p->hub, p->stream_id, msg);
+        tap(p, 0, msg); /* under seq_mu: in seq order */
         fc_buf_unref(msg);
     } else {
         atomic_fetch_add_explicit(&p->lost, 1, memory_order_relaxed);
@@ -213,6 +221,7 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
                       p->name);
     if (msg) {
         fc_hub_publish_sticky(p->hub, p->stream_id, msg);
+        tap(p, 2, msg);
         fc_buf_unref(msg);
     }
     if (!p->status_from_worker) { /* on_predictor logs its own changes */
@@ -261,7 +270,7 @@ static void on_predictor(void *ud, enum fc_predictor_state state, const char *wh
 
 static int preview_wanted(void *ud) {
     fc_pipeline *p = ud;
-    return fc_hub_previewers(p->hub, p->stream_id) > 0;
+    return p->tap || fc_hub_previewers(p->hub, p->stream_id) > 0;
 }
 
 static void on_source_status(void *ud, const char *state, const char *error, int attempt,
@@ -376,6 +385,7 @@ int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const cha
     if (msg) {
         msg->seq = seq;
         rc = fc_hub_try_publish(p->hub, p->stream_id, msg);
+        if (!rc) tap(p, 0, msg);
         fc_buf_unref(msg);
     }
     if (!rc) atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
@@ -529,6 +539,15 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
 void fc_pipeline_histograms(fc_pipeline *p, fc_histogram *infer, fc_histogram *latency) {
     fc_hist_merge(infer, &p->infer);
     fc_hist_merge(latency, &p->latency);
+}
+
+const char *fc_pipeline_epoch(const fc_pipeline *p) {
+    return p->epoch;
+}
+
+void fc_pipeline_set_tap(fc_pipeline *p, fc_pipeline_tap_fn fn, void *ud) {
+    p->tap = fn;
+    p->tap_ud = ud;
 }
 
 int fc_pipeline_stream_id(const fc_pipeline *p) {

@@ -98,6 +98,15 @@ int fc_pipeline_is_push(const fc_pipeline *p);
  * stream's inboxes are full (nothing published). */
 int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const char **why);
 int fc_pipeline_stream_id(const fc_pipeline *p);
+/* The stream's epoch (its seq numbering). Any thread. */
+const char *fc_pipeline_epoch(const fc_pipeline *p);
+/* A tap sees every message the pipeline publishes (kind 0: a result, 1: a
+ * preview, 2: a status message), right after the hub got it, in the order
+ * the hub got them; it must never wait (it may run under the sequencer's
+ * lock, or on an I/O thread for a push stream). With a tap, previews are
+ * made whether or not a local client asked for them. Set before start. */
+typedef void (*fc_pipeline_tap_fn)(void *ud, int stream, int kind, fc_buf *msg);
+void fc_pipeline_set_tap(fc_pipeline *p, fc_pipeline_tap_fn fn, void *ud);
 /* After the stream ended by itself: 1 if it failed (its source, or its
  * predictor for good), 0 if it ended normally. Any thread. */
 int fc_pipeline_failed(const fc_pipeline *p);

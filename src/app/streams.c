@@ -38,10 +38,15 @@ int fc_streams_add(fc_streams *s, const fc_stream_config *cfg, char *err, size_t
     if (!next) return -ENOMEM;
     fc_pipeline *p = NULL;
     int rc = fc_pipeline_create(&p, cfg, s->hub, err, errlen);
+    if (!rc && s->ingest) {
+        s->ingest_add(s->ingest, p, cfg);
+        fc_pipeline_set_tap(p, s->ingest_tap, s->ingest);
+    }
     if (!rc && s->running) rc = fc_pipeline_start(p, s->ended, s->ended_ud, err, errlen);
     if (rc) {
         if (p) { /* created: the hub serves its name */
             fc_pipeline_stop(p);
+            if (s->ingest) s->ingest_remove(s->ingest, p);
             fc_hub_remove_stream(s->hub, fc_pipeline_stream_id(p), 1011, "stream failed to start");
             fc_pipeline_destroy(p);
         }
@@ -87,6 +92,7 @@ int fc_streams_remove(fc_streams *s, const char *name, unsigned code, const char
      * the old list or the pipeline. */
     fc_stream_set *old = atomic_exchange_explicit(&s->current, next, memory_order_acq_rel);
     fc_pipeline_stop(p);
+    if (s->ingest) s->ingest_remove(s->ingest, p);
     fc_hub_remove_stream(s->hub, fc_pipeline_stream_id(p), code, reason);
     fc_pipeline_destroy(p);
     free(old);

@@ -37,6 +37,12 @@ typedef struct fc_streams {
     void (*ended)(void *); /* a stream ended by itself; on its source thread */
     void *ended_ud;
     int running; /* fc_streams_start was called: new streams start at once */
+    /* An ingest node's publisher (cluster), or NULL: each stream's messages
+     * are tapped into it. */
+    void *ingest;
+    fc_pipeline_tap_fn ingest_tap;
+    void (*ingest_add)(void *ingest, fc_pipeline *p, const fc_stream_config *cfg);
+    void (*ingest_remove)(void *ingest, fc_pipeline *p);
 } fc_streams;
 
 /* Returns 0 or -ENOMEM. */

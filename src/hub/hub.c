@@ -165,6 +165,7 @@ int fc_hub_add_stream(fc_hub *hub, const fc_hub_stream_config *sc) {
     snprintf(s->epoch, sizeof s->epoch, "%s", sc->epoch);
     s->close_code = 0;
     s->close_reason = NULL;
+    s->remote = sc->remote != 0;
     /* The loops' per-stream records of a free slot are clean (zeroed at
      * start, reset at the removal). Release: a loop that sees LIVE sees
      * the fields. */
@@ -301,6 +302,17 @@ void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg) {
     msg->flags |= FC_BUF_KEEP; /* before it is shared */
     fc_hub_wait_room(hub, stream);
     push_all(hub, stream, msg, FC_IT_STICKY);
+}
+
+void fc_hub_publish_sticky_nowait(fc_hub *hub, int stream, fc_buf *msg) {
+    msg->flags |= FC_BUF_KEEP;
+    push_all(hub, stream, msg, FC_IT_STICKY);
+}
+
+void fc_hub_set_ready(fc_hub *hub, int stream, int ready) {
+    if (stream < 0 || stream >= atomic_load(&hub->nstreams) || !hub->started) return;
+    for (int i = 0; i < hub->nloops; i++)
+        fc_loop_push(&hub->loops[i], (fc_item){.kind = FC_IT_READY, .stream = stream, .fd = ready});
 }
 
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {

@@ -99,6 +99,8 @@ typedef struct fc_hub_stream_config {
     fc_history_limits history; /* results kept for clients that resume */
     const char *epoch;         /* names the stream's seq numbering (at most 32 bytes of
                                   [A-Za-z0-9_-]); clients resume against it */
+    int remote;                /* its results come from another node (a cluster edge): a client that
+                                  resumes waits until the stream is ready (fc_hub_set_ready) */
 } fc_hub_stream_config;
 #define FC_HUB_EPOCH_MAX 32
 
@@ -167,6 +169,19 @@ int fc_hub_try_publish(fc_hub *hub, int stream, fc_buf *msg);
  * message: every client that subscribes later receives it first (the
  * stream's current status). Replaces the previous sticky message. */
 void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg);
+
+/* Never waits and ignores the bound, for bounded bursts from a thread that
+ * must not wait (a cluster edge's history and held results, its status):
+ * fc_hub_publish_nowait, and this for a sticky message. */
+void fc_hub_publish_sticky_nowait(fc_hub *hub, int stream, fc_buf *msg);
+
+/* A remote stream (fc_hub_stream_config.remote) is ready once its history
+ * holds what the other node kept (results flagged FC_BUF_HISTORY, published
+ * before this call): clients that resume wait until then, and are answered
+ * from the history, or with a reset, once it is ready. ready 0 makes new
+ * resumes wait again (the feed stopped). Never waits; any thread but an
+ * I/O thread's. */
+void fc_hub_set_ready(fc_hub *hub, int stream, int ready);
 
 /* Why a resuming client got a reset instead of what it missed. */
 enum fc_hub_reset_reason {

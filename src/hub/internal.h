@@ -95,6 +95,8 @@ typedef struct fc_conn {
     char peer_text[46];        /* the remote address, for the log */
     int rate_wait_s;           /* > 0: over its address's connection rate; 429, retry after this */
     unsigned peer_counted : 1; /* holds one of its address's max_clients_per_ip places */
+    unsigned parked : 1;       /* resuming a remote stream that is not ready yet: its
+                                  cursor is set (no live results), nothing is fed */
     int64_t token_exp_ms;      /* when its token expires: exp + leeway, wall-clock ms; 0: never */
 } fc_conn;
 
@@ -116,6 +118,7 @@ typedef struct fc_lstream {
     fc_buf *sticky;     /* sent first to each new subscriber, or NULL */
     fc_history history; /* the stream's recent results, this loop's references */
     uint64_t last_seq;  /* seq of the newest result this loop has fanned out */
+    int ready;          /* a remote stream's history is complete (fc_hub_set_ready) */
     atomic_uint_fast64_t clients, previewers, deflaters, sent, dropped, resumes;
     atomic_uint_fast64_t closed[FC_HUB_CLOSE_REASONS];
     atomic_uint_fast64_t resets[FC_HUB_RESETS];
@@ -132,6 +135,7 @@ enum fc_item_kind {
     FC_IT_REMOVE, /* the stream is removed: close its clients, forget it, then ack */
     FC_IT_LIMITS, /* take the hub's new limits, then ack */
     FC_IT_SYNC,   /* only ack */
+    FC_IT_READY,  /* a remote stream is ready (fd 1) or not (fd 0): see fc_hub_set_ready */
 };
 
 typedef struct fc_item {
@@ -199,6 +203,7 @@ typedef struct fc_hub_stream {
     char epoch[FC_HUB_EPOCH_MAX + 1];
     unsigned close_code;      /* REMOVING: what its clients are closed with */
     const char *close_reason; /* a string that outlives the removal */
+    int remote;               /* results come from another node: resumes wait for ready */
 } fc_hub_stream;
 
 /* LIVE or REMOVING (acquire): its fields may be read. */

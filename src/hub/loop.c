@@ -289,7 +289,7 @@ static void feed_resuming(fc_loop *lp) {
             fc_session_feed(c);
             fc_writer_flush(c);
         }
-        more |= c->cursor && !c->writing && !fc_conn_closing(c);
+        more |= c->cursor && !c->parked && !c->writing && !fc_conn_closing(c);
     }
     if (more)
         uv_idle_start(&lp->turn, on_turn);
@@ -324,6 +324,7 @@ void fc_loop_remove_stream(fc_loop *lp, int stream) {
     if (ls->sticky) fc_buf_unref(ls->sticky);
     ls->sticky = NULL;
     ls->last_seq = 0;
+    ls->ready = 0;
     /* The slot may serve another stream next: its counters start again. */
     atomic_uint_fast64_t *counters[] = {
         &ls->clients, &ls->previewers,  &ls->deflaters,     &ls->sent,         &ls->dropped,
@@ -368,7 +369,7 @@ static void on_wake(uv_async_t *a) {
                 ls->sticky = fc_buf_ref(it->buf);
             }
             if (it->buf->seq) ls->last_seq = it->buf->seq;
-            if (!lp->stopping) {
+            if (!lp->stopping && !(it->buf->flags & FC_BUF_HISTORY)) {
                 for (fc_conn *c = ls->subs, *next; c; c = next) {
                     next = c->sub_next; /* the close policy unlinks c */
                     fc_session_deliver(c, it->buf, hs->policy);
@@ -404,6 +405,16 @@ static void on_wake(uv_async_t *a) {
         case FC_IT_SYNC:
             fc_hub_ack(lp->hub);
             break;
+        case FC_IT_READY: {
+            fc_lstream *ls = &lp->streams[it->stream];
+            ls->ready = it->fd;
+            if (!ls->ready || !fc_hub_stream_used(&hub->streams[it->stream])) break;
+            for (fc_conn *c = ls->subs, *next; c; c = next) {
+                next = c->sub_next; /* a reset may close it */
+                if (c->parked) fc_session_unpark(c);
+            }
+            break;
+        }
         }
     }
 }

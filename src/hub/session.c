@@ -137,21 +137,16 @@ static void set_cursor(fc_conn *c, uint64_t seq) {
     c->cursor = seq;
 }
 
-/* ?since=SEQ&epoch=E: what the client missed, if every result of it is
+/* After its epoch was checked: from since on, if every result after it is
  * still kept; a reset otherwise. */
-static void start_resume(fc_conn *c, const fc_session_opts *o) {
+static void resume_from(fc_conn *c, uint64_t since) {
     fc_lstream *ls = &c->lp->streams[c->stream];
-    const char *epoch = c->lp->hub->streams[c->stream].epoch;
-    if (o->epoch.len != strlen(epoch) || memcmp(o->epoch.p, epoch, o->epoch.len) != 0) {
-        send_reset(c, FC_HUB_RESET_EPOCH);
-        return;
-    }
-    if (o->since > ls->last_seq) {
+    if (since > ls->last_seq) {
         send_reset(c, FC_HUB_RESET_FUTURE);
         return;
     }
     uint64_t oldest = fc_history_oldest(&ls->history);
-    if (o->since < ls->last_seq && (!oldest || o->since + 1 < oldest)) {
+    if (since < ls->last_seq && (!oldest || since + 1 < oldest)) {
         /* What is still kept comes next: exactly the results before
          * oldest_seq are lost. */
         send_reset(c, FC_HUB_RESET_EXPIRED);
@@ -159,7 +154,34 @@ static void start_resume(fc_conn *c, const fc_session_opts *o) {
         return;
     }
     atomic_fetch_add_explicit(&ls->resumes, 1, memory_order_relaxed);
-    if (o->since < ls->last_seq) set_cursor(c, o->since + 1);
+    if (since < ls->last_seq) set_cursor(c, since + 1);
+}
+
+/* ?since=SEQ&epoch=E: what the client missed, if every result of it is
+ * still kept; a reset otherwise. On a remote stream whose history is not
+ * complete yet (an edge that just subscribed) the client is parked: its
+ * cursor keeps live results out of its queue, and the stream's readiness
+ * answers it (fc_session_unpark). */
+static void start_resume(fc_conn *c, const fc_session_opts *o) {
+    const fc_hub_stream *hs = &c->lp->hub->streams[c->stream];
+    if (o->epoch.len != strlen(hs->epoch) || memcmp(o->epoch.p, hs->epoch, o->epoch.len) != 0) {
+        send_reset(c, FC_HUB_RESET_EPOCH);
+        return;
+    }
+    if (hs->remote && !c->lp->streams[c->stream].ready) {
+        c->parked = 1;
+        set_cursor(c, o->since + 1);
+        return;
+    }
+    resume_from(c, o->since);
+}
+
+void fc_session_unpark(fc_conn *c) {
+    uint64_t since = c->cursor - 1;
+    c->parked = 0;
+    set_cursor(c, 0);
+    if (c->state != FC_CONN_WS || c->close_sent) return;
+    resume_from(c, since); /* the loop's check feeds it from here */
 }
 
 void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_session_opts *o) {
@@ -192,7 +214,7 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
 }
 
 void fc_session_feed(fc_conn *c) {
-    if (!c->cursor) return;
+    if (!c->cursor || c->parked) return;
     if (c->state != FC_CONN_WS || c->close_sent) {
         set_cursor(c, 0);
         return;
@@ -287,6 +309,7 @@ void fc_session_going_away(fc_conn *c) {
 }
 
 void fc_session_stream_gone(fc_conn *c, unsigned code, const char *reason) {
+    c->parked = 0;
     set_cursor(c, 0); /* the history it was fed from goes */
     send_close(c, code, reason);
     fc_conn_unsubscribe(c);

@@ -33,6 +33,9 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
  * queue is free, it joins the live fan-out (cursor 0). Called once per loop
  * iteration for each resuming client. */
 void fc_session_feed(fc_conn *c);
+/* A parked client (resuming a remote stream before it was ready): the
+ * stream's history is now what it can be; answer its resume from it. */
+void fc_session_unpark(fc_conn *c);
 
 /* Bytes read from the client (unmasked in place). */
 void fc_session_input(fc_conn *c, uint8_t *data, size_t len);
