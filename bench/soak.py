@@ -470,9 +470,12 @@ def main():
 
     # --- Checks ---------------------------------------------------------------
     well = ("hello", "resume", "garbage", "badhttp")
-    checks.append(("churn rate", churn.started / took >= 0.9 * a.churn,
-                   f"{churn.started / took:.0f}/s started (asked {a.churn:.0f}/s); "
-                   f"{churn.opened / took:.0f}/s opened, the rest skipped at the cap of 400 "
+    # The rate that counts is the one opened: a start skipped at the cap never
+    # reached the server. This client is Python: on 2 cores shared with the
+    # server and the benches it opens about 100 a second.
+    checks.append(("churn rate", churn.opened / took >= 0.9 * a.churn,
+                   f"{churn.opened / took:.0f}/s opened (asked {a.churn:.0f}/s); "
+                   f"{churn.started / took:.0f}/s due, the rest skipped at the cap of 400 "
                    "in flight"))
     checks.append(("checked churn connections all as expected",
                    all(churn.failed[k] == 0 for k in well),
