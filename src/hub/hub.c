@@ -305,7 +305,9 @@ void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg) {
 }
 
 void fc_hub_publish_sticky_nowait(fc_hub *hub, int stream, fc_buf *msg) {
-    msg->flags |= FC_BUF_KEEP;
+    /* A status published again (an edge's, when the feed comes back) is
+     * already shared: its flags are only read then. */
+    if (!(msg->flags & FC_BUF_KEEP)) msg->flags |= FC_BUF_KEEP;
     push_all(hub, stream, msg, FC_IT_STICKY);
 }
 
