@@ -4,12 +4,15 @@
 #               the thread hand-offs under ThreadSanitizer
 #   make tsan   the ThreadSanitizer build and its tests only
 #   make bench  release build, the benchmarks in bench/ (prints figures)
-#   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60), FUZZ_JOBS at a
+#               time; grows and minimizes tests/fuzz/corpus (docs/reliability.md)
 #   make clean
 
 JOBS        ?= $(shell nproc)
 LISTEN      ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= $(JOBS)
+FUZZ_TARGETS ?=
 DEMO_SOURCE ?= synthetic:size=640x360,fps=30,objects=3,seed=1
 DEMO_PREDICTOR ?= motion
 
@@ -66,8 +69,10 @@ bench: release
 	bench/tls_bench.py $(RELEASE)
 	bench/deflate_bench.py $(RELEASE)
 
+# Each target fuzzes for FUZZ_SECONDS from its stored corpus, which is then
+# minimized back into tests/fuzz/corpus (-merge=1): commit what it adds.
 fuzz: debug
-	tests/fuzz/run.sh $(DEBUG) $(FUZZ_SECONDS)
+	tests/fuzz/run.sh -m -j $(FUZZ_JOBS) $(DEBUG) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build
