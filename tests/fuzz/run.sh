@@ -21,7 +21,7 @@
 #   fuzz_<t>: <executions> execs, cov <edges> ft <features>, corpus <files> files <bytes> bytes
 set -u
 
-ALL="ws http query jwt deflate exec preview publish"
+ALL="ws http query jwt deflate exec preview publish client"
 merge=0
 jobs=$(nproc 2>/dev/null || echo 2)
 while [ $# -gt 0 ]; do
@@ -99,7 +99,7 @@ fuzz_one() {
         return 1
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/log")
-    cov=$(grep -E '^#[0-9]+ +DONE' "$tmp/log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1 ft \2/p')
+    cov=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$tmp/log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1 ft \2/p')
     if [ $merge -eq 1 ]; then
         merge_back "$t" "$bin" "$tmp" || { echo "fuzz_$t: merge FAILED, log in $tmp"; return 1; }
         dir=$here/corpus/$t
