@@ -4,6 +4,7 @@
 #               the thread hand-offs under ThreadSanitizer
 #   make tsan   the ThreadSanitizer build and its tests only
 #   make bench  release build, the benchmarks in bench/ (prints figures)
+#   make valgrind  a plain debug build, integration tests' server under valgrind
 #   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60), FUZZ_JOBS at a
 #               time; grows and minimizes tests/fuzz/corpus (docs/reliability.md)
 #   make clean
@@ -19,8 +20,9 @@ DEMO_PREDICTOR ?= motion
 RELEASE := build/release
 DEBUG   := build/debug
 TSAN    := build/tsan
+VALGRIND := build/valgrind
 
-.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build
+.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build valgrind valgrind-build
 
 all: release
 
@@ -53,9 +55,22 @@ tsan-build:
 tsan: tsan-build
 	cd $(TSAN) && ctest --output-on-failure -j $(JOBS) --timeout 600 -L threads
 
+# Memcheck needs a build without sanitizers: GCC, -O1 -g, the server and
+# the client only. `make valgrind` runs the integration tests listed in
+# tests/valgrind/run.sh with the server under valgrind (zero errors, zero
+# definite leaks); `make test` runs a short pass of it (ctest: valgrind).
+valgrind-build:
+	@scripts/bootstrap --tests
+	@cmake -S . -B $(VALGRIND) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" \
+		-DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DFC_TESTS=OFF >/dev/null
+	@cmake --build $(VALGRIND) -j $(JOBS) --target framecast framecast-client
+
+valgrind: valgrind-build
+	tests/valgrind/run.sh $(VALGRIND)
+
 # The release build (GCC) is built too, so its warnings fail CI, not `make run`
 # (and the memory figures in test_limits.py come from it).
-test: debug release tsan-build
+test: debug release tsan-build valgrind-build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	cd $(TSAN) && ctest --output-on-failure -j $(JOBS) --timeout 600 -L threads
 
