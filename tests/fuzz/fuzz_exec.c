@@ -4,8 +4,9 @@
  * Input: one byte choosing the frame asked for and the scale from frame to
  * source pixels, one byte choosing how many detections fit, then the line.
  * Whatever the line, the result is a count within bounds or a failure with
- * a message; labels are NUL-terminated; and the message, once escaped as the server sends it
- * (a status message's "error"), is UTF-8 and a strict JSON string. */
+ * a message; labels are NUL-terminated; and the message, once escaped as
+ * the server sends it (a status message's "error"), is UTF-8 and a strict
+ * JSON string. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
