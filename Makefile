@@ -7,9 +7,15 @@
 #   make valgrind  a plain debug build, integration tests' server under valgrind
 #   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60), FUZZ_JOBS at a
 #               time; grows and minimizes tests/fuzz/corpus (docs/reliability.md)
+#   make install  the release build for PREFIX (/usr/local), installed under
+#               DESTDIR (empty: this system) by CMake's install rules
+#   make deb    the Debian packages, built from a copy of the tree with
+#               packaging/debian and dpkg-buildpackage, into build/deb/
 #   make clean
 
 JOBS        ?= $(shell nproc)
+PREFIX      ?= /usr/local
+DESTDIR     ?=
 LISTEN      ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= $(JOBS)
@@ -21,8 +27,10 @@ RELEASE := build/release
 DEBUG   := build/debug
 TSAN    := build/tsan
 VALGRIND := build/valgrind
+DEB     := build/deb
 
-.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build valgrind valgrind-build
+.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build valgrind \
+	valgrind-build install deb
 
 all: release
 
@@ -81,8 +89,30 @@ bench: release
 	taskset -c 1 $(RELEASE)/motion-bench
 	taskset -c 1 $(RELEASE)/render-bench
 	bench/predict_bench.py $(RELEASE)
+	bench/kit_bench.py $(RELEASE)
+	bench/detector_bench.py $(RELEASE)
 	bench/tls_bench.py $(RELEASE)
+	bench/client_memory.py $(RELEASE)
 	bench/deflate_bench.py $(RELEASE)
+	bench/cluster_bench.py $(RELEASE)
+
+# The release build, configured for PREFIX: the prefix is written into the
+# unit and the configuration's path at configure time, so it is set there,
+# not moved at install time (nothing is compiled again for it).
+install: release
+	@cmake -S . -B $(RELEASE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	DESTDIR=$(DESTDIR) cmake --install $(RELEASE)
+
+# dpkg-buildpackage wants debian/ at the top and writes the packages next to
+# the tree: both happen in a copy under build/deb/.
+deb:
+	@scripts/bootstrap --package
+	rm -rf $(DEB) && mkdir -p $(DEB)/src
+	tar --exclude=./build --exclude=./node_modules --exclude=./.git --exclude=./debian -cf - . | \
+		tar -C $(DEB)/src -xf -
+	cp -r packaging/debian $(DEB)/src/debian
+	cd $(DEB)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -b -us -uc
+	@ls -l $(DEB)/*.deb
 
 # Each target fuzzes for FUZZ_SECONDS from its stored corpus, which is then
 # minimized back into tests/fuzz/corpus (-merge=1): commit what it adds.

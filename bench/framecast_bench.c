@@ -1055,6 +1055,9 @@ static void report(struct bench *b) {
                   b->deliveries ? (double)b->message_bytes / (double)b->deliveries : 0);
         json_int(&sb, "compressed", 1, (long long)b->compressed);
         json_int(&sb, "gaps", 1, (long long)b->gaps);
+        json_int(&sb, "unparsed", 1, (long long)b->unparsed);
+        json_int(&sb, "protocol_errors", 1, b->protocol_errors);
+        json_int(&sb, "closed_stalled", 1, b->closed_stalled);
         json_int(&sb, "reorders", 1, (long long)b->reorders);
         json_int(&sb, "min_msgs", have_fair, (long long)min_msgs);
         json_int(&sb, "max_msgs", have_fair, (long long)max_msgs);

@@ -1,21 +1,161 @@
-/* motion-bench: time the motion predictor per frame at 720p and 1080p on
- * one core. Frames come from the synthetic source, converted to the
- * predictor's format by the same converter the sources use; only the
- * predict call is timed.
+/* motion-bench: the motion predictor per frame at 720p and 1080p on one
+ * core, and the frame preparation the source thread does for it (scale to
+ * the working width, gray), the old way (libswscale) against the new one
+ * (source/convert.h: area sums from RGB, libswscale from YUV) on the same
+ * frames, one after the other.
+ *
+ * Frames come from the synthetic source (RGB24, what it renders) and the
+ * same frames as limited-range YUV420P (what a decoder hands over; the
+ * conversion into YUV is not timed). Times are the thread's CPU time, so a
+ * busy machine's preemptions do not count. Each preparation feeds its own
+ * motion instance and the detections of the two are compared frame by
+ * frame: the new preparation must not change what motion finds.
  *
  *   motion-bench [FRAMES]   (default 300 per size) */
+#include <libavutil/pixfmt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "predict/registry.h"
 #include "predict/worker.h"
 #include "source/convert.h"
 #include "source/synthetic.h"
-#include "util/clock.h"
+
+static int64_t cpu_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int cmp(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+struct series {
+    int64_t *t;
+    int n;
+};
+
+static void add(struct series *s, int64_t v) {
+    s->t[s->n++] = v;
+}
+
+/* "mean M ms, p50 P ms" (sorts the series). */
+static void summary(struct series *s, char *out, size_t len) {
+    qsort(s->t, (size_t)s->n, sizeof *s->t, cmp);
+    double sum = 0;
+    for (int i = 0; i < s->n; i++) sum += (double)s->t[i];
+    snprintf(out, len, "mean %.3f ms, p50 %.3f ms, p99 %.3f ms", sum / s->n / 1000,
+             s->t[s->n / 2] / 1000.0, s->t[s->n * 99 / 100] / 1000.0);
+}
+
+/* 0: the same detections; 1: the same boxes, scores differ (*delta: the
+ * largest difference); 2: different boxes. */
+static int compare_detections(const fc_detection *a, int na, const fc_detection *b, int nb,
+                              double *delta) {
+    if (na != nb) return 2;
+    int r = 0;
+    for (int i = 0; i < na; i++) {
+        if (strcmp(a[i].label, b[i].label) || memcmp(a[i].box, b[i].box, sizeof a[i].box)) return 2;
+        double d = fabs((double)a[i].score - b[i].score);
+        if (d > 0) r = 1;
+        if (d > *delta) *delta = d;
+    }
+    return r;
+}
+
+/* One input kind at one size: prep old/new and the detections of each. */
+static void run_kind(const char *kind, const fc_synth *s, int w, int h, int frames, int yuv,
+                     struct series *predict) {
+    char err[256];
+    const fc_predictor_api *api = fc_predictor_motion();
+    void *old_inst, *new_inst;
+    api->create("", &old_inst, err, sizeof err);
+    api->create("", &new_inst, err, sizeof err);
+    fc_output_spec spec = {0};
+    api->wants(new_inst, &spec.format, &spec.width, &spec.height);
+    fc_convert old_conv = {.swscale_only = 1}, new_conv = {0}, to_yuv = {0};
+    fc_frame *rgb = fc_frame_new_rgb(w, h);
+    fc_detection *da = malloc(FC_MAX_DETECTIONS * sizeof *da);
+    fc_detection *db = malloc(FC_MAX_DETECTIONS * sizeof *db);
+    struct series old_t = {malloc((size_t)frames * sizeof(int64_t)), 0};
+    struct series new_t = {malloc((size_t)frames * sizeof(int64_t)), 0};
+    int boxes_differ = 0, scores_differ = 0, boxes = 0;
+    double delta = 0;
+    fc_output_spec yuv_spec = {FC_PIX_YUV420P, 0, 0, 0};
+    for (int i = 0; i < frames; i++) {
+        fc_synth_render(s, i, rgb);
+        const uint8_t *const rgb_planes[4] = {rgb->view.data[0], NULL, NULL, NULL};
+        const int rgb_strides[4] = {rgb->view.stride[0], 0, 0, 0};
+        fc_frame *in = rgb, *y = NULL;
+        int full = 1;
+        if (yuv) { /* limited range, as decoders give it: untimed */
+            y = fc_convert_image(&to_yuv, rgb_planes, rgb_strides, AV_PIX_FMT_RGB24, 1, w, h,
+                                 &yuv_spec);
+            in = y;
+            full = 0;
+        }
+        const uint8_t *const planes[4] = {in->view.data[0], in->view.data[1], in->view.data[2],
+                                          NULL};
+        const int strides[4] = {in->view.stride[0], in->view.stride[1], in->view.stride[2], 0};
+        int av_format = yuv ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_RGB24;
+        fc_frame *go, *gn;
+        /* Alternate which goes first, so neither always finds the frame in cache. */
+        int64_t t0, t1, t2;
+        if (i & 1) {
+            t0 = cpu_us();
+            go = fc_convert_image(&old_conv, planes, strides, av_format, full, w, h, &spec);
+            t1 = cpu_us();
+            gn = fc_convert_image(&new_conv, planes, strides, av_format, full, w, h, &spec);
+            t2 = cpu_us();
+            add(&old_t, t1 - t0);
+            add(&new_t, t2 - t1);
+        } else {
+            t0 = cpu_us();
+            gn = fc_convert_image(&new_conv, planes, strides, av_format, full, w, h, &spec);
+            t1 = cpu_us();
+            go = fc_convert_image(&old_conv, planes, strides, av_format, full, w, h, &spec);
+            t2 = cpu_us();
+            add(&new_t, t1 - t0);
+            add(&old_t, t2 - t1);
+        }
+        go->view.pts_us = gn->view.pts_us = rgb->view.pts_us;
+        go->view.index = gn->view.index = i;
+        int na = api->predict(old_inst, &go->view, da, FC_MAX_DETECTIONS, err, sizeof err);
+        int64_t p0 = cpu_us();
+        int nb = api->predict(new_inst, &gn->view, db, FC_MAX_DETECTIONS, err, sizeof err);
+        if (predict) add(predict, cpu_us() - p0);
+        int c = compare_detections(da, na, db, nb, &delta);
+        boxes_differ += c == 2;
+        scores_differ += c == 1;
+        boxes += nb;
+        fc_frame_free(go);
+        fc_frame_free(gn);
+        fc_frame_free(y);
+    }
+    char a[128], b[128];
+    summary(&old_t, a, sizeof a);
+    summary(&new_t, b, sizeof b);
+    printf("  prep from %-7s old (libswscale) %s\n", kind, a);
+    printf("  prep from %-7s new              %s; p50 ratio %.2fx\n", kind, b,
+           (double)old_t.t[frames / 2] / (double)(new_t.t[frames / 2] ? new_t.t[frames / 2] : 1));
+    printf("  detections from %s, %d frames, %d boxes: boxes differ in %d frames; same boxes, "
+           "scores differ in %d frames (by %.4f at most)\n",
+           kind, frames, boxes, boxes_differ, scores_differ, delta);
+    free(old_t.t);
+    free(new_t.t);
+    free(da);
+    free(db);
+    fc_frame_free(rgb);
+    fc_convert_free(&old_conv);
+    fc_convert_free(&new_conv);
+    fc_convert_free(&to_yuv);
+    api->destroy(old_inst);
+    api->destroy(new_inst);
 }
 
 static void run(int w, int h, int frames) {
@@ -24,41 +164,14 @@ static void run(int w, int h, int frames) {
     fc_synth_config cfg;
     fc_synth_config_parse(&cfg, opts, err, sizeof err);
     fc_synth *s = fc_synth_new(&cfg);
-    const fc_predictor_api *api = fc_predictor_motion();
-    void *inst;
-    api->create("", &inst, err, sizeof err);
-    fc_output_spec spec = {0};
-    api->wants(inst, &spec.format, &spec.width, &spec.height);
-    fc_convert conv = {0};
-    fc_frame *rgb = fc_frame_new_rgb(w, h);
-    fc_detection *dets = malloc(FC_MAX_DETECTIONS * sizeof *dets);
-    int64_t *t = malloc((size_t)frames * sizeof *t), conv_total = 0;
-    for (int i = 0; i < frames; i++) {
-        fc_synth_render(s, i, rgb);
-        const uint8_t *const planes[4] = {rgb->view.data[0], NULL, NULL, NULL};
-        const int strides[4] = {rgb->view.stride[0], 0, 0, 0};
-        int64_t c0 = fc_mono_us();
-        fc_frame *g =
-            fc_convert_image(&conv, planes, strides, fc_pixfmt_to_av(FC_PIX_RGB24), 1, w, h, &spec);
-        conv_total += fc_mono_us() - c0;
-        g->view.pts_us = rgb->view.pts_us;
-        int64_t t0 = fc_mono_us();
-        api->predict(inst, &g->view, dets, FC_MAX_DETECTIONS, err, sizeof err);
-        t[i] = fc_mono_us() - t0;
-        fc_frame_free(g);
-    }
-    qsort(t, (size_t)frames, sizeof *t, cmp);
-    double sum = 0;
-    for (int i = 0; i < frames; i++) sum += (double)t[i];
-    printf("motion %dx%d (working width 320): predict mean %.3f ms, p50 %.3f ms, p99 %.3f ms; "
-           "scale+gray conversion (source thread) mean %.3f ms\n",
-           w, h, sum / frames / 1000, t[frames / 2] / 1000.0, t[frames * 99 / 100] / 1000.0,
-           (double)conv_total / frames / 1000);
-    free(t);
-    free(dets);
-    fc_frame_free(rgb);
-    fc_convert_free(&conv);
-    api->destroy(inst);
+    struct series predict = {malloc((size_t)frames * sizeof(int64_t)), 0};
+    printf("motion %dx%d (working width 320), thread CPU time per frame:\n", w, h);
+    run_kind("RGB24", s, w, h, frames, 0, &predict);
+    run_kind("YUV420P", s, w, h, frames, 1, NULL);
+    char a[128];
+    summary(&predict, a, sizeof a);
+    printf("  predict %s\n", a);
+    free(predict.t);
     fc_synth_free(s);
 }
 

@@ -5,433 +5,345 @@
 // The page's own counters are mirrored as data-* attributes on #fc-stats so a
 // test can read what the page saw and drew. No build step, no external fetch,
 // nothing inline: the server's Content-Security-Policy allows only this
-// script, style.css and connections to the same host.
+// script, style.css and connections to the same host. The connection itself
+// (reconnecting, resuming, previews' headers) is framecast.js, the module
+// any page can build on.
 //
 // With authentication on, the page takes its token from its own URL
 // (/?token=JWT) and passes it on: in the Authorization header of its API
 // calls, and as ?token= on the WebSocket (a browser cannot set headers on
 // one).
-(() => {
-  'use strict';
+import { FramecastStream, parsePreviewHeader } from './framecast.js';
 
-  const KEEP_RESULTS = 120;       // results kept by seq for previews to find
-  const RATE_WINDOW_MS = 2000;    // results/s is measured over this window
-  const BACKOFF_MIN_MS = 500;     // reconnect backoff: 0.5 s doubling to 5 s
-  const BACKOFF_MAX_MS = 5000;
-  const PREVIEW_IDLE_MS = 2000;   // no preview this long: draw results directly
-  const PREVIEW_FIXED = 32;       // preview header bytes before the stream name
+// For the tests, which check the page's parser against the shared vectors.
+window.framecast = { parsePreviewHeader };
 
-  /* Parses the header of a binary preview message (docs/protocol.md):
-   * 0 "FCP1", 4 u16 header_len, 6 u16 name_len, 8 u64 seq, 16 i64 capture_us,
-   * 24 u32 width, 28 u32 height, 32 name (UTF-8); the JPEG starts at
-   * header_len. Little-endian. Throws on anything that is not such a header. */
-  function parsePreviewHeader(buf) {
-    const bytes = ArrayBuffer.isView(buf)
-      ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
-      : new Uint8Array(buf);
-    if (bytes.length < PREVIEW_FIXED) {
-      throw new Error(`preview: ${bytes.length} bytes, shorter than the ${PREVIEW_FIXED}-byte header`);
+const RATE_WINDOW_MS = 2000;    // results/s is measured over this window
+const PREVIEW_IDLE_MS = 2000;   // no preview this long: draw results directly
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  streams: $('fc-streams'), info: $('fc-info'), canvas: $('fc-canvas'), note: $('fc-note'),
+  stats: $('fc-stats'), conn: $('fc-conn'), state: $('fc-state'), rate: $('fc-rate'), e2e: $('fc-e2e'),
+  publish: $('fc-publish'), losses: $('fc-losses'), seq: $('fc-seq'), frames: $('fc-frames'), error: $('fc-error'),
+  model: $('fc-model'),
+};
+
+const TOKEN = new URLSearchParams(location.search).get('token');
+
+const st = {
+  streams: [], name: null, sub: null, conn: 'connecting', openedAt: 0, lastPreviewAt: 0,
+  streamState: '', streamError: '', authError: '',
+};
+
+/* Counters of the selected stream; a stream switch starts them afresh. */
+function resetCounters() {
+  Object.assign(st, {
+    lastSeq: null, resultCount: 0, losses: 0, lost: [], arrivals: [],
+    e2eMs: null, publishMs: null, framesDrawn: 0, lastSeqDrawn: null,
+    drawnBoxes: null, resultBoxes: null, pending: null, decoding: false,
+    streamState: '', streamError: '', predictorState: '', predictorError: '',
+  });
+}
+
+function selected() { return st.streams.find((s) => s.name === st.name) || null; }
+
+async function refreshStreams() {
+  try {
+    const headers = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+    const res = await fetch('/api/streams', { cache: 'no-store', headers });
+    if (res.status === 401 || res.status === 403) {
+      // Say why nothing comes: the server names what is wrong with the token.
+      const why = (await res.json().catch(() => ({}))).error || `HTTP ${res.status}`;
+      st.authError = TOKEN ? why : `${why}: open this page as /?token=...`;
+      updateStats();
+      return;
     }
-    if (bytes[0] !== 0x46 || bytes[1] !== 0x43 || bytes[2] !== 0x50 || bytes[3] !== 0x31) {
-      throw new Error('preview: bad magic (expected "FCP1")');
-    }
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const headerLen = dv.getUint16(4, true);
-    const nameLen = dv.getUint16(6, true);
-    if (headerLen > bytes.length) {
-      throw new Error(`preview: header_len ${headerLen} is beyond the ${bytes.length}-byte message`);
-    }
-    if (headerLen !== PREVIEW_FIXED + nameLen) {
-      throw new Error(`preview: header_len ${headerLen} is not ${PREVIEW_FIXED} + name_len ${nameLen}`);
-    }
-    return {
-      seq: Number(dv.getBigUint64(8, true)),
-      captureUs: Number(dv.getBigInt64(16, true)),
-      width: dv.getUint32(24, true),
-      height: dv.getUint32(28, true),
-      stream: new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(PREVIEW_FIXED, headerLen)),
-      headerLen,
-    };
+    if (!res.ok) throw new Error(`GET /api/streams: ${res.status}`);
+    st.authError = '';
+    st.streams = (await res.json()).streams || [];
+  } catch (e) {
+    console.warn(e.message);
   }
+  renderStreams();
+}
 
-  window.framecast = { parsePreviewHeader };
+function renderStreams() {
+  el.streams.replaceChildren(...st.streams.map((s) => {
+    const b = document.createElement('button');
+    const dot = document.createElement('span');
+    dot.className = `dot s-${s.name === st.name && st.streamState ? st.streamState : s.state}`;
+    b.append(dot, s.name);
+    b.setAttribute('aria-pressed', String(s.name === st.name));
+    b.title = s.source || '';
+    b.onclick = () => select(s.name);
+    return b;
+  }));
+  const s = selected();
+  el.info.textContent = s
+    ? `${s.source} · ${s.width}×${s.height} @ ${s.fps} fps · ${s.predictor} · ${s.clients} client${s.clients === 1 ? '' : 's'}`
+    : '';
+}
 
-  const $ = (id) => document.getElementById(id);
-  const el = {
-    streams: $('fc-streams'), info: $('fc-info'), canvas: $('fc-canvas'), note: $('fc-note'),
-    stats: $('fc-stats'), conn: $('fc-conn'), state: $('fc-state'), rate: $('fc-rate'), e2e: $('fc-e2e'),
-    publish: $('fc-publish'), losses: $('fc-losses'), seq: $('fc-seq'), frames: $('fc-frames'), error: $('fc-error'),
-    model: $('fc-model'),
-  };
+function select(name) {
+  if (name === st.name && st.sub) return;
+  st.name = name;
+  const url = new URL(location.href);
+  url.searchParams.set('stream', name);
+  history.replaceState(null, '', url);
+  resetCounters();
+  st.conn = 'connecting';
+  connect();
+  renderStreams();
+  clearCanvas();
+  updateStats();
+}
 
-  const TOKEN = new URLSearchParams(location.search).get('token');
-
-  const st = {
-    streams: [], name: null, ws: null, gen: 0, retryTimer: 0, backoff: BACKOFF_MIN_MS,
-    conn: 'connecting', openedAt: 0, lastPreviewAt: 0, streamState: '', streamError: '',
-    authError: '',
-  };
-
-  /* Counters of the selected stream; a stream switch starts them afresh. */
-  function resetCounters() {
-    Object.assign(st, {
-      results: new Map(), lastSeq: null, epoch: null, resultCount: 0, losses: 0, lost: [], arrivals: [],
-      e2eMs: null, publishMs: null, framesDrawn: 0, lastSeqDrawn: null,
-      drawnBoxes: null, resultBoxes: null, pending: null, decoding: false,
-      streamState: '', streamError: '', predictorState: '', predictorError: '',
-    });
-  }
-
-  function selected() { return st.streams.find((s) => s.name === st.name) || null; }
-
-  async function refreshStreams() {
-    try {
-      const headers = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
-      const res = await fetch('/api/streams', { cache: 'no-store', headers });
-      if (res.status === 401 || res.status === 403) {
-        // Say why nothing comes: the server names what is wrong with the token.
-        const why = (await res.json().catch(() => ({}))).error || `HTTP ${res.status}`;
-        st.authError = TOKEN ? why : `${why}: open this page as /?token=...`;
-        updateStats();
-        return;
-      }
-      if (!res.ok) throw new Error(`GET /api/streams: ${res.status}`);
-      st.authError = '';
-      st.streams = (await res.json()).streams || [];
-    } catch (e) {
-      console.warn(e.message);
-    }
-    renderStreams();
-  }
-
-  function renderStreams() {
-    el.streams.replaceChildren(...st.streams.map((s) => {
-      const b = document.createElement('button');
-      const dot = document.createElement('span');
-      dot.className = `dot s-${s.name === st.name && st.streamState ? st.streamState : s.state}`;
-      b.append(dot, s.name);
-      b.setAttribute('aria-pressed', String(s.name === st.name));
-      b.title = s.source || '';
-      b.onclick = () => select(s.name);
-      return b;
-    }));
-    const s = selected();
-    el.info.textContent = s
-      ? `${s.source} · ${s.width}×${s.height} @ ${s.fps} fps · ${s.predictor} · ${s.clients} client${s.clients === 1 ? '' : 's'}`
-      : '';
-  }
-
-  function select(name) {
-    if (name === st.name && st.ws) return;
-    st.name = name;
-    const url = new URL(location.href);
-    url.searchParams.set('stream', name);
-    history.replaceState(null, '', url);
-    resetCounters();
-    st.backoff = BACKOFF_MIN_MS;
-    st.conn = 'connecting';
-    connect();
-    renderStreams();
-    clearCanvas();
-    updateStats();
-  }
-
-  function connect() {
-    clearTimeout(st.retryTimer);
-    if (st.ws) {
-      st.ws.onclose = null;
-      st.ws.close(1000);
-    }
-    const gen = ++st.gen; // events of an older socket are ignored
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    // A reconnection resumes where it left off (the server sends what was
-    // missed, or a reset saying what is lost); a first connection asks for
-    // the newest result at once.
-    const query = new URLSearchParams({ preview: '1' });
-    if (st.lastSeq !== null && st.epoch) {
-      query.set('since', String(st.lastSeq));
-      query.set('epoch', st.epoch);
-    } else {
-      query.set('last', '1');
-    }
-    if (TOKEN) query.set('token', TOKEN);
-    const ws = new WebSocket(`${proto}//${location.host}/ws/${encodeURIComponent(st.name)}?${query}`);
-    ws.binaryType = 'arraybuffer';
-    st.ws = ws;
-    let opened = false;
-    ws.onopen = () => {
-      if (gen !== st.gen) return;
+/* Subscribes to the selected stream with previews. framecast.js reconnects
+ * and resumes where it left off (the server sends what was missed, or a
+ * reset saying what is lost); a first connection asks for the newest
+ * result at once. */
+function connect() {
+  if (st.sub) st.sub.close();
+  const sub = new FramecastStream(st.name, { preview: true, token: TOKEN });
+  st.sub = sub;
+  const mine = (fn) => (ev) => { if (st.sub === sub) fn(ev.detail); };
+  let opened = false;
+  sub.addEventListener('connection', mine((c) => {
+    if (c.state === 'open') {
       opened = true;
       st.authError = '';
       st.conn = 'open';
-      st.backoff = BACKOFF_MIN_MS;
       st.openedAt = performance.now();
       st.lastPreviewAt = 0;
       st.arrivals = [];
       refreshStreams();
-      updateStats();
-    };
-    ws.onmessage = (ev) => {
-      if (gen !== st.gen) return;
-      if (typeof ev.data === 'string') onText(ev.data);
-      else onPreview(ev.data);
-    };
-    ws.onclose = (ev) => {
-      if (gen !== st.gen) return;
+    } else if (c.state === 'reconnecting') {
       // 4401: the token expired (docs/protocol.md); reconnecting with it
       // will be refused, so say what would help. A handshake refused with
       // 401 or 403 shows only as a close here: the API says why.
-      if (ev.code === 4401) st.authError = 'the token has expired: open this page with a new ?token=';
+      if (c.code === 4401) st.authError = 'the token has expired: open this page with a new ?token=';
       else if (!opened) refreshStreams();
-      st.ws = null;
+      opened = false;
       st.conn = 'reconnecting';
-      const delay = st.backoff;
-      st.backoff = Math.min(st.backoff * 2, BACKOFF_MAX_MS);
-      st.retryTimer = setTimeout(connect, delay);
-      updateStats();
-    };
-  }
-
-  function onText(text) {
-    let m;
-    try {
-      m = JSON.parse(text);
-    } catch {
-      console.warn('not JSON:', text.slice(0, 80));
+    } else {
       return;
     }
-    if (m.type === 'status') {
-      st.streamState = m.state;
-      st.streamError = m.error || '';
-      // The model's own state: ok, failing, restarting or failed, with why.
-      st.predictorState = m.predictor_state || '';
-      st.predictorError = m.predictor_error || '';
-      renderStreams();
-      updateStats();
-      return;
-    }
-    if (m.type === 'reset') {
-      onReset(m);
-      return;
-    }
-    if (m.type !== 'result') return;
-    const now = Date.now();
-    if (st.lastSeq !== null && m.seq > st.lastSeq + 1) noteLost(st.lastSeq + 1, m.seq - 1);
-    st.lastSeq = m.seq;
-    st.epoch = m.epoch;
-    st.resultCount++;
-    st.arrivals.push(performance.now());
-    st.e2eMs = (now * 1000 - m.capture_us) / 1000;
-    st.publishMs = (now * 1000 - m.publish_us) / 1000;
-    st.results.set(m.seq, m);
-    while (st.results.size > KEEP_RESULTS) st.results.delete(st.results.keys().next().value);
-    if (!previewsFlowing()) draw(null, m, m.seq);
-    else updateStats();
-  }
-
-  /* Results that will never come, shown in the stats (the last few ranges). */
-  function noteLost(from, to) {
-    st.losses += to - from + 1;
-    st.lost.push(from === to ? `${from}` : `${from}–${to}`);
-    if (st.lost.length > 5) st.lost.shift();
-  }
-
-  /* A resume that could not get everything back: the server says what is
-   * lost; live results follow. */
-  function onReset(m) {
-    if (m.reason === 'epoch') {
-      // Another numbering (the server restarted): seq starts over.
-      st.lost.push(`after ${st.lastSeq} (restart)`);
+    updateStats();
+  }));
+  sub.addEventListener('status', mine((m) => {
+    st.streamState = m.state;
+    st.streamError = m.error || '';
+    // The model's own state: ok, failing, restarting or failed, with why.
+    st.predictorState = m.predictor_state || '';
+    st.predictorError = m.predictor_error || '';
+    renderStreams();
+    updateStats();
+  }));
+  sub.addEventListener('gap', mine((g) => noteLost(g.from, g.to)));
+  sub.addEventListener('reset', mine((m) => {
+    // Another numbering (the server restarted): seq starts over.
+    if (m.reason === 'epoch' && m.lastSeq !== null) {
+      st.lost.push(`after ${m.lastSeq} (restart)`);
       if (st.lost.length > 5) st.lost.shift();
-      st.results.clear();
-    } else if (st.lastSeq !== null && m.oldest_seq > st.lastSeq + 1) {
-      noteLost(st.lastSeq + 1, m.oldest_seq - 1);
     }
-    st.lastSeq = null;
-    st.epoch = m.epoch;
     updateStats();
-  }
+  }));
+  sub.addEventListener('result', mine(onResult));
+  sub.addEventListener('preview', mine(onPreview));
+  sub.start();
+}
 
-  /* Previews are drawn when the stream has them and one came lately (or the
-   * connection is young enough for the first one to be on its way). */
-  function previewsFlowing() {
-    const s = selected();
-    if (s && s.preview === false) return false;
-    const since = st.lastPreviewAt || st.openedAt;
-    return performance.now() - since < PREVIEW_IDLE_MS;
-  }
+function onResult(m) {
+  const now = Date.now();
+  st.lastSeq = m.seq;
+  st.resultCount++;
+  st.arrivals.push(performance.now());
+  st.e2eMs = (now * 1000 - m.capture_us) / 1000;
+  st.publishMs = (now * 1000 - m.publish_us) / 1000;
+  if (!previewsFlowing()) draw(null, m, m.seq);
+  else updateStats();
+}
 
-  function onPreview(buf) {
-    let h;
-    try {
-      h = parsePreviewHeader(buf);
-    } catch (e) {
-      console.warn(e.message);
-      return;
-    }
-    if (h.stream !== st.name) return;
-    st.lastPreviewAt = performance.now();
-    st.pending = { h, buf }; // a newer preview replaces one not yet decoded
-    if (!st.decoding) decodeNext();
-  }
+/* Results that will never come, shown in the stats (the last few ranges). */
+function noteLost(from, to) {
+  st.losses += to - from + 1;
+  st.lost.push(from === to ? `${from}` : `${from}–${to}`);
+  if (st.lost.length > 5) st.lost.shift();
+}
 
-  async function decodeNext() {
-    const p = st.pending;
-    st.pending = null;
-    if (!p) return;
-    st.decoding = true;
-    const gen = st.gen;
-    try {
-      const jpeg = new Blob([new Uint8Array(p.buf, p.h.headerLen)], { type: 'image/jpeg' });
-      const bmp = await createImageBitmap(jpeg);
-      if (gen === st.gen) draw(bmp, st.results.get(p.h.seq) || null, p.h.seq);
-      bmp.close();
-    } catch (e) {
-      console.warn(`preview seq ${p.h.seq}: cannot decode the JPEG: ${e.message}`);
-    } finally {
-      st.decoding = false;
-      if (st.pending) decodeNext();
-    }
-  }
+/* Previews are drawn when the stream has them and one came lately (or the
+ * connection is young enough for the first one to be on its way). */
+function previewsFlowing() {
+  const s = selected();
+  if (s && s.preview === false) return false;
+  const since = st.lastPreviewAt || st.openedAt;
+  return performance.now() - since < PREVIEW_IDLE_MS;
+}
 
-  /* Sizes the canvas to its box in device pixels; returns the 2D context. */
-  function context() {
-    const c = el.canvas;
-    const dpr = window.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(c.clientWidth * dpr));
-    const h = Math.max(1, Math.round(c.clientHeight * dpr));
-    if (c.width !== w || c.height !== h) {
-      c.width = w;
-      c.height = h;
-    }
-    return c.getContext('2d');
-  }
+function onPreview(p) {
+  if (p.stream !== st.name) return;
+  st.lastPreviewAt = performance.now();
+  st.pending = p; // a newer preview replaces one not yet decoded
+  if (!st.decoding) decodeNext();
+}
 
-  function clearCanvas() {
-    const ctx = context();
+async function decodeNext() {
+  const p = st.pending;
+  st.pending = null;
+  if (!p) return;
+  st.decoding = true;
+  const sub = st.sub;
+  try {
+    const bmp = await p.decode();
+    // The result came first (same seq); it may have been kept in vain.
+    if (sub === st.sub) draw(bmp, p.result ?? sub.results.get(p.seq) ?? null, p.seq);
+    bmp.close();
+  } catch (e) {
+    console.warn(`preview seq ${p.seq}: cannot decode the JPEG: ${e.message}`);
+  } finally {
+    st.decoding = false;
+    if (st.pending) decodeNext();
+  }
+}
+
+/* Sizes the canvas to its box in device pixels; returns the 2D context. */
+function context() {
+  const c = el.canvas;
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(c.clientWidth * dpr));
+  const h = Math.max(1, Math.round(c.clientHeight * dpr));
+  if (c.width !== w || c.height !== h) {
+    c.width = w;
+    c.height = h;
+  }
+  return c.getContext('2d');
+}
+
+function clearCanvas() {
+  const ctx = context();
+  ctx.fillStyle = '#07090c';
+  ctx.fillRect(0, 0, el.canvas.width, el.canvas.height);
+}
+
+function colorFor(label) {
+  let h = 0;
+  for (const ch of String(label)) h = (h * 31 + ch.codePointAt(0)) % 360;
+  return `hsl(${(h + 190) % 360} 90% 60%)`;
+}
+
+/* Draws one frame: the preview (or a dark frame) letterboxed into the
+ * canvas, then the result's boxes scaled from source pixels. */
+function draw(bmp, result, seq) {
+  const ctx = context();
+  const cw = el.canvas.width, ch = el.canvas.height;
+  const s = selected();
+  const fw = (result && result.frame.width) || (s && s.width) || (bmp && bmp.width) || cw;
+  const fh = (result && result.frame.height) || (s && s.height) || (bmp && bmp.height) || ch;
+  const k = Math.min(cw / fw, ch / fh);
+  const dw = fw * k, dh = fh * k, ox = (cw - dw) / 2, oy = (ch - dh) / 2;
+  const sx = dw / fw, sy = dh / fh;
+  ctx.fillStyle = '#07090c';
+  ctx.fillRect(0, 0, cw, ch);
+  if (bmp) ctx.drawImage(bmp, ox, oy, dw, dh);
+  else {
+    ctx.fillStyle = '#151a21';
+    ctx.fillRect(ox, oy, dw, dh);
+  }
+  const dpr = window.devicePixelRatio || 1;
+  ctx.lineWidth = 2 * dpr;
+  ctx.font = `${Math.round(12 * dpr)}px system-ui, sans-serif`;
+  ctx.textBaseline = 'bottom';
+  const drawn = [];
+  for (const d of (result && result.detections) || []) {
+    const [x, y, w, h] = d.box;
+    const rx = ox + x * sx, ry = oy + y * sy, rw = w * sx, rh = h * sy;
+    const color = colorFor(d.label);
+    ctx.strokeStyle = color;
+    ctx.strokeRect(rx, ry, rw, rh);
+    const text = `${d.label} ${Number(d.score).toFixed(2)}`;
+    const tw = ctx.measureText(text).width + 8 * dpr, th = 16 * dpr;
+    const ty = ry - th < oy ? ry + th : ry; // inside the box when at the top edge
+    ctx.fillStyle = color;
+    ctx.fillRect(rx - ctx.lineWidth / 2, ty - th, tw, th);
     ctx.fillStyle = '#07090c';
-    ctx.fillRect(0, 0, el.canvas.width, el.canvas.height);
+    ctx.fillText(text, rx + 4 * dpr, ty - 2 * dpr);
+    // What was drawn, mapped back to source pixels, for the test to compare.
+    drawn.push({ label: d.label, score: d.score, box: [(rx - ox) / sx, (ry - oy) / sy, rw / sx, rh / sy] });
   }
+  st.framesDrawn += bmp ? 1 : 0;
+  st.lastSeqDrawn = seq;
+  st.drawnBoxes = { seq, boxes: drawn };
+  st.resultBoxes = { seq, boxes: result ? result.detections.map((d) => ({ label: d.label, score: d.score, box: d.box })) : null };
+  updateStats();
+}
 
-  function colorFor(label) {
-    let h = 0;
-    for (const ch of String(label)) h = (h * 31 + ch.codePointAt(0)) % 360;
-    return `hsl(${(h + 190) % 360} 90% 60%)`;
-  }
+function rate() {
+  const now = performance.now();
+  while (st.arrivals.length && st.arrivals[0] < now - RATE_WINDOW_MS) st.arrivals.shift();
+  const span = Math.min(RATE_WINDOW_MS, now - st.openedAt);
+  return st.conn === 'open' && span > 250 ? st.arrivals.length / (span / 1000) : 0;
+}
 
-  /* Draws one frame: the preview (or a dark frame) letterboxed into the
-   * canvas, then the result's boxes scaled from source pixels. */
-  function draw(bmp, result, seq) {
-    const ctx = context();
-    const cw = el.canvas.width, ch = el.canvas.height;
-    const s = selected();
-    const fw = (result && result.frame.width) || (s && s.width) || (bmp && bmp.width) || cw;
-    const fh = (result && result.frame.height) || (s && s.height) || (bmp && bmp.height) || ch;
-    const k = Math.min(cw / fw, ch / fh);
-    const dw = fw * k, dh = fh * k, ox = (cw - dw) / 2, oy = (ch - dh) / 2;
-    const sx = dw / fw, sy = dh / fh;
-    ctx.fillStyle = '#07090c';
-    ctx.fillRect(0, 0, cw, ch);
-    if (bmp) ctx.drawImage(bmp, ox, oy, dw, dh);
-    else {
-      ctx.fillStyle = '#151a21';
-      ctx.fillRect(ox, oy, dw, dh);
-    }
-    const dpr = window.devicePixelRatio || 1;
-    ctx.lineWidth = 2 * dpr;
-    ctx.font = `${Math.round(12 * dpr)}px system-ui, sans-serif`;
-    ctx.textBaseline = 'bottom';
-    const drawn = [];
-    for (const d of (result && result.detections) || []) {
-      const [x, y, w, h] = d.box;
-      const rx = ox + x * sx, ry = oy + y * sy, rw = w * sx, rh = h * sy;
-      const color = colorFor(d.label);
-      ctx.strokeStyle = color;
-      ctx.strokeRect(rx, ry, rw, rh);
-      const text = `${d.label} ${Number(d.score).toFixed(2)}`;
-      const tw = ctx.measureText(text).width + 8 * dpr, th = 16 * dpr;
-      const ty = ry - th < oy ? ry + th : ry; // inside the box when at the top edge
-      ctx.fillStyle = color;
-      ctx.fillRect(rx - ctx.lineWidth / 2, ty - th, tw, th);
-      ctx.fillStyle = '#07090c';
-      ctx.fillText(text, rx + 4 * dpr, ty - 2 * dpr);
-      // What was drawn, mapped back to source pixels, for the test to compare.
-      drawn.push({ label: d.label, score: d.score, box: [(rx - ox) / sx, (ry - oy) / sy, rw / sx, rh / sy] });
-    }
-    st.framesDrawn += bmp ? 1 : 0;
-    st.lastSeqDrawn = seq;
-    st.drawnBoxes = { seq, boxes: drawn };
-    st.resultBoxes = { seq, boxes: result ? result.detections.map((d) => ({ label: d.label, score: d.score, box: d.box })) : null };
-    updateStats();
-  }
+// Date.now() has 1 ms steps: below that the figure is noise, not a value.
+const ms = (v) => (v === null ? '–' : v < 1 ? '< 1 ms' : `${v.toFixed(1)} ms`);
 
-  function rate() {
-    const now = performance.now();
-    while (st.arrivals.length && st.arrivals[0] < now - RATE_WINDOW_MS) st.arrivals.shift();
-    const span = Math.min(RATE_WINDOW_MS, now - st.openedAt);
-    return st.conn === 'open' && span > 250 ? st.arrivals.length / (span / 1000) : 0;
-  }
+function setBadge(node, value) {
+  node.textContent = value || '–';
+  node.className = `badge s-${value}`;
+}
 
-  // Date.now() has 1 ms steps: below that the figure is noise, not a value.
-  const ms = (v) => (v === null ? '–' : v < 1 ? '< 1 ms' : `${v.toFixed(1)} ms`);
+function updateStats() {
+  const r = rate();
+  const d = el.stats.dataset;
+  d.conn = st.conn;
+  d.authError = st.authError;
+  d.state = st.streamState;
+  d.predictorState = st.predictorState;
+  d.results = String(st.resultCount);
+  d.framesDrawn = String(st.framesDrawn);
+  d.rate = r.toFixed(2);
+  d.losses = String(st.losses);
+  d.lost = st.lost.join(' ');
+  d.e2eMs = st.e2eMs === null ? '' : st.e2eMs.toFixed(1);
+  d.publishMs = st.publishMs === null ? '' : st.publishMs.toFixed(1);
+  d.lastSeqDrawn = st.lastSeqDrawn === null ? '' : String(st.lastSeqDrawn);
+  d.drawnBoxes = JSON.stringify(st.drawnBoxes);
+  d.resultBoxes = JSON.stringify(st.resultBoxes);
 
-  function setBadge(node, value) {
-    node.textContent = value || '–';
-    node.className = `badge s-${value}`;
-  }
+  setBadge(el.conn, st.conn);
+  setBadge(el.state, st.streamState);
+  setBadge(el.model, st.predictorState);
+  el.model.title = st.predictorError;
+  el.rate.textContent = r.toFixed(1);
+  el.e2e.textContent = ms(st.e2eMs);
+  el.publish.textContent = ms(st.publishMs);
+  el.losses.textContent = st.lost.length ? `${st.losses} (${st.lost.join(', ')})` : String(st.losses);
+  el.seq.textContent = st.lastSeq === null ? '–' : String(st.lastSeq);
+  el.frames.textContent = String(st.framesDrawn);
+  // The stream's error first; the model's when the stream itself is fine.
+  el.error.textContent = st.authError || st.streamError
+    || (st.predictorError && st.predictorState !== 'ok' ? `model ${st.predictorState}: ${st.predictorError}` : '');
+  // Over the canvas: why no new frame is coming, if that is the case.
+  let note = '';
+  if (st.conn !== 'open') note = `${st.conn}…`;
+  else if (st.streamState && st.streamState !== 'live') note = `stream ${st.streamState}`;
+  else if (st.lastSeqDrawn === null) note = 'waiting for the first frame…';
+  el.note.textContent = note;
+  el.note.hidden = !note;
+}
 
-  function updateStats() {
-    const r = rate();
-    const d = el.stats.dataset;
-    d.conn = st.conn;
-    d.authError = st.authError;
-    d.state = st.streamState;
-    d.predictorState = st.predictorState;
-    d.results = String(st.resultCount);
-    d.framesDrawn = String(st.framesDrawn);
-    d.rate = r.toFixed(2);
-    d.losses = String(st.losses);
-    d.lost = st.lost.join(' ');
-    d.e2eMs = st.e2eMs === null ? '' : st.e2eMs.toFixed(1);
-    d.publishMs = st.publishMs === null ? '' : st.publishMs.toFixed(1);
-    d.lastSeqDrawn = st.lastSeqDrawn === null ? '' : String(st.lastSeqDrawn);
-    d.drawnBoxes = JSON.stringify(st.drawnBoxes);
-    d.resultBoxes = JSON.stringify(st.resultBoxes);
+async function main() {
+  resetCounters();
+  await refreshStreams();
+  const wanted = new URLSearchParams(location.search).get('stream');
+  // Without a list (the server is down) the wanted or the default stream
+  // is tried anyway; the reconnect loop waits for the server.
+  const name = st.streams.some((s) => s.name === wanted) ? wanted
+    : (st.streams[0] && st.streams[0].name) || wanted || 'demo';
+  select(name);
+  setInterval(updateStats, 250);
+  window.addEventListener('resize', () => { if (!st.framesDrawn) clearCanvas(); });
+}
 
-    setBadge(el.conn, st.conn);
-    setBadge(el.state, st.streamState);
-    setBadge(el.model, st.predictorState);
-    el.model.title = st.predictorError;
-    el.rate.textContent = r.toFixed(1);
-    el.e2e.textContent = ms(st.e2eMs);
-    el.publish.textContent = ms(st.publishMs);
-    el.losses.textContent = st.lost.length ? `${st.losses} (${st.lost.join(', ')})` : String(st.losses);
-    el.seq.textContent = st.lastSeq === null ? '–' : String(st.lastSeq);
-    el.frames.textContent = String(st.framesDrawn);
-    // The stream's error first; the model's when the stream itself is fine.
-    el.error.textContent = st.authError || st.streamError
-      || (st.predictorError && st.predictorState !== 'ok' ? `model ${st.predictorState}: ${st.predictorError}` : '');
-    // Over the canvas: why no new frame is coming, if that is the case.
-    let note = '';
-    if (st.conn !== 'open') note = `${st.conn}…`;
-    else if (st.streamState && st.streamState !== 'live') note = `stream ${st.streamState}`;
-    else if (st.lastSeqDrawn === null) note = 'waiting for the first frame…';
-    el.note.textContent = note;
-    el.note.hidden = !note;
-  }
-
-  async function main() {
-    resetCounters();
-    await refreshStreams();
-    const wanted = new URLSearchParams(location.search).get('stream');
-    // Without a list (the server is down) the wanted or the default stream
-    // is tried anyway; the reconnect loop waits for the server.
-    const name = st.streams.some((s) => s.name === wanted) ? wanted
-      : (st.streams[0] && st.streams[0].name) || wanted || 'demo';
-    select(name);
-    setInterval(updateStats, 250);
-    window.addEventListener('resize', () => { if (!st.framesDrawn) clearCanvas(); });
-  }
-
-  main();
-})();
+main();

@@ -7,8 +7,13 @@
 #include <dirent.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "app/push.h"
 #include "app/web_assets.h"
+#include "cluster/nats_conn.h"
+#include "cluster/nats_edge.h"
+#include "cluster/nats_ingest.h"
 #include "util/error.h"
 
 /* 1 if a Host header's value is a plain HOST[:PORT] (a name, an IPv4 or a
@@ -62,41 +67,89 @@ static void deny(fc_strbuf *resp, const fc_http_request *req, int status, const 
     fc_sb_free(&body);
 }
 
+static void stream_json(fc_http_api *api, fc_pipeline *p, const fc_stream_info *in,
+                        fc_strbuf *out) {
+    const fc_stream_info info_copy = *in, *info = &info_copy;
+    fc_hub_stats st;
+    fc_hub_stats_get(api->hub, fc_pipeline_stream_id(p), &st);
+    fc_sb_puts(out, "{\"name\":");
+    fc_sb_json_str(out, info->name);
+    fc_sb_puts(out, ",\"source\":");
+    fc_sb_json_str(out, info->source);
+    fc_sb_puts(out, ",\"state\":");
+    fc_sb_json_str(out, info->state);
+    if (info->error[0]) {
+        fc_sb_puts(out, ",\"error\":");
+        fc_sb_json_str(out, info->error);
+    }
+    fc_sb_printf(out, ",\"width\":%d,\"height\":%d,\"fps\":%.6g,\"predictor\":", info->width,
+                 info->height, info->fps);
+    fc_sb_json_str(out, info->predictor);
+    fc_sb_printf(out, ",\"clients\":%llu,\"results\":%llu,\"preview\":%s",
+                 (unsigned long long)st.clients, (unsigned long long)info->results,
+                 info->preview ? "true" : "false");
+    fc_sb_puts(out, ",\"predictor_state\":");
+    fc_sb_json_str(out, info->predictor_state);
+    if (info->predictor_error[0]) {
+        fc_sb_puts(out, ",\"predictor_error\":");
+        fc_sb_json_str(out, info->predictor_error);
+    }
+    fc_sb_printf(out, ",\"predictor_errors\":%llu,\"predictor_restarts\":%llu}",
+                 (unsigned long long)info->predictor_errors,
+                 (unsigned long long)info->predictor_restarts);
+}
+
+void fc_http_api_stream_json(fc_http_api *api, fc_pipeline *p, fc_strbuf *out) {
+    fc_stream_info info;
+    fc_pipeline_info(p, &info);
+    stream_json(api, p, &info, out);
+}
+
+/* An edge's stream: what its ingest node announced, with this edge's
+ * clients, its newest result and its state ("unavailable" while the feed
+ * is gone). */
+static void edge_stream_json(fc_http_api *api, const fc_edge_view *v, fc_strbuf *out) {
+    fc_hub_stats st;
+    fc_hub_stats_get(api->hub, v->hub_id, &st);
+    cJSON *o = v->info ? cJSON_Parse(v->info) : NULL;
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        o = cJSON_CreateObject();
+    }
+    static const char *const replaced[] = {"name", "state", "clients", "results"};
+    for (size_t i = 0; i < sizeof replaced / sizeof replaced[0]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(o, replaced[i]);
+    cJSON_AddStringToObject(o, "name", v->name);
+    cJSON_AddStringToObject(o, "state", v->state);
+    cJSON_AddNumberToObject(o, "clients", (double)st.clients);
+    cJSON_AddNumberToObject(o, "results", (double)v->last_seq);
+    char *text = cJSON_PrintUnformatted(o);
+    if (text) fc_sb_puts(out, text);
+    free(text);
+    cJSON_Delete(o);
+}
+
 /* The streams the claims allow (all without authentication). */
 static void api_streams(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *out) {
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
     fc_sb_puts(out, "{\"streams\":[");
     int listed = 0;
-    for (int i = 0; i < api->npipes; i++) {
+    for (int i = 0; i < set->n; i++) {
         fc_stream_info info;
-        fc_pipeline_info(api->pipes[i], &info);
+        fc_pipeline_info(set->pipes[i], &info);
         if (!fc_jwt_allows(claims, info.name, strlen(info.name))) continue;
-        fc_hub_stats st;
-        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st);
-        fc_sb_puts(out, listed++ ? ",{\"name\":" : "{\"name\":");
-        fc_sb_json_str(out, info.name);
-        fc_sb_puts(out, ",\"source\":");
-        fc_sb_json_str(out, info.source);
-        fc_sb_puts(out, ",\"state\":");
-        fc_sb_json_str(out, info.state);
-        if (info.error[0]) {
-            fc_sb_puts(out, ",\"error\":");
-            fc_sb_json_str(out, info.error);
+        if (listed++) fc_sb_puts(out, ",");
+        stream_json(api, set->pipes[i], &info, out);
+    }
+    if (api->edge) {
+        fc_edge_view views[FC_HUB_MAX_STREAMS];
+        int n = fc_edge_views(api->edge, views, FC_HUB_MAX_STREAMS);
+        for (int i = 0; i < n; i++) {
+            if (!fc_jwt_allows(claims, views[i].name, strlen(views[i].name))) continue;
+            if (listed++) fc_sb_puts(out, ",");
+            edge_stream_json(api, &views[i], out);
         }
-        fc_sb_printf(out, ",\"width\":%d,\"height\":%d,\"fps\":%.6g,\"predictor\":", info.width,
-                     info.height, info.fps);
-        fc_sb_json_str(out, info.predictor);
-        fc_sb_printf(out, ",\"clients\":%llu,\"results\":%llu,\"preview\":%s",
-                     (unsigned long long)st.clients, (unsigned long long)info.results,
-                     info.preview ? "true" : "false");
-        fc_sb_puts(out, ",\"predictor_state\":");
-        fc_sb_json_str(out, info.predictor_state);
-        if (info.predictor_error[0]) {
-            fc_sb_puts(out, ",\"predictor_error\":");
-            fc_sb_json_str(out, info.predictor_error);
-        }
-        fc_sb_printf(out, ",\"predictor_errors\":%llu,\"predictor_restarts\":%llu}",
-                     (unsigned long long)info.predictor_errors,
-                     (unsigned long long)info.predictor_restarts);
+        fc_edge_views_free(views, n);
     }
     fc_sb_puts(out, "]}");
 }
@@ -147,12 +200,64 @@ static void process_metrics(fc_strbuf *out) {
     fc_sb_printf(out, "framecast_build_info{version=\"%s\"} 1\n", FC_VERSION);
 }
 
+/* The cluster: the NATS connection, an ingest node's publishing, an edge's
+ * feeds (docs/cluster.md). */
+static void cluster_metrics(fc_http_api *api, const fc_edge_view *v, int nv, fc_strbuf *out) {
+    if (!api->nats) return;
+    metric_head(out, "framecast_nats_connected", "gauge", "1 while connected to NATS");
+    fc_sb_printf(out, "framecast_nats_connected %d\n", fc_nats_connected(api->nats));
+    metric_head(out, "framecast_nats_disconnects_total", "counter", "times NATS was lost");
+    fc_sb_printf(out, "framecast_nats_disconnects_total %llu\n",
+                 (unsigned long long)atomic_load(&api->nats->disconnects));
+    metric_head(out, "framecast_nats_reconnects_total", "counter", "times NATS came back");
+    fc_sb_printf(out, "framecast_nats_reconnects_total %llu\n",
+                 (unsigned long long)atomic_load(&api->nats->reconnects));
+    if (api->ingest) {
+        fc_ingest_stats g;
+        fc_ingest_stats_get(api->ingest, &g);
+        metric_head(out, "framecast_nats_published_total", "counter",
+                    "results, previews, status messages and announcements handed to NATS");
+        fc_sb_printf(out, "framecast_nats_published_total %llu\n", (unsigned long long)g.published);
+        metric_head(out, "framecast_nats_dropped_total", "counter",
+                    "messages not published: the publisher's queue was full (queue), or NATS "
+                    "refused them while down with its buffer full (nats)");
+        fc_sb_printf(out, "framecast_nats_dropped_total{reason=\"queue\"} %llu\n",
+                     (unsigned long long)g.dropped_queue);
+        fc_sb_printf(out, "framecast_nats_dropped_total{reason=\"nats\"} %llu\n",
+                     (unsigned long long)g.dropped_nats);
+        metric_head(out, "framecast_nats_history_replies_total", "counter",
+                    "history requests from edges answered");
+        fc_sb_printf(out, "framecast_nats_history_replies_total %llu\n",
+                     (unsigned long long)g.history_replies);
+    }
+    if (!api->edge) return;
+    static const char *series[][2] = {
+        {"framecast_edge_results_received_total", "results received from NATS"},
+        {"framecast_edge_results_dropped_total",
+         "results received but not fanned out (out of memory to hold them)"},
+        {"framecast_edge_results_delayed_total",
+         "times the I/O loops' inboxes were full and results were held for a tick"},
+        {"framecast_edge_gaps_total", "times results were missing from NATS and asked again"},
+        {"framecast_edge_results_lost_total",
+         "results missing from NATS that the ingest node no longer had (clients got a reset)"},
+    };
+    for (int k = 0; k < 5; k++) {
+        metric_head(out, series[k][0], "counter", series[k][1]);
+        for (int i = 0; i < nv; i++) {
+            const uint64_t x[5] = {v[i].received, v[i].dropped, v[i].delayed, v[i].gaps, v[i].lost};
+            fc_sb_printf(out, "%s{stream=\"%s\"} %llu\n", series[k][0], v[i].name,
+                         (unsigned long long)x[k]);
+        }
+    }
+}
+
 static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *out) {
     (void)claims; /* every stream's: only a token for every stream gets here */
     enum {
         CLIENTS,
         RESULTS,
         STALE,
+        LOST,
         PREVIEWS,
         SENT,
         DROPPED,
@@ -173,6 +278,7 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
         {"framecast_results_total", "counter", "results published"},
         {"framecast_results_stale_total", "counter",
          "mode=latest: results not published because a newer frame's result already was"},
+        {"framecast_results_lost_total", "counter", "results not published because memory ran out"},
         {"framecast_previews_total", "counter",
          "JPEG previews published (made only while a client with ?preview=1 watches)"},
         {"framecast_messages_sent_total", "counter",
@@ -198,10 +304,23 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
     };
     fc_stream_info info[FC_HUB_MAX_STREAMS];
     fc_hub_stats st[FC_HUB_MAX_STREAMS];
-    int n = api->npipes < FC_HUB_MAX_STREAMS ? api->npipes : FC_HUB_MAX_STREAMS;
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
+    int n = set->n, npipes = set->n;
     for (int i = 0; i < n; i++) {
-        fc_pipeline_info(api->pipes[i], &info[i]);
-        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(api->pipes[i]), &st[i]);
+        fc_pipeline_info(set->pipes[i], &info[i]);
+        fc_hub_stats_get(api->hub, fc_pipeline_stream_id(set->pipes[i]), &st[i]);
+    }
+    /* An edge's streams: the same series, from its hub and its feed. */
+    fc_edge_view views[FC_HUB_MAX_STREAMS];
+    int nviews = api->edge ? fc_edge_views(api->edge, views, FC_HUB_MAX_STREAMS - n) : 0;
+    for (int k = 0; k < nviews; k++, n++) {
+        memset(&info[n], 0, sizeof info[n]);
+        _Static_assert(sizeof info[n].name == sizeof views[k].name, "names alike");
+        _Static_assert(sizeof info[n].state == sizeof views[k].state, "states alike");
+        memcpy(info[n].name, views[k].name, sizeof info[n].name);
+        memcpy(info[n].state, views[k].state, sizeof info[n].state);
+        info[n].results = views[k].last_seq;
+        fc_hub_stats_get(api->hub, views[k].hub_id, &st[n]);
     }
     for (int k = 0; k < NSERIES; k++) {
         metric_head(out, series[k][0], series[k][1], series[k][2]);
@@ -209,6 +328,7 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
             const uint64_t v[NSERIES] = {st[i].clients,
                                          info[i].results,
                                          info[i].stale,
+                                         info[i].lost,
                                          info[i].previews,
                                          st[i].sent,
                                          st[i].dropped,
@@ -258,7 +378,7 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
         for (int i = 0; i < n; i++) {
             fc_histogram h[2];
             memset(h, 0, sizeof h);
-            if (k < 2) fc_pipeline_histograms(api->pipes[i], &h[0], &h[1]);
+            if (k < 2 && i < npipes) fc_pipeline_histograms(set->pipes[i], &h[0], &h[1]);
             char labels[96];
             snprintf(labels, sizeof labels, "stream=\"%.64s\"", info[i].name);
             fc_hist_render(out, hists[k][0], labels, k == 2 ? &st[i].queue_wait : &h[k]);
@@ -287,6 +407,8 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
                 "socket flushes: one writev of all queued messages each (libuv may complete a "
                 "partial one with writes of its own)");
     fc_sb_printf(out, "framecast_flushes_total %llu\n", (unsigned long long)all.flushes);
+    cluster_metrics(api, views, nviews, out);
+    fc_edge_views_free(views, nviews);
     process_metrics(out);
 }
 
@@ -316,9 +438,12 @@ static int readyz(fc_http_api *api, fc_strbuf *out) {
     fc_strbuf why;
     fc_sb_init(&why, 128);
     if (atomic_load(&api->draining)) fc_sb_puts(&why, "draining: the server is shutting down; ");
-    for (int i = 0; i < api->npipes; i++) {
+    if (api->nats && !fc_nats_connected(api->nats))
+        fc_sb_puts(&why, "NATS is not connected (reconnecting); ");
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
+    for (int i = 0; i < set->n; i++) {
         fc_stream_info info;
-        fc_pipeline_info(api->pipes[i], &info);
+        fc_pipeline_info(set->pipes[i], &info);
         if (strcmp(info.state, "connecting") == 0)
             fc_sb_printf(&why, "stream '%s' has not connected yet; ", info.name);
     }
@@ -336,11 +461,10 @@ static int readyz(fc_http_api *api, fc_strbuf *out) {
 }
 
 static fc_pipeline *find_stream(fc_http_api *api, fc_http_slice name) {
-    for (int i = 0; i < api->npipes; i++) {
-        fc_stream_info info;
-        fc_pipeline_info(api->pipes[i], &info);
-        if (strlen(info.name) == name.len && memcmp(info.name, name.p, name.len) == 0)
-            return api->pipes[i];
+    const fc_stream_set *set = fc_streams_snapshot(api->streams);
+    for (int i = 0; i < set->n; i++) {
+        const char *s = fc_pipeline_name(set->pipes[i]);
+        if (strlen(s) == name.len && memcmp(s, name.p, name.len) == 0) return set->pipes[i];
     }
     return NULL;
 }
@@ -486,7 +610,11 @@ int fc_http_api_handle(void *ud, const fc_http_request *req, const uint8_t *body
     for (const fc_web_asset *a = fc_web_assets; a->path; a++) {
         if (want ? strcmp(a->path, want) == 0
                  : strlen(a->path) == path.len && memcmp(a->path, path.p, path.len) == 0) {
-            respond(resp, req, 200, a->type, a->data, a->len, "no-cache", NULL);
+            /* framecast.js is a library for pages of any origin (an ES
+             * module is fetched with CORS): public, and it holds no secret. */
+            const char *cors =
+                strcmp(a->path, "/framecast.js") == 0 ? "Access-Control-Allow-Origin: *\r\n" : NULL;
+            respond(resp, req, 200, a->type, a->data, a->len, "no-cache", cors);
             return 0;
         }
     }

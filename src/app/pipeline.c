@@ -25,8 +25,8 @@
 #include "util/strbuf.h"
 
 struct fc_pipeline {
-    fc_stream_config cfg;
-    char *name;
+    fc_stream_config cfg; /* its strings are the pipeline's own: */
+    char *name, *source_spec, *predictor_spec;
     fc_hub *hub;
     int stream_id;
     fc_source *source;
@@ -44,6 +44,7 @@ struct fc_pipeline {
      * for good (then the stream ends as failed with its reason). */
     atomic_int halt;
     atomic_int failed; /* the stream ended as failed (fc_pipeline_failed) */
+    atomic_int done;   /* the stream ended by itself (fc_pipeline_ended) */
     fc_predictor_watch watch;
     char predictor_failed[512]; /* why, once the predictor failed; source thread reads after join */
     char *model; /* the name results carry: the predictor's, or its model's (exec:name=yolo) */
@@ -53,6 +54,7 @@ struct fc_pipeline {
     uint64_t next_ticket;            /* ticket of the next result to publish */
     atomic_uint_fast64_t seq;        /* written under seq_mu, read by the API without it */
     atomic_uint_fast64_t stale;      /* mode=latest: results older than one published */
+    atomic_uint_fast64_t lost;       /* results not published: out of memory */
     atomic_uint_fast64_t previews;   /* JPEG previews published */
     atomic_uint_fast64_t reconnects; /* status changes to reconnecting */
     fc_histogram infer, latency;     /* predictor time per frame; capture to publish */
@@ -75,7 +77,13 @@ struct fc_pipeline {
     pthread_mutex_t info_mu;
     fc_stream_info info;
     void *jpeg;
+    fc_pipeline_tap_fn tap; /* the cluster's ingest (set before start), or NULL */
+    void *tap_ud;
 };
+
+static void tap(fc_pipeline *p, int kind, fc_buf *msg) {
+    if (p->tap) p->tap(p->tap_ud, p->stream_id, kind, msg);
+}
 
 /* permessage-deflate: the result compressed once for every client that
  * negotiated it (a twin of the plain frame), while there are some. Under
@@ -96,6 +104,7 @@ static void publish_preview(fc_pipeline *p, const fc_frame *f, uint64_t seq) {
     if (pv) {
         atomic_fetch_add_explicit(&p->previews, 1, memory_order_relaxed);
         fc_hub_publish_nowait(p->hub, p->stream_id, pv); /* one per result: bounded */
+        tap(p, 1, pv);
         fc_buf_unref(pv);
     }
     pthread_mutex_unlock(&p->preview_mu);
@@ -126,7 +135,9 @@ static void on_result(void *ud, const fc_result *r) {
         return;
     }
     p->next_ticket = f->ticket + 1;
-    uint64_t seq = atomic_fetch_add_explicit(&p->seq, 1, memory_order_relaxed) + 1;
+    /* The seq is taken only once the message exists: out of memory, a
+     * result is lost (counted as failed), never a number. */
+    uint64_t seq = atomic_load_explicit(&p->seq, memory_order_relaxed) + 1;
     int64_t now = fc_now_us();
     fc_hist_observe(&p->infer, r->infer_us);
     fc_hist_observe(&p->latency, now - f->capture_us);
@@ -144,14 +155,23 @@ static void on_result(void *ud, const fc_result *r) {
     fc_buf *msg = fc_ws_frame_sb(FC_WS_TEXT, &p->sb);
     compress_once(p, msg);
     if (msg) {
+        atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
         msg->seq = seq; /* before it is shared: the hub keeps results by seq */
         fc_hub_publish_nowait(p->hub, p->stream_id, msg);
+        tap(p, 0, msg); /* under seq_mu: in seq order */
         fc_buf_unref(msg);
+    } else {
+        atomic_fetch_add_explicit(&p->lost, 1, memory_order_relaxed);
+        fc_log_stream(FC_LOG_WARN, p->name, "stream '%s': out of memory: a result is lost",
+                      p->name);
     }
     if (f->preview) pthread_mutex_lock(&p->preview_mu); /* lock order: seq_mu, preview_mu */
     if (p->cfg.mode == FC_SLOT_EVERY) pthread_cond_broadcast(&p->turn);
     pthread_mutex_unlock(&p->seq_mu);
-    if (f->preview) publish_preview(p, f, seq);
+    if (f->preview && msg)
+        publish_preview(p, f, seq);
+    else if (f->preview)
+        pthread_mutex_unlock(&p->preview_mu);
 }
 
 /* The predictor's part of a status message. */
@@ -195,9 +215,13 @@ static void publish_status(fc_pipeline *p, const char *state, const char *error,
         p->info.fps = p->source->fps;
     }
     pthread_mutex_unlock(&p->info_mu);
-    fc_buf *msg = fc_ws_frame(FC_WS_TEXT, sb->data, sb->len);
+    fc_buf *msg = fc_sb_failed(sb) ? NULL : fc_ws_frame(FC_WS_TEXT, sb->data, sb->len);
+    if (!msg)
+        fc_log_stream(FC_LOG_WARN, p->name, "stream '%s': out of memory: a status is lost",
+                      p->name);
     if (msg) {
         fc_hub_publish_sticky(p->hub, p->stream_id, msg);
+        tap(p, 2, msg);
         fc_buf_unref(msg);
     }
     if (!p->status_from_worker) { /* on_predictor logs its own changes */
@@ -246,7 +270,7 @@ static void on_predictor(void *ud, enum fc_predictor_state state, const char *wh
 
 static int preview_wanted(void *ud) {
     fc_pipeline *p = ud;
-    return fc_hub_previewers(p->hub, p->stream_id) > 0;
+    return p->tap || fc_hub_previewers(p->hub, p->stream_id) > 0;
 }
 
 static void on_source_status(void *ud, const char *state, const char *error, int attempt,
@@ -292,6 +316,7 @@ static void *source_main(void *arg) {
         } else {
             publish_status(p, "ended", NULL, 0, 0);
         }
+        atomic_store(&p->done, 1);
         if (p->ended) p->ended(p->ended_ud);
     }
     return NULL;
@@ -331,20 +356,40 @@ int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const cha
     if (msg) {
         msg->seq = seq;
         rc = fc_hub_try_publish(p->hub, p->stream_id, msg);
+        if (!rc) tap(p, 0, msg);
         fc_buf_unref(msg);
     }
     if (!rc) atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
     pthread_mutex_unlock(&p->seq_mu);
-    *why = rc == FC_EFULL ? "the stream's clients are behind: try again shortly" : "stopped";
+    *why = rc == FC_EFULL  ? "the stream's clients are behind: try again shortly"
+           : rc == -ENOMEM ? "out of memory"
+                           : "stopped";
     return rc ? rc : (int64_t)seq;
 }
 
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen) {
     fc_pipeline *p = calloc(1, sizeof *p);
-    if (!p) return -1;
-    p->cfg = *cfg;
-    p->name = strdup(cfg->name);
+    if (p) {
+        p->cfg = *cfg;
+        p->name = strdup(cfg->name);
+        p->source_spec = strdup(cfg->source);
+        p->predictor_spec = strdup(cfg->predictor);
+    }
+    if (!p || !p->name || !p->source_spec || !p->predictor_spec) {
+        if (p) {
+            free(p->name);
+            free(p->source_spec);
+            free(p->predictor_spec);
+        }
+        free(p);
+        snprintf(err, errlen, "--stream %s: out of memory", cfg->name);
+        return -ENOMEM;
+    }
+    p->cfg.name = p->name; /* the caller's configuration may go */
+    p->cfg.source = p->source_spec;
+    p->cfg.predictor = p->predictor_spec;
+    cfg = &p->cfg;
     new_epoch(p->epoch);
     p->hub = hub;
     pthread_mutex_init(&p->seq_mu, NULL);
@@ -362,10 +407,10 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     p->watch.fn = on_predictor;
     p->watch.ud = p;
     char *redacted = fc_redact_url(cfg->source);
-    snprintf(p->info.source, sizeof p->info.source, "%s", redacted);
+    snprintf(p->info.source, sizeof p->info.source, "%s", redacted ? redacted : "(hidden)");
     free(redacted);
     redacted = fc_redact_text(cfg->predictor); /* exec:cmd=model --token=... */
-    snprintf(p->info.predictor, sizeof p->info.predictor, "%s", redacted);
+    snprintf(p->info.predictor, sizeof p->info.predictor, "%s", redacted ? redacted : "(hidden)");
     free(redacted);
     snprintf(p->info.state, sizeof p->info.state, "connecting");
     p->info.preview = cfg->preview.fps > 0;
@@ -393,7 +438,10 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
             .name = cfg->name, .policy = cfg->slow, .history = cfg->history, .epoch = p->epoch};
         p->stream_id = fc_hub_add_stream(hub, &sc);
         if (p->stream_id < 0) {
-            snprintf(err, errlen, "--stream %s: too many streams", cfg->name);
+            snprintf(err, errlen,
+                     "stream '%s': cannot be served (a stream of that name is served, or %d "
+                     "streams are)",
+                     cfg->name, FC_HUB_MAX_STREAMS);
             rc = p->stream_id;
         }
     }
@@ -451,6 +499,7 @@ void fc_pipeline_info(fc_pipeline *p, fc_stream_info *out) {
      * and this runs on an I/O thread that must keep draining it. */
     out->results = atomic_load_explicit(&p->seq, memory_order_relaxed);
     out->stale = atomic_load_explicit(&p->stale, memory_order_relaxed);
+    out->lost = atomic_load_explicit(&p->lost, memory_order_relaxed);
     out->previews = atomic_load_explicit(&p->previews, memory_order_relaxed);
     out->predictor_errors = atomic_load_explicit(&p->watch.errors, memory_order_relaxed);
     out->predictor_restarts = atomic_load_explicit(&p->watch.restarts, memory_order_relaxed);
@@ -463,12 +512,29 @@ void fc_pipeline_histograms(fc_pipeline *p, fc_histogram *infer, fc_histogram *l
     fc_hist_merge(latency, &p->latency);
 }
 
+const char *fc_pipeline_epoch(const fc_pipeline *p) {
+    return p->epoch;
+}
+
+void fc_pipeline_set_tap(fc_pipeline *p, fc_pipeline_tap_fn fn, void *ud) {
+    p->tap = fn;
+    p->tap_ud = ud;
+}
+
 int fc_pipeline_stream_id(const fc_pipeline *p) {
     return p->stream_id;
 }
 
 int fc_pipeline_failed(const fc_pipeline *p) {
     return atomic_load(&p->failed);
+}
+
+int fc_pipeline_ended(const fc_pipeline *p) {
+    return atomic_load(&p->done);
+}
+
+const char *fc_pipeline_name(const fc_pipeline *p) {
+    return p->name;
 }
 
 void fc_pipeline_destroy(fc_pipeline *p) {
@@ -488,5 +554,7 @@ void fc_pipeline_destroy(fc_pipeline *p) {
     fc_deflater_free(p->deflater);
     free(p->model);
     free(p->name);
+    free(p->source_spec);
+    free(p->predictor_spec);
     free(p);
 }

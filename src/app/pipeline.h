@@ -30,8 +30,8 @@
 
 typedef struct fc_stream_config {
     const char *name;
-    const char *source;    /* URL with the source's own options */
-    const char *predictor; /* "NAME[:OPTIONS]" */
+    const char *source;    /* URL with the source's own options, or "push" */
+    const char *predictor; /* "NAME[:OPTIONS]": each stream has its own */
     int workers;
     int predict_timeout_ms; /* report a frame whose prediction takes longer (0: never) */
     enum fc_slot_mode mode;
@@ -46,7 +46,8 @@ typedef struct fc_stream_config {
 typedef struct fc_pipeline fc_pipeline;
 
 /* Opens the source, creates the predictor instances and registers the
- * stream with the hub (which must not be started yet). */
+ * stream with the hub (started or not). The pipeline keeps copies of cfg's
+ * strings. */
 int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *hub, char *err,
                        size_t errlen);
 /* Starts the source. When it ends by itself (not through stop) the pipeline
@@ -70,6 +71,7 @@ typedef struct fc_stream_info {
     int preview;
     uint64_t results;
     uint64_t stale;              /* mode=latest: results dropped as older than one published */
+    uint64_t lost;               /* results not published: memory ran out */
     uint64_t previews;           /* JPEG previews published */
     char predictor_state[16];    /* ok, failing, restarting, failed */
     char predictor_error[256];   /* why, when not ok: the last error */
@@ -96,8 +98,21 @@ int fc_pipeline_is_push(const fc_pipeline *p);
  * stream's inboxes are full (nothing published). */
 int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const char **why);
 int fc_pipeline_stream_id(const fc_pipeline *p);
+/* The stream's epoch (its seq numbering). Any thread. */
+const char *fc_pipeline_epoch(const fc_pipeline *p);
+/* A tap sees every message the pipeline publishes (kind 0: a result, 1: a
+ * preview, 2: a status message), right after the hub got it, in the order
+ * the hub got them; it must never wait (it may run under the sequencer's
+ * lock, or on an I/O thread for a push stream). With a tap, previews are
+ * made whether or not a local client asked for them. Set before start. */
+typedef void (*fc_pipeline_tap_fn)(void *ud, int stream, int kind, fc_buf *msg);
+void fc_pipeline_set_tap(fc_pipeline *p, fc_pipeline_tap_fn fn, void *ud);
 /* After the stream ended by itself: 1 if it failed (its source, or its
  * predictor for good), 0 if it ended normally. Any thread. */
 int fc_pipeline_failed(const fc_pipeline *p);
+/* 1 once the stream ended by itself (not through stop). Any thread. */
+int fc_pipeline_ended(const fc_pipeline *p);
+/* The stream's name. Any thread. */
+const char *fc_pipeline_name(const fc_pipeline *p);
 
 #endif

@@ -19,7 +19,7 @@ fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_
         fc_queue_init(&c->q);
         /* Most request heads are a few hundred bytes: start small, grow to
          * the limit only for those that need it. */
-        c->head_cap = lp->hub->cfg.head_limit < 1024 ? lp->hub->cfg.head_limit : 1024;
+        c->head_cap = lp->lim.head_limit < 1024 ? lp->lim.head_limit : 1024;
         c->head = malloc(c->head_cap);
         if (lp->hub->tls) c->tls = fc_tls_conn_new(lp->hub->tls);
     }
@@ -49,7 +49,7 @@ fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_
         c->peer = fc_peer_addr_from((struct sockaddr *)&ss, c->peer_text, sizeof c->peer_text);
     if (lp->hub->peers) /* over the rate: answered 429 when its request comes (request.c) */
         c->rate_wait_s = fc_peers_connect(lp->hub->peers, &c->peer, (int64_t)uv_now(&lp->uv));
-    c->deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.handshake_timeout_ms;
+    c->deadline_ms = (int64_t)uv_now(&lp->uv) + lp->lim.handshake_timeout_ms;
     c->next = lp->conns;
     if (lp->conns) lp->conns->prev = c;
     lp->conns = c;
@@ -69,7 +69,7 @@ void fc_conn_subscribe(fc_conn *c, int stream) {
     if (c->deflate.on) atomic_fetch_add_explicit(&ls->deflaters, 1, memory_order_relaxed);
 }
 
-static void unsubscribe(fc_conn *c) {
+void fc_conn_unsubscribe(fc_conn *c) {
     if (c->stream < 0 || c->state != FC_CONN_WS) return;
     fc_lstream *ls = &c->lp->streams[c->stream];
     if (c->sub_prev)
@@ -81,6 +81,7 @@ static void unsubscribe(fc_conn *c) {
     atomic_fetch_sub_explicit(&ls->clients, 1, memory_order_relaxed);
     if (c->want_preview) atomic_fetch_sub_explicit(&ls->previewers, 1, memory_order_relaxed);
     if (c->deflate.on) atomic_fetch_sub_explicit(&ls->deflaters, 1, memory_order_relaxed);
+    c->stream = -1;
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -104,12 +105,12 @@ static void on_closed(uv_handle_t *h) {
 
 void fc_conn_close(fc_conn *c) {
     if (c->state == FC_CONN_CLOSING) return;
-    if (c->state == FC_CONN_WS) /* how this client fared; a lossy one is worth a line */
+    if (c->state == FC_CONN_WS && c->stream >= 0) /* how this client fared */
         fc_log(c->q.dropped ? FC_LOG_INFO : FC_LOG_DEBUG,
                "client of stream '%s' gone: %llu messages sent, %llu dropped",
                c->lp->hub->streams[c->stream].name, (unsigned long long)c->q.sent,
                (unsigned long long)c->q.dropped);
-    unsubscribe(c);
+    fc_conn_unsubscribe(c);
     if (c->cursor) c->lp->resuming--;
     if (c->counted) atomic_fetch_sub_explicit(&c->lp->hub->clients, 1, memory_order_relaxed);
     if (c->peer_counted) fc_peers_leave(c->lp->hub->peers, &c->peer, (int64_t)uv_now(&c->lp->uv));

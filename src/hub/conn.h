@@ -15,6 +15,10 @@ fc_conn *fc_conn_adopt(fc_loop *lp, int fd, uv_alloc_cb on_alloc, uv_read_cb on_
 /* Adds an upgraded connection to its stream's subscribers (counted). */
 void fc_conn_subscribe(fc_conn *c, int stream);
 
+/* Takes c off its stream's subscribers (counted); c->stream is then -1: a
+ * session whose stream was removed, closing. */
+void fc_conn_unsubscribe(fc_conn *c);
+
 /* Closes the socket: unlinks the connection from every list at once and
  * frees it in the close callback. Idempotent. */
 void fc_conn_close(fc_conn *c);

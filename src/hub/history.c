@@ -48,12 +48,19 @@ void fc_history_push(fc_history *h, fc_buf *b, int64_t now_ms, const fc_history_
     if (h->len == h->cap) {
         unsigned ncap = h->cap ? h->cap * 2 : 16;
         fc_history_entry *nr = malloc(ncap * sizeof *nr);
-        if (!nr) abort();
-        for (unsigned i = 0; i < h->len; i++) nr[i] = *at(h, i);
-        free(h->ring);
-        h->ring = nr;
-        h->cap = ncap;
-        h->head = 0;
+        if (!nr && !h->len) { /* no ring at all: this one is not kept */
+            fc_buf_unref(b);
+            return;
+        }
+        if (!nr) { /* no room to grow: the history stays this long */
+            pop_oldest(h);
+        } else {
+            for (unsigned i = 0; i < h->len; i++) nr[i] = *at(h, i);
+            free(h->ring);
+            h->ring = nr;
+            h->cap = ncap;
+            h->head = 0;
+        }
     }
     *at(h, h->len++) = (fc_history_entry){b, now_ms};
     h->bytes += b->len;

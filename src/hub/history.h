@@ -36,7 +36,9 @@ void fc_history_free(fc_history *h);
 
 /* Appends a result published at now_ms, taking the caller's reference, then
  * releases what the limits no longer allow. A result whose seq does not
- * follow the newest restarts the ring (a new numbering). */
+ * follow the newest restarts the ring (a new numbering). When the ring
+ * cannot grow, the oldest result makes room (out of memory: a shorter
+ * history, never a crash). */
 void fc_history_push(fc_history *h, fc_buf *b, int64_t now_ms, const fc_history_limits *lim);
 
 /* Releases results older than the age limit. */

@@ -86,14 +86,31 @@ static int create_access(fc_hub *hub, char *err, size_t errlen) {
     return 0;
 }
 
+/* The part of cfg that may change while the loops run. */
+static fc_loop_limits limits_of(const fc_hub_config *cfg) {
+    return (fc_loop_limits){.queue = {.bytes = cfg->queue_bytes,
+                                      .msgs = (unsigned)cfg->queue_msgs,
+                                      .keep_bytes = cfg->keep_bytes},
+                            .head_limit = cfg->head_limit,
+                            .max_body = cfg->max_body,
+                            .max_message = cfg->max_message,
+                            .handshake_timeout_ms = cfg->handshake_timeout_ms,
+                            .ping_interval_ms = cfg->ping_interval_ms,
+                            .ping_timeout_ms = cfg->ping_timeout_ms,
+                            .close_timeout_ms = cfg->close_timeout_ms,
+                            .write_timeout_ms = cfg->write_timeout_ms,
+                            .drain_timeout_ms = cfg->drain_timeout_ms,
+                            .max_clients = cfg->max_clients};
+}
+
 int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errlen) {
     fc_hub *hub = calloc(1, sizeof *hub);
     if (!hub) return UV_ENOMEM;
     hub->cfg = *cfg;
     if (hub->cfg.io_threads < 1) hub->cfg.io_threads = 1;
-    hub->limits = (fc_queue_limits){.bytes = cfg->queue_bytes,
-                                    .msgs = (unsigned)cfg->queue_msgs,
-                                    .keep_bytes = cfg->keep_bytes};
+    hub->limits = limits_of(cfg);
+    pthread_mutex_init(&hub->sync_mu, NULL);
+    pthread_cond_init(&hub->sync_cv, NULL);
     int rc = 0;
     if (cfg->tls_cert || cfg->tls_key) {
         if (!cfg->tls_cert || !cfg->tls_key) {
@@ -111,6 +128,8 @@ int fc_hub_create(fc_hub **out, const fc_hub_config *cfg, char *err, size_t errl
         fc_tls_destroy(hub->tls);
         fc_jwt_verifier_destroy(hub->jwt);
         fc_peers_destroy(hub->peers);
+        pthread_mutex_destroy(&hub->sync_mu);
+        pthread_cond_destroy(&hub->sync_cv);
         free(hub);
         return rc;
     }
@@ -128,15 +147,79 @@ static int epoch_valid(const char *e) {
 }
 
 int fc_hub_add_stream(fc_hub *hub, const fc_hub_stream_config *sc) {
-    if (hub->loops || hub->nstreams == FC_HUB_MAX_STREAMS || !epoch_valid(sc->epoch))
-        return FC_EINVAL_OPT;
-    fc_hub_stream *s = &hub->streams[hub->nstreams];
-    s->name = strdup(sc->name);
-    if (!s->name) return -ENOMEM;
+    size_t len = strlen(sc->name);
+    if (len == 0 || len > FC_HUB_NAME_MAX || !epoch_valid(sc->epoch)) return FC_EINVAL_OPT;
+    int n = atomic_load(&hub->nstreams), id = -1;
+    for (int i = 0; i < n; i++) {
+        int state = atomic_load(&hub->streams[i].state);
+        if (state != FC_STREAM_FREE && strcmp(hub->streams[i].name, sc->name) == 0)
+            return FC_EINVAL_OPT; /* only this thread writes names: no race */
+        if (state == FC_STREAM_FREE && id < 0) id = i;
+    }
+    if (id < 0 && n == FC_HUB_MAX_STREAMS) return FC_EINVAL_OPT;
+    if (id < 0) id = n;
+    fc_hub_stream *s = &hub->streams[id];
+    memcpy(s->name, sc->name, len + 1);
     s->policy = sc->policy;
     s->history = sc->history;
     snprintf(s->epoch, sizeof s->epoch, "%s", sc->epoch);
-    return hub->nstreams++;
+    s->close_code = 0;
+    s->close_reason = NULL;
+    s->remote = sc->remote != 0;
+    /* The loops' per-stream records of a free slot are clean (zeroed at
+     * start, reset at the removal). Release: a loop that sees LIVE sees
+     * the fields. */
+    atomic_store_explicit(&s->state, FC_STREAM_LIVE, memory_order_release);
+    if (id == n) atomic_store_explicit(&hub->nstreams, n + 1, memory_order_release);
+    return id;
+}
+
+/* Pushes kind (for stream) into every loop and waits until each has acked
+ * it: the loops are never waiting for this thread, so this ends. */
+static void round_trip(fc_hub *hub, enum fc_item_kind kind, int stream) {
+    pthread_mutex_lock(&hub->sync_mu);
+    hub->synced = 0;
+    pthread_mutex_unlock(&hub->sync_mu);
+    for (int i = 0; i < hub->nloops; i++)
+        fc_loop_push(&hub->loops[i], (fc_item){.kind = kind, .stream = stream});
+    pthread_mutex_lock(&hub->sync_mu);
+    while (hub->synced < hub->nloops) pthread_cond_wait(&hub->sync_cv, &hub->sync_mu);
+    pthread_mutex_unlock(&hub->sync_mu);
+}
+
+/* 1 while the loops' threads run and take items. */
+static int loops_running(const fc_hub *hub) {
+    return hub->started && !atomic_load(&hub->stopping);
+}
+
+void fc_hub_remove_stream(fc_hub *hub, int stream, unsigned code, const char *reason) {
+    if (stream < 0 || stream >= atomic_load(&hub->nstreams)) return;
+    fc_hub_stream *s = &hub->streams[stream];
+    if (atomic_load(&s->state) != FC_STREAM_LIVE) return;
+    s->close_code = code;
+    s->close_reason = reason;
+    /* From now on no loop serves the name, and fc_hub_try_publish refuses
+     * the stream (it checks under every inbox lock, so whatever it pushed
+     * before is ahead of the removal in every inbox). */
+    atomic_store(&s->state, FC_STREAM_REMOVING);
+    if (loops_running(hub)) {
+        round_trip(hub, FC_IT_REMOVE, stream);
+    } else { /* no loop thread runs: this thread may touch their records */
+        for (int i = 0; hub->loops && i < hub->nloops; i++)
+            fc_loop_remove_stream(&hub->loops[i], stream);
+    }
+    atomic_store(&s->state, FC_STREAM_FREE);
+}
+
+void fc_hub_sync(fc_hub *hub) {
+    if (loops_running(hub)) round_trip(hub, FC_IT_SYNC, -1);
+}
+
+void fc_hub_update(fc_hub *hub, const fc_hub_config *cfg) {
+    /* Written while no loop reads it: between round trips the loops read
+     * only their own copies. */
+    hub->limits = limits_of(cfg);
+    if (loops_running(hub)) round_trip(hub, FC_IT_LIMITS, -1);
 }
 
 void fc_hub_set_http_handler(fc_hub *hub, fc_hub_http_fn fn, void *ud) {
@@ -184,7 +267,7 @@ const char *fc_hub_reset_reason_name(enum fc_hub_reset_reason r) {
 }
 
 static void push_all(fc_hub *hub, int stream, fc_buf *msg, enum fc_item_kind kind) {
-    if (stream < 0 || stream >= hub->nstreams) return;
+    if (stream < 0 || stream >= atomic_load(&hub->nstreams)) return;
     msg->t_us = fc_mono_us(); /* not yet shared: the loops read it after the push */
     if (msg->deflated) msg->deflated->t_us = msg->t_us;
     fc_buf_ref_n(msg, hub->nloops);
@@ -193,7 +276,7 @@ static void push_all(fc_hub *hub, int stream, fc_buf *msg, enum fc_item_kind kin
 }
 
 void fc_hub_wait_room(fc_hub *hub, int stream) {
-    if (stream < 0 || stream >= hub->nstreams) return;
+    if (stream < 0 || stream >= atomic_load(&hub->nstreams)) return;
     for (int i = 0; i < hub->nloops; i++) fc_loop_wait_room(&hub->loops[i], stream);
 }
 
@@ -207,7 +290,7 @@ void fc_hub_publish(fc_hub *hub, int stream, fc_buf *msg) {
 }
 
 int fc_hub_try_publish(fc_hub *hub, int stream, fc_buf *msg) {
-    if (stream < 0 || stream >= hub->nstreams) return FC_EUNKNOWN;
+    if (stream < 0 || stream >= atomic_load(&hub->nstreams)) return FC_EUNKNOWN;
     if (atomic_load(&hub->stopping)) return FC_ESTOPPED;
     msg->t_us = fc_mono_us();
     if (msg->deflated) msg->deflated->t_us = msg->t_us;
@@ -221,13 +304,25 @@ void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg) {
     push_all(hub, stream, msg, FC_IT_STICKY);
 }
 
+void fc_hub_publish_sticky_nowait(fc_hub *hub, int stream, fc_buf *msg) {
+    msg->flags |= FC_BUF_KEEP;
+    push_all(hub, stream, msg, FC_IT_STICKY);
+}
+
+void fc_hub_set_ready(fc_hub *hub, int stream, int ready) {
+    if (stream < 0 || stream >= atomic_load(&hub->nstreams) || !hub->started) return;
+    for (int i = 0; i < hub->nloops; i++)
+        fc_loop_push(&hub->loops[i], (fc_item){.kind = FC_IT_READY, .stream = stream, .fd = ready});
+}
+
 void fc_hub_stats_get(const fc_hub *hub, int stream, fc_hub_stats *out) {
     memset(out, 0, sizeof *out);
+    int nstreams = atomic_load_explicit(&hub->nstreams, memory_order_acquire);
     for (int i = 0; i < hub->nloops; i++) {
         fc_loop *lp = &hub->loops[i];
         out->accepted += atomic_load_explicit(&lp->accepted, memory_order_relaxed);
         out->flushes += atomic_load_explicit(&lp->flushes, memory_order_relaxed);
-        for (int s = 0; s < hub->nstreams; s++) {
+        for (int s = 0; s < nstreams; s++) {
             if (stream >= 0 && s != stream) continue;
             fc_lstream *ls = &lp->streams[s];
             out->clients += atomic_load_explicit(&ls->clients, memory_order_relaxed);
@@ -330,6 +425,7 @@ void fc_hub_destroy(fc_hub *hub) {
     fc_tls_destroy(hub->tls);
     fc_jwt_verifier_destroy(hub->jwt);
     fc_peers_destroy(hub->peers);
-    for (int i = 0; i < hub->nstreams; i++) free(hub->streams[i].name);
+    pthread_mutex_destroy(&hub->sync_mu);
+    pthread_cond_destroy(&hub->sync_cv);
     free(hub);
 }

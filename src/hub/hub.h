@@ -16,9 +16,17 @@
  * touches them. Loop 0 also owns the listening socket and hands accepted
  * sockets round-robin to the loops through the same inboxes.
  *
- * Threads: create, add_stream, set_http_handler and start on one thread
- * before traffic; publish and the stats readers on any thread; stop and
- * destroy on the thread that started it, after publishers have stopped. */
+ * Streams come and go while the hub runs: fc_hub_add_stream registers one
+ * at any time, fc_hub_remove_stream closes its clients on every loop and
+ * frees its slot; fc_hub_update changes the limits the loops apply. The
+ * last two are round trips: an item through every loop's inbox, answered
+ * by each loop on its own thread, so no loop reads what another thread
+ * writes.
+ *
+ * Threads: create, set_http_handler and start on one thread (the hub's)
+ * before traffic; add_stream, remove_stream and update on that thread at
+ * any time; publish and the stats readers on any thread; stop and destroy
+ * on the hub's thread, after publishers have stopped. */
 #ifndef FC_HUB_HUB_H
 #define FC_HUB_HUB_H
 
@@ -91,12 +99,37 @@ typedef struct fc_hub_stream_config {
     fc_history_limits history; /* results kept for clients that resume */
     const char *epoch;         /* names the stream's seq numbering (at most 32 bytes of
                                   [A-Za-z0-9_-]); clients resume against it */
+    int remote;                /* its results come from another node (a cluster edge): a client that
+                                  resumes waits until the stream is ready (fc_hub_set_ready) */
 } fc_hub_stream_config;
 #define FC_HUB_EPOCH_MAX 32
 
-/* Registers a stream served at /ws/<name>, before fc_hub_start; returns
- * its id (>= 0) or < 0. */
+#define FC_HUB_NAME_MAX 64
+
+/* Registers a stream served at /ws/<name> (at most FC_HUB_NAME_MAX bytes),
+ * before or after fc_hub_start; returns its id (>= 0), or FC_EINVAL_OPT
+ * (a bad name or epoch, a name already served, or FC_HUB_MAX_STREAMS
+ * streams). The hub's thread. */
 int fc_hub_add_stream(fc_hub *hub, const fc_hub_stream_config *sc);
+/* Removes a stream whose publishers have all stopped: every loop closes the
+ * stream's clients with code and reason (after what is already queued for
+ * them), releases its history and sticky message and stops serving its
+ * name (404). Returns once every loop has done so; the id may then be given
+ * to a new stream. reason must be a string that outlives the call. Also
+ * a round trip for the loops' readers: anything a loop read before it (an
+ * HTTP handler's snapshot) is no longer in use when it returns. The hub's
+ * thread; never while fc_hub_stop runs. */
+void fc_hub_remove_stream(fc_hub *hub, int stream, unsigned code, const char *reason);
+/* A round trip through every loop and nothing else: returns once each loop
+ * has finished whatever callback it was in (see fc_hub_remove_stream). */
+void fc_hub_sync(fc_hub *hub);
+/* Applies the limits of cfg that may change while the hub runs (the rest
+ * of cfg is ignored): queue_bytes, queue_msgs, max_message, head_limit,
+ * max_body, the handshake, ping, close, write and drain timeouts, and
+ * max_clients. New connections and sessions take them at once; a session
+ * keeps the --max-message it started with. Returns once every loop has
+ * them. The hub's thread. */
+void fc_hub_update(fc_hub *hub, const fc_hub_config *cfg);
 void fc_hub_set_http_handler(fc_hub *hub, fc_hub_http_fn fn, void *ud);
 int fc_hub_start(fc_hub *hub);
 /* The bound port (useful with port 0). */
@@ -136,6 +169,19 @@ int fc_hub_try_publish(fc_hub *hub, int stream, fc_buf *msg);
  * message: every client that subscribes later receives it first (the
  * stream's current status). Replaces the previous sticky message. */
 void fc_hub_publish_sticky(fc_hub *hub, int stream, fc_buf *msg);
+
+/* Never waits and ignores the bound, for bounded bursts from a thread that
+ * must not wait (a cluster edge's history and held results, its status):
+ * fc_hub_publish_nowait, and this for a sticky message. */
+void fc_hub_publish_sticky_nowait(fc_hub *hub, int stream, fc_buf *msg);
+
+/* A remote stream (fc_hub_stream_config.remote) is ready once its history
+ * holds what the other node kept (results flagged FC_BUF_HISTORY, published
+ * before this call): clients that resume wait until then, and are answered
+ * from the history, or with a reset, once it is ready. ready 0 makes new
+ * resumes wait again (the feed stopped). Never waits; any thread but an
+ * I/O thread's. */
+void fc_hub_set_ready(fc_hub *hub, int stream, int ready);
 
 /* Why a resuming client got a reset instead of what it missed. */
 enum fc_hub_reset_reason {

@@ -27,9 +27,10 @@
  * A room calls only rooms below it; the records here are shared data.
  *
  * Threads: a loop and everything reachable from it (its connections, their
- * queues, its per-stream subscriber lists) belong to that loop's thread.
- * Other threads touch only a loop's inbox (under its mutex) and the atomic
- * counters. */
+ * queues, its per-stream subscriber lists, its copy of the limits) belong
+ * to that loop's thread. Other threads touch only a loop's inbox (under its
+ * mutex) and the atomic counters; the stream slots follow the rule written
+ * at fc_hub_stream. */
 #ifndef FC_HUB_INTERNAL_H
 #define FC_HUB_INTERNAL_H
 
@@ -94,8 +95,22 @@ typedef struct fc_conn {
     char peer_text[46];        /* the remote address, for the log */
     int rate_wait_s;           /* > 0: over its address's connection rate; 429, retry after this */
     unsigned peer_counted : 1; /* holds one of its address's max_clients_per_ip places */
+    unsigned parked : 1;       /* resuming a remote stream that is not ready yet: its
+                                  cursor is set (no live results), nothing is fed */
     int64_t token_exp_ms;      /* when its token expires: exp + leeway, wall-clock ms; 0: never */
 } fc_conn;
+
+/* The settings a loop reads that may change while it runs (fc_hub_update):
+ * each loop keeps its own copy, replaced through its inbox, so the loops
+ * never read a struct another thread writes. */
+typedef struct fc_loop_limits {
+    fc_queue_limits queue; /* per client */
+    size_t head_limit, max_body;
+    uint64_t max_message;
+    int handshake_timeout_ms, ping_interval_ms, ping_timeout_ms, close_timeout_ms;
+    int write_timeout_ms, drain_timeout_ms;
+    int max_clients;
+} fc_loop_limits;
 
 /* Per loop, per stream. Counters are written by the loop, read by anyone. */
 typedef struct fc_lstream {
@@ -103,6 +118,7 @@ typedef struct fc_lstream {
     fc_buf *sticky;     /* sent first to each new subscriber, or NULL */
     fc_history history; /* the stream's recent results, this loop's references */
     uint64_t last_seq;  /* seq of the newest result this loop has fanned out */
+    int ready;          /* a remote stream's history is complete (fc_hub_set_ready) */
     atomic_uint_fast64_t clients, previewers, deflaters, sent, dropped, resumes;
     atomic_uint_fast64_t closed[FC_HUB_CLOSE_REASONS];
     atomic_uint_fast64_t resets[FC_HUB_RESETS];
@@ -111,7 +127,16 @@ typedef struct fc_lstream {
     fc_histogram queue_wait; /* publish to written in full, one data message in 16 */
 } fc_lstream;
 
-enum fc_item_kind { FC_IT_MSG, FC_IT_STICKY, FC_IT_CONN, FC_IT_STOP };
+enum fc_item_kind {
+    FC_IT_MSG,
+    FC_IT_STICKY,
+    FC_IT_CONN,
+    FC_IT_STOP,
+    FC_IT_REMOVE, /* the stream is removed: close its clients, forget it, then ack */
+    FC_IT_LIMITS, /* take the hub's new limits, then ack */
+    FC_IT_SYNC,   /* only ack */
+    FC_IT_READY,  /* a remote stream is ready (fd 1) or not (fd 0): see fc_hub_set_ready */
+};
 
 typedef struct fc_item {
     enum fc_item_kind kind;
@@ -147,7 +172,9 @@ typedef struct fc_loop {
     unsigned sampling; /* counts written data messages, to sample one in 16 */
     fc_conn **dirty;
     size_t ndirty, dirty_cap;
+    int dirty_lost; /* a connection is marked dirty but not on the list (no memory) */
     fc_lstream streams[FC_HUB_MAX_STREAMS];
+    fc_loop_limits lim; /* this loop's copy (FC_IT_LIMITS replaces it) */
     atomic_uint_fast64_t accepted, flushes;
     atomic_int_fast64_t ticked_us; /* monotonic time of the last tick: the loop is alive */
     uint8_t *rbuf;                 /* FC_HUB_READ_BUF bytes, for WebSocket and TLS reads */
@@ -160,19 +187,36 @@ typedef struct fc_loop {
 #define FC_HUB_READ_BUF  65536
 #define FC_HUB_PLAIN_BUF 16384 /* one TLS record */
 
+/* A stream slot's life: FREE -> (the hub's thread fills it) -> LIVE ->
+ * REMOVING -> (every loop has closed its clients and acked) -> FREE. Its
+ * fields are written only while it is FREE, by the hub's thread; a loop
+ * reads them only after it saw LIVE or REMOVING (acquire), and a slot
+ * becomes FREE again only after every loop has acked its removal, so no
+ * loop still reads it when it is filled again. */
+enum { FC_STREAM_FREE, FC_STREAM_LIVE, FC_STREAM_REMOVING };
+
 typedef struct fc_hub_stream {
-    char *name;
+    atomic_int state;
+    char name[FC_HUB_NAME_MAX + 1];
     enum fc_slow_policy policy;
     fc_history_limits history;
     char epoch[FC_HUB_EPOCH_MAX + 1];
+    unsigned close_code;      /* REMOVING: what its clients are closed with */
+    const char *close_reason; /* a string that outlives the removal */
+    int remote;               /* results come from another node: resumes wait for ready */
 } fc_hub_stream;
+
+/* LIVE or REMOVING (acquire): its fields may be read. */
+static inline int fc_hub_stream_used(const fc_hub_stream *s) {
+    return atomic_load_explicit(&s->state, memory_order_acquire) != FC_STREAM_FREE;
+}
 
 struct fc_listener;
 struct fc_tls;
 
 struct fc_hub {
-    fc_hub_config cfg;
-    fc_queue_limits limits; /* per client, from cfg */
+    fc_hub_config cfg;     /* as created; the loops read the limits from their own copy */
+    fc_loop_limits limits; /* the latest limits, the hub's thread's; loops copy them */
     struct fc_listener *listener;
     struct fc_tls *tls;   /* NULL: plain ws:// and http:// */
     fc_jwt_verifier *jwt; /* NULL: authentication off */
@@ -180,7 +224,12 @@ struct fc_hub {
     fc_loop *loops;
     int nloops;
     fc_hub_stream streams[FC_HUB_MAX_STREAMS];
-    int nstreams;
+    atomic_int nstreams; /* slots ever used: streams are in [0, nstreams) */
+    /* Round trips through every loop (a removal, new limits): the hub's
+     * thread pushes an item to each loop and waits until each has acked. */
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    int synced;
     fc_hub_http_fn http_fn;
     void *http_ud;
     int started;
@@ -188,6 +237,15 @@ struct fc_hub {
     atomic_int clients;  /* WebSocket clients, against cfg.max_clients */
     atomic_uint_fast64_t refused[FC_HUB_REFUSALS];
 };
+
+/* A loop has done what a round trip asked (fc_hub_remove_stream,
+ * fc_hub_update). Loop thread. */
+static inline void fc_hub_ack(fc_hub *hub) {
+    pthread_mutex_lock(&hub->sync_mu);
+    hub->synced++;
+    pthread_cond_broadcast(&hub->sync_cv);
+    pthread_mutex_unlock(&hub->sync_mu);
+}
 
 /* Counts a close of c's client for reason. */
 static inline void fc_hub_count_close(fc_lstream *ls, enum fc_hub_close_reason r) {

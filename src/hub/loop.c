@@ -15,15 +15,43 @@
 #include "util/fault.h"
 #include "util/log.h"
 
-/* Appends under the inbox lock; the caller wakes the loop. */
+/* The inbox's first size (both of its arrays are allocated at start-up),
+ * and the slots only control items may take: messages and connections
+ * leave them free, so a stop request always fits even when memory has run
+ * out. At most a few control items are ever waiting. */
+#define INBOX_FIRST           64
+#define INBOX_CONTROL_RESERVE 8
+
+/* Room for one more item of this kind: 0, or -1 (out of memory). Under the
+ * inbox lock. */
+static int room_for(fc_inbox *ib, enum fc_item_kind kind) {
+    int data = kind == FC_IT_MSG || kind == FC_IT_STICKY || kind == FC_IT_CONN;
+    size_t need = ib->n + 1 + (data ? INBOX_CONTROL_RESERVE : 0);
+    if (need <= ib->cap) return 0;
+    size_t cap = ib->cap * 2;
+    while (cap < need) cap *= 2;
+    fc_item *items = realloc(ib->items, cap * sizeof *items);
+    if (!items) return -1;
+    ib->items = items;
+    ib->cap = cap;
+    return 0;
+}
+
+/* Appends under the inbox lock, after room_for; the caller wakes the loop. */
 static void append(fc_inbox *ib, fc_item it) {
     if (it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY) ib->waiting[it.stream]++;
-    if (ib->n == ib->cap) {
-        ib->cap = ib->cap ? ib->cap * 2 : 64;
-        ib->items = realloc(ib->items, ib->cap * sizeof *ib->items);
-        if (!ib->items) abort();
-    }
     ib->items[ib->n++] = it;
+}
+
+/* What an item that found no room leaves behind. */
+static void refused(fc_item it) {
+    if (it.kind == FC_IT_MSG || it.kind == FC_IT_STICKY) {
+        fc_warn("out of memory: a message is lost for the clients of one I/O loop");
+        fc_buf_unref(it.buf);
+    } else if (it.kind == FC_IT_CONN) {
+        fc_warn("out of memory: a connection is closed before it is served");
+        close(it.fd);
+    }
 }
 
 static int stopping(const fc_loop *lp) {
@@ -37,6 +65,11 @@ void fc_loop_push(fc_loop *lp, fc_item it) {
     if (msg && stopping(lp)) { /* the loop is gone or going */
         pthread_mutex_unlock(&ib->mu);
         fc_buf_unref(it.buf);
+        return;
+    }
+    if (room_for(ib, it.kind)) {
+        pthread_mutex_unlock(&ib->mu);
+        refused(it);
         return;
     }
     append(ib, it);
@@ -54,9 +87,13 @@ void fc_loop_wait_room(fc_loop *lp, int stream) {
 
 int fc_loop_try_push_all(fc_loop *loops, int n, fc_item it) {
     for (int i = 0; i < n; i++) pthread_mutex_lock(&loops[i].inbox.mu); /* always in this order */
-    int room = !stopping(&loops[0]);
+    /* A stream being removed takes nothing more: checked under every inbox
+     * lock, so the removal's items come after anything pushed here. */
+    const fc_hub_stream *hs = &loops[0].hub->streams[it.stream];
+    int room = !stopping(&loops[0]) && atomic_load(&hs->state) == FC_STREAM_LIVE;
     for (int i = 0; i < n && room; i++)
-        room = loops[i].inbox.waiting[it.stream] < FC_LOOP_INBOX_MSGS;
+        room = loops[i].inbox.waiting[it.stream] < FC_LOOP_INBOX_MSGS &&
+               room_for(&loops[i].inbox, it.kind) == 0; /* out of memory: "full" too */
     if (room) {
         fc_buf_ref_n(it.buf, n);
         for (int i = 0; i < n; i++) append(&loops[i].inbox, it);
@@ -72,7 +109,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     fc_conn *c = (fc_conn *)h;
     (void)suggested;
     if (c->state == FC_CONN_HTTP && !c->tls) { /* straight into the request head */
-        size_t limit = c->lp->hub->cfg.head_limit;
+        size_t limit = c->lp->lim.head_limit;
         if (c->head_len == c->head_cap && c->head_cap < limit) {
             size_t cap = c->head_cap * 2 < limit ? c->head_cap * 2 : limit;
             char *h = realloc(c->head, cap);
@@ -92,8 +129,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static int on_plain(void *ud, uint8_t *data, size_t len) {
     fc_conn *c = ud;
     if (c->state == FC_CONN_HTTP && !c->close_after_flush) {
-        size_t limit = c->lp->hub->cfg.head_limit, old = c->head_len;
-        size_t n = len < limit - old ? len : limit - old; /* over the limit: 431 */
+        size_t limit = c->lp->lim.head_limit, old = c->head_len;
+        size_t room = old < limit ? limit - old : 0; /* the limit may have shrunk (SIGHUP) */
+        size_t n = len < room ? len : room;          /* over the limit: 431 */
         if (old + n > c->head_cap) {
             size_t cap = c->head_cap;
             while (cap < old + n) cap *= 2;
@@ -177,7 +215,7 @@ static void close_foreign(uv_handle_t *h, void *arg) {
  * close timeout to answer it. */
 static void drain_start(fc_loop *lp) {
     lp->stopping = 1;
-    lp->drain_deadline_ms = (int64_t)uv_now(&lp->uv) + lp->hub->cfg.drain_timeout_ms;
+    lp->drain_deadline_ms = (int64_t)uv_now(&lp->uv) + lp->lim.drain_timeout_ms;
     uv_walk(&lp->uv, close_foreign, lp);
     for (fc_conn *c = lp->conns, *next; c; c = next) {
         next = c->next;
@@ -221,8 +259,10 @@ static void on_tick(uv_timer_t *t) {
             if (c->q.bytes > largest[c->stream]) largest[c->stream] = c->q.bytes;
         }
     }
-    for (int s = 0; s < lp->hub->nstreams; s++) { /* the gauges the stats read */
+    int nstreams = atomic_load_explicit(&lp->hub->nstreams, memory_order_acquire);
+    for (int s = 0; s < nstreams; s++) { /* the gauges the stats read */
         fc_lstream *ls = &lp->streams[s];
+        if (!fc_hub_stream_used(&lp->hub->streams[s])) continue;
         fc_history_expire(&ls->history, now, &lp->hub->streams[s].history);
         atomic_store_explicit(&ls->history_len, ls->history.len, memory_order_relaxed);
         atomic_store_explicit(&ls->history_bytes, ls->history.bytes, memory_order_relaxed);
@@ -249,7 +289,7 @@ static void feed_resuming(fc_loop *lp) {
             fc_session_feed(c);
             fc_writer_flush(c);
         }
-        more |= c->cursor && !c->writing && !fc_conn_closing(c);
+        more |= c->cursor && !c->parked && !c->writing && !fc_conn_closing(c);
     }
     if (more)
         uv_idle_start(&lp->turn, on_turn);
@@ -261,6 +301,41 @@ static void on_check(uv_check_t *h) {
     fc_loop *lp = h->data;
     if (lp->resuming) feed_resuming(lp);
     fc_writer_flush_dirty(lp);
+}
+
+/* Deadlines are checked at a tenth of the shortest timeout, 10 ms to 1 s. */
+static uint64_t tick_period(const fc_loop_limits *lim) {
+    int shortest = lim->handshake_timeout_ms;
+    if (lim->ping_interval_ms < shortest) shortest = lim->ping_interval_ms;
+    if (lim->ping_timeout_ms < shortest) shortest = lim->ping_timeout_ms;
+    if (lim->close_timeout_ms < shortest) shortest = lim->close_timeout_ms;
+    if (lim->write_timeout_ms < shortest) shortest = lim->write_timeout_ms;
+    uint64_t period = (uint64_t)(shortest / 10);
+    return period < 10 ? 10 : period > 1000 ? 1000 : period;
+}
+
+void fc_loop_remove_stream(fc_loop *lp, int stream) {
+    fc_lstream *ls = &lp->streams[stream];
+    const fc_hub_stream *hs = &lp->hub->streams[stream];
+    while (ls->subs) /* each leaves the list */
+        fc_session_stream_gone(ls->subs, hs->close_code, hs->close_reason);
+    fc_history_free(&ls->history);
+    fc_history_init(&ls->history);
+    if (ls->sticky) fc_buf_unref(ls->sticky);
+    ls->sticky = NULL;
+    ls->last_seq = 0;
+    ls->ready = 0;
+    /* The slot may serve another stream next: its counters start again. */
+    atomic_uint_fast64_t *counters[] = {
+        &ls->clients, &ls->previewers,  &ls->deflaters,     &ls->sent,         &ls->dropped,
+        &ls->resumes, &ls->history_len, &ls->history_bytes, &ls->queued_bytes, &ls->queued_max};
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        atomic_store_explicit(counters[i], 0, memory_order_relaxed);
+    for (int r = 0; r < FC_HUB_CLOSE_REASONS; r++)
+        atomic_store_explicit(&ls->closed[r], 0, memory_order_relaxed);
+    for (int r = 0; r < FC_HUB_RESETS; r++)
+        atomic_store_explicit(&ls->resets[r], 0, memory_order_relaxed);
+    fc_hist_reset(&ls->queue_wait);
 }
 
 static void on_wake(uv_async_t *a) {
@@ -285,12 +360,16 @@ static void on_wake(uv_async_t *a) {
         case FC_IT_MSG: {
             fc_lstream *ls = &lp->streams[it->stream];
             const fc_hub_stream *hs = &hub->streams[it->stream];
+            if (!fc_hub_stream_used(hs)) { /* cannot happen: publishers stop first */
+                fc_buf_unref(it->buf);
+                break;
+            }
             if (it->kind == FC_IT_STICKY) { /* kept for later subscribers, and sent now */
                 if (ls->sticky) fc_buf_unref(ls->sticky);
                 ls->sticky = fc_buf_ref(it->buf);
             }
             if (it->buf->seq) ls->last_seq = it->buf->seq;
-            if (!lp->stopping) {
+            if (!lp->stopping && !(it->buf->flags & FC_BUF_HISTORY)) {
                 for (fc_conn *c = ls->subs, *next; c; c = next) {
                     next = c->sub_next; /* the close policy unlinks c */
                     fc_session_deliver(c, it->buf, hs->policy);
@@ -311,6 +390,31 @@ static void on_wake(uv_async_t *a) {
         case FC_IT_STOP:
             if (!lp->stopping) drain_start(lp);
             break;
+        case FC_IT_REMOVE:
+            fc_loop_remove_stream(lp, it->stream);
+            fc_hub_ack(lp->hub);
+            break;
+        case FC_IT_LIMITS:
+            lp->lim = lp->hub->limits; /* the hub's thread waits for the ack: no writer now */
+            if (!lp->stopping) {
+                uint64_t period = tick_period(&lp->lim);
+                uv_timer_start(&lp->tick, on_tick, period, period);
+            }
+            fc_hub_ack(lp->hub);
+            break;
+        case FC_IT_SYNC:
+            fc_hub_ack(lp->hub);
+            break;
+        case FC_IT_READY: {
+            fc_lstream *ls = &lp->streams[it->stream];
+            ls->ready = it->fd;
+            if (!ls->ready || !fc_hub_stream_used(&hub->streams[it->stream])) break;
+            for (fc_conn *c = ls->subs, *next; c; c = next) {
+                next = c->sub_next; /* a reset may close it */
+                if (c->parked) fc_session_unpark(c);
+            }
+            break;
+        }
         }
     }
 }
@@ -325,11 +429,15 @@ static void loop_thread(void *arg) {
 int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     lp->hub = hub;
     lp->index = index;
+    lp->lim = hub->limits;
     atomic_store(&lp->ticked_us, fc_mono_us());
     pthread_mutex_init(&lp->inbox.mu, NULL);
     pthread_cond_init(&lp->inbox.space, NULL);
     lp->rbuf = malloc(FC_HUB_READ_BUF);
-    if (!lp->rbuf) return UV_ENOMEM;
+    lp->inbox.items = malloc(INBOX_FIRST * sizeof *lp->inbox.items);
+    lp->scratch = malloc(INBOX_FIRST * sizeof *lp->scratch);
+    if (!lp->rbuf || !lp->inbox.items || !lp->scratch) return UV_ENOMEM;
+    lp->inbox.cap = lp->scratch_cap = INBOX_FIRST;
     if (hub->tls && !(lp->plain = malloc(FC_HUB_PLAIN_BUF))) return UV_ENOMEM;
     int rc = fc_fault("loop_init") ? UV_ENOMEM : uv_loop_init(&lp->uv);
     if (rc) return rc;
@@ -342,15 +450,7 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index) {
     uv_idle_init(&lp->uv, &lp->turn);
     uv_timer_init(&lp->uv, &lp->tick);
     lp->tick.data = lp;
-    /* Deadlines are checked at a tenth of the shortest timeout, 10 ms to 1 s. */
-    const fc_hub_config *cfg = &hub->cfg;
-    int shortest = cfg->handshake_timeout_ms;
-    if (cfg->ping_interval_ms < shortest) shortest = cfg->ping_interval_ms;
-    if (cfg->ping_timeout_ms < shortest) shortest = cfg->ping_timeout_ms;
-    if (cfg->close_timeout_ms < shortest) shortest = cfg->close_timeout_ms;
-    if (cfg->write_timeout_ms < shortest) shortest = cfg->write_timeout_ms;
-    uint64_t period = (uint64_t)(shortest / 10);
-    period = period < 10 ? 10 : period > 1000 ? 1000 : period;
+    uint64_t period = tick_period(&lp->lim);
     uv_timer_start(&lp->tick, on_tick, period, period);
     return 0;
 }

@@ -16,6 +16,9 @@
  * must never wait (I/O threads) use fc_loop_try_push_all. Sockets and stops
  * never wait.
  *
+ * The loop also answers the hub's round trips (a stream removed, new
+ * limits): it does what the item says on its own thread, then acks.
+ *
  * init/start/join/destroy on the hub's thread; push on any thread;
  * hand_over on loop 0's thread. */
 #ifndef FC_HUB_LOOP_H
@@ -31,7 +34,8 @@ int fc_loop_init(fc_loop *lp, fc_hub *hub, int index);
 /* Starts the loop's thread. */
 int fc_loop_start(fc_loop *lp);
 /* Hands an item to the loop (takes its buffer reference); never waits. A
- * message is released instead once the hub stops. */
+ * message is released instead once the hub stops; out of memory, a message
+ * is released and a connection closed (control items always fit). */
 void fc_loop_push(fc_loop *lp, fc_item it);
 /* Waits while the inbox holds FC_LOOP_INBOX_MSGS messages of stream (or
  * until the hub stops). */
@@ -42,6 +46,12 @@ int fc_loop_try_push_all(fc_loop *loops, int n, fc_item it);
 /* A socket accepted on loop `from`, for loop `to`: adopted at once when it
  * is the same loop, else through its inbox. */
 void fc_loop_hand_over(fc_loop *from, fc_loop *to, int fd);
+/* Closes the stream's clients on this loop with the code and reason its
+ * slot holds (after what is queued for them; they leave the stream at
+ * once), and resets the loop's record of the stream: history, sticky
+ * message, counters. On the loop's thread (FC_IT_REMOVE), or on the hub's
+ * when the loop's thread does not run. */
+void fc_loop_remove_stream(fc_loop *lp, int stream);
 /* Waits for the thread after a FC_IT_STOP was pushed. */
 void fc_loop_join(fc_loop *lp);
 /* Frees what the loop holds (after join, or when its thread never ran). */

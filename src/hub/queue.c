@@ -34,10 +34,18 @@ void fc_queue_free(fc_queue *q) {
 }
 
 void fc_queue_push(fc_queue *q, fc_buf *b) {
+    if (q->broken) {
+        fc_buf_unref(b);
+        return;
+    }
     if (q->len == q->cap) {
         unsigned ncap = q->cap ? q->cap * 2 : 16;
         fc_buf **nr = malloc(ncap * sizeof *nr);
-        if (!nr) abort();
+        if (!nr) {
+            fc_buf_unref(b);
+            q->broken = 1;
+            return;
+        }
         for (unsigned i = 0; i < q->len; i++) nr[i] = *at(q, i);
         free(q->ring);
         q->ring = nr;

@@ -54,6 +54,7 @@ typedef struct fc_queue {
     uint64_t sent;           /* data messages (results, previews) written in full */
     uint64_t dropped;        /* data messages the policy skipped */
     int64_t done_t_us;       /* t_us of the last data message written in full */
+    int broken;              /* an entry was lost: the ring could not grow */
 } fc_queue;
 
 enum fc_queue_verdict {
@@ -79,7 +80,10 @@ enum fc_queue_verdict fc_queue_offer(fc_queue *q, fc_buf *b, enum fc_slow_policy
                                      const fc_queue_limits *lim);
 
 /* Appends b, taking the caller's reference, whatever the bound: for what the
- * connection itself must send (a close frame, an HTTP answer). */
+ * connection itself must send (a close frame, an HTTP answer). When the
+ * ring cannot grow, b is released and the queue marked broken: the stream
+ * of bytes has a hole, so its connection can only be closed (the writer
+ * does that). */
 void fc_queue_push(fc_queue *q, fc_buf *b);
 
 /* Fills up to max iovecs from the front (entry 0 from head_off on);

@@ -23,7 +23,7 @@ static void reply(fc_conn *c, int status, const char *status_text, const char *e
                  "X-Content-Type-Options: nosniff\r\nConnection: close\r\n%s\r\n%s",
                  status, status_text, strlen(body) + 1, extra_headers ? extra_headers : "", body);
     fc_sb_puts(&sb, "\n");
-    fc_writer_send(c, fc_buf_from(sb.data, sb.len));
+    fc_writer_send(c, fc_sb_failed(&sb) ? NULL : fc_buf_from(sb.data, sb.len));
     fc_sb_free(&sb);
     c->close_after_flush = 1;
     if (!c->linger) uv_read_stop((uv_stream_t *)&c->tcp);
@@ -36,9 +36,16 @@ static void refuse_body(fc_conn *c, int status, const char *status_text, const c
     reply(c, status, status_text, NULL, why);
 }
 
+/* 1 if the stream slot serves a stream now (a removed one is not served:
+ * acquire, so its name may be read). */
+static int served(const fc_hub_stream *s) {
+    return atomic_load_explicit(&s->state, memory_order_acquire) == FC_STREAM_LIVE;
+}
+
 static int find_stream(const fc_hub *hub, fc_http_slice name) {
-    for (int i = 0; i < hub->nstreams; i++)
-        if (strlen(hub->streams[i].name) == name.len &&
+    int n = atomic_load_explicit(&hub->nstreams, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (served(&hub->streams[i]) && strlen(hub->streams[i].name) == name.len &&
             memcmp(hub->streams[i].name, name.p, name.len) == 0)
             return i;
     return -1;
@@ -58,7 +65,7 @@ static int take_place(fc_conn *c) {
     fc_hub *hub = c->lp->hub;
     int n = atomic_load_explicit(&hub->clients, memory_order_relaxed);
     do {
-        if (n >= hub->cfg.max_clients) return 0;
+        if (n >= c->lp->lim.max_clients) return 0;
     } while (!atomic_compare_exchange_weak_explicit(&hub->clients, &n, n + 1, memory_order_relaxed,
                                                     memory_order_relaxed));
     c->counted = 1;
@@ -103,14 +110,15 @@ static void unknown_stream(fc_conn *c, fc_http_slice name, const fc_jwt_claims *
     fc_sb_puts(&why, "unknown stream '");
     for (size_t i = 0; i < name.len && i < 64; i++)
         fc_sb_printf(&why, "%c", name.p[i] > 0x20 && name.p[i] < 0x7f ? name.p[i] : '?');
-    int n = 0;
-    for (int i = 0; i < hub->nstreams; i++) {
+    int n = 0, nstreams = atomic_load_explicit(&hub->nstreams, memory_order_acquire);
+    for (int i = 0; i < nstreams; i++) {
+        if (!served(&hub->streams[i])) continue;
         const char *s = hub->streams[i].name;
         if (!fc_jwt_allows(claims, s, strlen(s))) continue;
         fc_sb_printf(&why, "%s/ws/%s", n++ ? ", " : "'; the streams are: ", s);
     }
     if (!n) fc_sb_puts(&why, "'; there are no streams");
-    reply(c, 404, "Not Found", NULL, why.data);
+    reply(c, 404, "Not Found", NULL, fc_sb_str(&why, "unknown stream"));
     fc_sb_free(&why);
 }
 
@@ -212,7 +220,7 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
     if (!take_place(c)) { /* before the upgrade, so the client can tell and retry */
         char why[96];
         snprintf(why, sizeof why, "too many clients (at most %d: --max-clients)",
-                 c->lp->hub->cfg.max_clients);
+                 c->lp->lim.max_clients);
         refuse(c, FC_HUB_REFUSED_MAX_CLIENTS, 503, "Service Unavailable", "Retry-After: 1\r\n",
                why);
         return;
@@ -243,11 +251,15 @@ static int handle_http(fc_conn *c, const fc_http_request *req, const uint8_t *bo
         fc_sb_free(&resp);
         return -1;
     }
-    if (fc_http_slice_ieq(req->method, "HEAD")) { /* the head, not the body */
-        char *end = strstr(resp.data, "\r\n\r\n");
-        if (end) resp.len = (size_t)(end + 4 - resp.data);
+    if (fc_sb_failed(&resp)) {
+        fc_writer_send(c, NULL);
+    } else {
+        if (fc_http_slice_ieq(req->method, "HEAD")) { /* the head, not the body */
+            char *end = strstr(resp.data, "\r\n\r\n");
+            if (end) resp.len = (size_t)(end + 4 - resp.data);
+        }
+        fc_writer_send(c, fc_buf_from(resp.data, resp.len));
     }
-    fc_writer_send(c, fc_buf_from(resp.data, resp.len));
     fc_sb_free(&resp);
     c->close_after_flush = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -327,10 +339,10 @@ static void start_body(fc_conn *c, const fc_http_request *req) {
         refuse_body(c, 400, "Bad Request", "Content-Length: expected a number of bytes");
         return;
     }
-    if (n > c->lp->hub->cfg.max_body) {
+    if (n > c->lp->lim.max_body) {
         char why[96];
         snprintf(why, sizeof why, "the body is %llu bytes, over the limit of %zu",
-                 (unsigned long long)n, c->lp->hub->cfg.max_body);
+                 (unsigned long long)n, c->lp->lim.max_body);
         refuse_body(c, 413, "Content Too Large", why);
         return;
     }
@@ -349,7 +361,7 @@ static void start_body(fc_conn *c, const fc_http_request *req) {
 }
 
 void fc_request_input(fc_conn *c, size_t old_len) {
-    size_t limit = c->lp->hub->cfg.head_limit;
+    size_t limit = c->lp->lim.head_limit;
     /* Look for the blank line only in the new bytes (and the 3 before them),
      * so a head sent byte by byte costs linear time. */
     size_t from = old_len > 3 ? old_len - 3 : 0;

@@ -17,7 +17,7 @@ static void send_close(fc_conn *c, unsigned code, const char *reason) {
     if (c->close_sent || c->state != FC_CONN_WS) return;
     c->close_sent = 1;
     fc_writer_send(c, fc_ws_close_frame(code, reason));
-    c->deadline_ms = (int64_t)uv_now(&c->lp->uv) + c->lp->hub->cfg.close_timeout_ms;
+    c->deadline_ms = (int64_t)uv_now(&c->lp->uv) + c->lp->lim.close_timeout_ms;
 }
 
 void fc_session_fail(fc_conn *c, unsigned code, const char *why) {
@@ -34,10 +34,10 @@ void fc_session_fail(fc_conn *c, unsigned code, const char *why) {
  * otherwise grow its queue without bound through the pongs. */
 static void send_control(fc_conn *c, fc_buf *b) {
     if (!b) return;
-    const fc_queue_limits *lim = &c->lp->hub->limits;
+    const fc_queue_limits *lim = &c->lp->lim.queue;
     if (c->q.keep_bytes > 0 && c->q.keep_bytes + b->len > lim->keep_bytes) {
         fc_buf_unref(b);
-        fc_hub_count_close(&c->lp->streams[c->stream], FC_HUB_CLOSE_CONTROL);
+        if (c->stream >= 0) fc_hub_count_close(&c->lp->streams[c->stream], FC_HUB_CLOSE_CONTROL);
         fc_session_fail(c, FC_WS_POLICY, "slow consumer");
         return;
     }
@@ -57,7 +57,7 @@ static void on_data(void *ud, int opcode, const uint8_t *data, size_t len, int f
         c->inflated = 0;
         c->inflated_utf8 = 0;
     }
-    int code = fc_inflate(c->inflater, data, len, fin, &c->inflated, lp->hub->cfg.max_message,
+    int code = fc_inflate(c->inflater, data, len, fin, &c->inflated, c->parser.max_message,
                           opcode == FC_WS_TEXT ? &c->inflated_utf8 : NULL,
                           c->deflate.client_no_context, lp->inflate_buf, FC_HUB_PLAIN_BUF);
     if (code) {
@@ -127,7 +127,7 @@ static void send_reset(fc_conn *c, enum fc_hub_reset_reason why) {
     fc_sb_printf(&sb, ",\"epoch\":\"%s\",\"reason\":\"%s\",\"oldest_seq\":%llu}", hs->epoch,
                  fc_hub_reset_reason_name(why),
                  (unsigned long long)(oldest ? oldest : ls->last_seq + 1));
-    fc_writer_send(c, fc_ws_frame(FC_WS_TEXT, sb.data, sb.len));
+    fc_writer_send(c, fc_sb_failed(&sb) ? NULL : fc_ws_frame(FC_WS_TEXT, sb.data, sb.len));
     fc_sb_free(&sb);
     atomic_fetch_add_explicit(&ls->resets[why], 1, memory_order_relaxed);
 }
@@ -137,21 +137,16 @@ static void set_cursor(fc_conn *c, uint64_t seq) {
     c->cursor = seq;
 }
 
-/* ?since=SEQ&epoch=E: what the client missed, if every result of it is
+/* After its epoch was checked: from since on, if every result after it is
  * still kept; a reset otherwise. */
-static void start_resume(fc_conn *c, const fc_session_opts *o) {
+static void resume_from(fc_conn *c, uint64_t since) {
     fc_lstream *ls = &c->lp->streams[c->stream];
-    const char *epoch = c->lp->hub->streams[c->stream].epoch;
-    if (o->epoch.len != strlen(epoch) || memcmp(o->epoch.p, epoch, o->epoch.len) != 0) {
-        send_reset(c, FC_HUB_RESET_EPOCH);
-        return;
-    }
-    if (o->since > ls->last_seq) {
+    if (since > ls->last_seq) {
         send_reset(c, FC_HUB_RESET_FUTURE);
         return;
     }
     uint64_t oldest = fc_history_oldest(&ls->history);
-    if (o->since < ls->last_seq && (!oldest || o->since + 1 < oldest)) {
+    if (since < ls->last_seq && (!oldest || since + 1 < oldest)) {
         /* What is still kept comes next: exactly the results before
          * oldest_seq are lost. */
         send_reset(c, FC_HUB_RESET_EXPIRED);
@@ -159,7 +154,34 @@ static void start_resume(fc_conn *c, const fc_session_opts *o) {
         return;
     }
     atomic_fetch_add_explicit(&ls->resumes, 1, memory_order_relaxed);
-    if (o->since < ls->last_seq) set_cursor(c, o->since + 1);
+    if (since < ls->last_seq) set_cursor(c, since + 1);
+}
+
+/* ?since=SEQ&epoch=E: what the client missed, if every result of it is
+ * still kept; a reset otherwise. On a remote stream whose history is not
+ * complete yet (an edge that just subscribed) the client is parked: its
+ * cursor keeps live results out of its queue, and the stream's readiness
+ * answers it (fc_session_unpark). */
+static void start_resume(fc_conn *c, const fc_session_opts *o) {
+    const fc_hub_stream *hs = &c->lp->hub->streams[c->stream];
+    if (o->epoch.len != strlen(hs->epoch) || memcmp(o->epoch.p, hs->epoch, o->epoch.len) != 0) {
+        send_reset(c, FC_HUB_RESET_EPOCH);
+        return;
+    }
+    if (hs->remote && !c->lp->streams[c->stream].ready) {
+        c->parked = 1;
+        set_cursor(c, o->since + 1);
+        return;
+    }
+    resume_from(c, o->since);
+}
+
+void fc_session_unpark(fc_conn *c) {
+    uint64_t since = c->cursor - 1;
+    c->parked = 0;
+    set_cursor(c, 0);
+    if (c->state != FC_CONN_WS || c->close_sent) return;
+    resume_from(c, since); /* the loop's check feeds it from here */
 }
 
 void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_session_opts *o) {
@@ -175,7 +197,7 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
     c->want_preview = o->want_preview != 0;
     c->deadline_ms = 0;
     c->last_rx_ms = c->progress_ms = (int64_t)uv_now(&lp->uv);
-    fc_ws_parser_init(&c->parser, 1, lp->hub->cfg.max_message);
+    fc_ws_parser_init(&c->parser, 1, lp->lim.max_message);
     c->parser.rsv1_ok = c->deflate.on;
     fc_conn_subscribe(c, stream);
     fc_lstream *ls = &lp->streams[stream];
@@ -192,13 +214,13 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
 }
 
 void fc_session_feed(fc_conn *c) {
-    if (!c->cursor) return;
+    if (!c->cursor || c->parked) return;
     if (c->state != FC_CONN_WS || c->close_sent) {
         set_cursor(c, 0);
         return;
     }
     fc_lstream *ls = &c->lp->streams[c->stream];
-    const fc_queue_limits *lim = &c->lp->hub->limits;
+    const fc_queue_limits *lim = &c->lp->lim.queue;
     int queued = 0;
     while (c->cursor) {
         if (c->cursor > ls->last_seq) {
@@ -228,7 +250,7 @@ void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
     if (c->close_sent || c->state != FC_CONN_WS) return;
     if ((b->flags & FC_BUF_PREVIEW) && !c->want_preview) return;
     if (c->cursor && !(b->flags & FC_BUF_KEEP)) return; /* resuming: fed from the history */
-    const fc_queue_limits *lim = &c->lp->hub->limits;
+    const fc_queue_limits *lim = &c->lp->lim.queue;
     b = framing(c, b);
     if (!(b->flags & FC_BUF_KEEP) && !c->writing && fc_queue_over(&c->q, b->len, lim)) {
         /* The bound is for bytes the client has not taken. Messages queued in
@@ -252,7 +274,7 @@ void fc_session_deliver(fc_conn *c, fc_buf *b, enum fc_slow_policy policy) {
 
 void fc_session_tick(fc_conn *c, int64_t now) {
     if (c->state != FC_CONN_WS || c->close_sent) return;
-    const fc_hub_config *cfg = &c->lp->hub->cfg;
+    const fc_loop_limits *cfg = &c->lp->lim;
     fc_lstream *ls = &c->lp->streams[c->stream];
     if (c->token_exp_ms && fc_now_us() / 1000 >= c->token_exp_ms) {
         /* exp is wall-clock time, so it is compared with the wall clock;
@@ -284,4 +306,11 @@ void fc_session_tick(fc_conn *c, int64_t now) {
 
 void fc_session_going_away(fc_conn *c) {
     send_close(c, FC_WS_GOING_AWAY, "server shutting down");
+}
+
+void fc_session_stream_gone(fc_conn *c, unsigned code, const char *reason) {
+    c->parked = 0;
+    set_cursor(c, 0); /* the history it was fed from goes */
+    send_close(c, code, reason);
+    fc_conn_unsubscribe(c);
 }

@@ -33,6 +33,9 @@ void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_
  * queue is free, it joins the live fan-out (cursor 0). Called once per loop
  * iteration for each resuming client. */
 void fc_session_feed(fc_conn *c);
+/* A parked client (resuming a remote stream before it was ready): the
+ * stream's history is now what it can be; answer its resume from it. */
+void fc_session_unpark(fc_conn *c);
 
 /* Bytes read from the client (unmasked in place). */
 void fc_session_input(fc_conn *c, uint8_t *data, size_t len);
@@ -52,5 +55,10 @@ void fc_session_fail(fc_conn *c, unsigned code, const char *why);
 
 /* Shutdown: a close frame 1001 after what is already queued. */
 void fc_session_going_away(fc_conn *c);
+
+/* Its stream was removed: a close frame with code and reason after what
+ * is already queued, and c leaves the stream's subscribers at once
+ * (c->stream becomes -1) while the closing handshake ends. */
+void fc_session_stream_gone(fc_conn *c, unsigned code, const char *reason);
 
 #endif

@@ -14,19 +14,27 @@
 void fc_writer_mark(fc_conn *c) {
     if (c->dirty || fc_conn_closing(c)) return;
     fc_loop *lp = c->lp;
+    c->dirty = 1;
     if (lp->ndirty == lp->dirty_cap) {
-        lp->dirty_cap = lp->dirty_cap ? lp->dirty_cap * 2 : 64;
-        lp->dirty = realloc(lp->dirty, lp->dirty_cap * sizeof *lp->dirty);
-        if (!lp->dirty) abort();
+        size_t cap = lp->dirty_cap ? lp->dirty_cap * 2 : 64;
+        fc_conn **d = realloc(lp->dirty, cap * sizeof *d);
+        if (!d) { /* out of memory: the next flush looks at every connection */
+            lp->dirty_lost = 1;
+            return;
+        }
+        lp->dirty = d;
+        lp->dirty_cap = cap;
     }
     lp->dirty[lp->ndirty++] = c;
-    c->dirty = 1;
 }
 
 void fc_writer_send(fc_conn *c, fc_buf *b) {
-    if (!b) return;
-    b->flags |= FC_BUF_KEEP;
-    fc_queue_push(&c->q, b);
+    if (!b) { /* it could not be made: the connection cannot go on */
+        c->q.broken = 1;
+    } else {
+        b->flags |= FC_BUF_KEEP;
+        fc_queue_push(&c->q, b);
+    }
     fc_writer_mark(c);
 }
 
@@ -140,6 +148,11 @@ static void flush_tls(fc_conn *c) {
 
 void fc_writer_flush(fc_conn *c) {
     if (fc_conn_closing(c) || c->writing) return;
+    if (c->q.broken) { /* a message could not be queued: its bytes would lie */
+        fc_warn("out of memory: closing a client whose queue could not grow");
+        fc_conn_close(c);
+        return;
+    }
     if (c->tls) {
         flush_tls(c);
         return;
@@ -186,4 +199,13 @@ void fc_writer_flush_dirty(fc_loop *lp) {
     }
     if (lp->ndirty > n) memmove(lp->dirty, lp->dirty + n, (lp->ndirty - n) * sizeof *lp->dirty);
     lp->ndirty -= n;
+    if (lp->dirty_lost) { /* some could not be listed: find them */
+        lp->dirty_lost = 0;
+        for (fc_conn *c = lp->conns, *next; c; c = next) {
+            next = c->next; /* a failed write unlinks c */
+            if (!c->dirty) continue;
+            c->dirty = 0;
+            fc_writer_flush(c);
+        }
+    }
 }

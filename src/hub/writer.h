@@ -22,7 +22,8 @@ void fc_writer_flush_dirty(fc_loop *lp);
 void fc_writer_mark(fc_conn *c);
 
 /* Queues a buffer the connection itself sends (a control frame, an HTTP
- * answer; takes the reference), kept whatever the policy, and marks c. */
+ * answer; takes the reference), kept whatever the policy, and marks c.
+ * NULL (it could not be made: out of memory) closes c at the flush. */
 void fc_writer_send(fc_conn *c, fc_buf *b);
 
 /* Writes what c has queued now (used before judging a queue over its

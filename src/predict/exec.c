@@ -37,7 +37,12 @@
  * yuv420p (rgb24), width=N (0: source width; height keeps the aspect ratio),
  * timeout_ms=N (2000), start_timeout_ms=N (30000: a child's first answer),
  * give_up_after=N (3; 0: never), cmd= (required, run by /bin/sh -c; it takes
- * the rest of the option string, commas included, so it comes last). */
+ * the rest of the option string, commas included, so it comes last).
+ *
+ * The child's environment is framecast's plus FRAMECAST_ANSWER_FD=3,
+ * PYTHONUNBUFFERED=1 (unless set) and the Python model kit's directory at
+ * the end of PYTHONPATH, so `python3 -m framecast.model mymodel:predict`
+ * runs from the source tree and from an install alike. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -73,7 +78,8 @@ extern char **environ;
 
 struct exec_pred {
     char *cmd;
-    char *name; /* the results' "model", or NULL */
+    char *name;       /* the results' "model", or NULL */
+    char *pythonpath; /* "PYTHONPATH=...:KIT" for the child, or NULL (no kit found) */
     enum fc_pixfmt format;
     int width;
     int timeout_ms;
@@ -117,6 +123,44 @@ static int parse_format(const char *s, enum fc_pixfmt *f) {
             return 0;
         }
     return -1;
+}
+
+/* The Python model kit's directory (the one holding framecast/model.py), so
+ * `python3 -m framecast.model` works without setup: an install's
+ * share/framecast/python beside the binary's bin/, else this source tree's
+ * python/. NULL when neither is there. */
+static char *kit_dir(void) {
+    char exe[PATH_MAX], dir[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(dir, sizeof dir, "%s/../share/framecast/python", exe);
+        char probe[sizeof dir + 32];
+        snprintf(probe, sizeof probe, "%s/framecast/model.py", dir);
+        if (access(probe, R_OK) == 0) return realpath(dir, NULL);
+    }
+#ifdef FC_KIT_SOURCE_DIR
+    if (access(FC_KIT_SOURCE_DIR "/framecast/model.py", R_OK) == 0)
+        return strdup(FC_KIT_SOURCE_DIR);
+#endif
+    return NULL;
+}
+
+/* "PYTHONPATH=" the caller's, then the kit's: a framecast package of the
+ * user's own comes first. NULL when there is no kit (or no memory). */
+static char *kit_pythonpath(void) {
+    char *kit = kit_dir();
+    if (!kit) return NULL;
+    const char *mine = getenv("PYTHONPATH");
+    size_t len = 11 + (mine ? strlen(mine) + 1 : 0) + strlen(kit) + 1;
+    char *env = malloc(len);
+    if (env)
+        snprintf(env, len, "PYTHONPATH=%s%s%s", mine && *mine ? mine : "", mine && *mine ? ":" : "",
+                 kit);
+    free(kit);
+    return env;
 }
 
 static int exec_create(const char *opts, void **instance, char *err, size_t errlen) {
@@ -180,6 +224,7 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
     if (!rc) {
         e->cmd = strdup(cmd);
         e->name = name ? strdup(name) : NULL;
+        e->pythonpath = kit_pythonpath();
         e->width = (int)width;
         e->timeout_ms = (int)timeout;
         e->start_timeout_ms = (int)start_timeout;
@@ -363,13 +408,17 @@ static int start_child(struct exec_pred *e, char *err, size_t errlen) {
     int has_unbuffered = 0;
     for (; environ[nenv]; nenv++)
         has_unbuffered |= strncmp(environ[nenv], "PYTHONUNBUFFERED=", 17) == 0;
-    char **env = rc ? NULL : calloc(nenv + 3, sizeof *env);
+    char **env = rc ? NULL : calloc(nenv + 4, sizeof *env);
     if (!rc && !env) rc = ENOMEM;
     if (!rc) {
         size_t k = 0;
         for (size_t i = 0; i < nenv; i++)
-            if (strncmp(environ[i], "FRAMECAST_ANSWER_FD=", 20) != 0) env[k++] = environ[i];
+            if (strncmp(environ[i], "FRAMECAST_ANSWER_FD=", 20) != 0 &&
+                !(e->pythonpath && strncmp(environ[i], "PYTHONPATH=", 11) == 0))
+                env[k++] = environ[i];
         env[k++] = "FRAMECAST_ANSWER_FD=3";
+        /* The model kit importable as `framecast`, after the user's own path. */
+        if (e->pythonpath) env[k++] = e->pythonpath;
         if (!has_unbuffered) env[k++] = "PYTHONUNBUFFERED=1";
         env[k] = NULL;
         posix_spawn_file_actions_t fa;
@@ -666,6 +715,7 @@ static void exec_destroy(void *instance) {
     free(e->iov);
     free(e->cmd);
     free(e->name);
+    free(e->pythonpath);
     free(e);
 }
 

@@ -18,6 +18,12 @@ static const struct {
 #ifdef FC_HAVE_CASCADE
     {"cascade", fc_predictor_cascade},
 #endif
+#ifdef FC_HAVE_PEOPLE
+    {"people", fc_predictor_people},
+#endif
+#ifdef FC_HAVE_DNN
+    {"dnn", fc_predictor_dnn},
+#endif
 };
 
 /* Where a plug-in path ends: after the first ".so" (or ".so.N") that is

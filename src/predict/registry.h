@@ -24,5 +24,7 @@ const fc_predictor_api *fc_predictor_fake(void);
 const fc_predictor_api *fc_predictor_motion(void);
 const fc_predictor_api *fc_predictor_exec(void);
 const fc_predictor_api *fc_predictor_cascade(void); /* when built with OpenCV */
+const fc_predictor_api *fc_predictor_people(void);  /* when built with OpenCV */
+const fc_predictor_api *fc_predictor_dnn(void);     /* when built with OpenCV's dnn */
 
 #endif

@@ -1,11 +1,16 @@
-/* Pixel conversion and scaling with libswscale: once per frame, on the
- * source thread, into the format and size the stream's predictor asked for.
- * A converter caches its SwsContext; one converter per source thread. */
+/* Pixel conversion and scaling: once per frame, on the source thread, into
+ * the format and size the stream's predictor asked for. A gray frame no
+ * larger than the input (motion, cascade, people) is an area average of the
+ * Y plane of a YUV or gray input, or of an RGB24/BGR24 input's channels
+ * (source/area.h: several times cheaper than libswscale, and the same up to
+ * rounding); everything else goes through libswscale. A converter caches
+ * its SwsContext and area plan; one converter per source thread. */
 #ifndef FC_SOURCE_CONVERT_H
 #define FC_SOURCE_CONVERT_H
 
 #include <stdint.h>
 
+#include "source/area.h"
 #include "source/frame.h"
 
 /* The conversion a stream wants: format (FC_PIX_ANY = keep the source's
@@ -24,6 +29,8 @@ typedef struct fc_output_spec {
 typedef struct fc_convert {
     struct SwsContext *sws;
     int key[8];
+    fc_area_plan area;
+    int swscale_only; /* 1: never the area path (tests and benchmarks compare the two) */
 } fc_convert;
 
 /* libavutil's AVPixelFormat for one of ours, and back (FC_PIX_ANY if none). */

@@ -143,7 +143,7 @@ static void av_log_to_fc(void *avcl, int level, const char *fmt, va_list vl) {
     av_log_format_line(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
     line[strcspn(line, "\n")] = 0;
     char *safe = fc_redact_text(line); /* FFmpeg may name the URL it was given */
-    fc_debug("ffmpeg: %s", safe);
+    fc_debug("ffmpeg: %s", safe ? safe : "(a message: no memory to show it)");
     free(safe);
 }
 
@@ -510,18 +510,26 @@ static void ff_destroy(fc_source *src) {
 
 int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, size_t errlen) {
     char *copy = strdup(url_and_opts);
+    if (!copy) {
+        snprintf(err, errlen, "--source: out of memory");
+        return -ENOMEM;
+    }
     char *comma = strchr(copy, ',');
     if (comma) *comma = 0;
     const char *url = copy, *opts = comma ? comma + 1 : "";
     char ctx[600];
     char *shown = fc_redact_url(url); /* error messages never show credentials */
-    snprintf(ctx, sizeof ctx, "--source '%s'", shown);
+    snprintf(ctx, sizeof ctx, "--source '%s'", shown ? shown : "(hidden)");
     free(shown);
 
     struct ff_source *s = calloc(1, sizeof *s);
     fc_opts o = {0};
     int rc = FC_EINVAL_OPT;
-    if (!s) goto fail;
+    if (!s) {
+        snprintf(err, errlen, "%s: out of memory", ctx);
+        rc = -ENOMEM;
+        goto fail;
+    }
     avdevice_register_all(); /* idempotent */
     av_log_set_callback(av_log_to_fc);
     if (strncmp(url, "v4l2:", 5) == 0) {
@@ -552,6 +560,11 @@ int fc_ffmpeg_source_open(fc_source **out, const char *url_and_opts, char *err, 
         s->url = strdup(url);
     }
     s->display = fc_redact_url(url);
+    if (!s->url || !s->display) {
+        snprintf(err, errlen, "%s: out of memory", ctx);
+        rc = -ENOMEM;
+        goto fail;
+    }
     if ((rc = fc_opts_parse(&o, ctx, opts, err, errlen))) goto fail;
     long v;
     double d;

@@ -10,6 +10,7 @@
 
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/opts.h"
 
 struct object {
@@ -202,9 +203,11 @@ static int synth_run(fc_source *src, fc_slot *out, atomic_int *stop) {
         /* Pace against the start, not the previous frame, so there is no drift. */
         if (cfg->fps > 0 && fc_source_sleep_until(start + (int64_t)(i * 1e6 / cfg->fps), stop))
             break;
+        /* Out of memory, a frame is skipped, not the stream: the next one
+         * may find memory again. */
         if (!rgb && !(rgb = fc_frame_new_rgb(cfg->width, cfg->height))) {
-            rc = -ENOMEM;
-            break;
+            fc_warn("synthetic source: out of memory: a frame is skipped");
+            continue;
         }
         fc_synth_render(ss->synth, i, rgb);
         const uint8_t *const rgb_planes[4] = {rgb->view.data[0], NULL, NULL, NULL};
@@ -214,8 +217,8 @@ static int synth_run(fc_source *src, fc_slot *out, atomic_int *stop) {
             f = fc_convert_image(&conv, rgb_planes, rgb_strides, fc_pixfmt_to_av(FC_PIX_RGB24), 1,
                                  cfg->width, cfg->height, &src->out);
             if (!f) {
-                rc = -ENOMEM;
-                break;
+                fc_warn("synthetic source: out of memory: a frame is skipped");
+                continue;
             }
             f->view.index = rgb->view.index;
             f->view.pts_us = rgb->view.pts_us;

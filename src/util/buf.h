@@ -18,17 +18,20 @@
 /* Never dropped by a slow-client policy: control frames, HTTP answers, a
  * stream's status. */
 #define FC_BUF_KEEP 2u
+/* A result for the history only, sent to no client: an edge node's copy of
+ * what the ingest node published before the edge subscribed (cluster). */
+#define FC_BUF_HISTORY 4u
 
 typedef struct fc_buf {
     atomic_int refs;
-    unsigned flags; /* FC_BUF_*, set before the buffer is shared */
-    uint64_t seq;   /* a result's seq (> 0), so the hub need not parse it; 0 otherwise */
-    int64_t t_us;   /* monotonic time the hub took it (for the queue-wait histogram) */
+    unsigned flags;          /* FC_BUF_*, set before the buffer is shared */
+    uint64_t seq;            /* a result's seq (> 0), so the hub need not parse it; 0 otherwise */
+    int64_t t_us;            /* monotonic time the hub took it (for the queue-wait histogram) */
     struct fc_buf *deflated; /* the same message compressed (permessage-deflate), owned,
                                 or NULL */
-    uint8_t *data;  /* first byte of the content, inside storage */
-    size_t len;     /* content length */
-    size_t cap;     /* storage size */
+    uint8_t *data;           /* first byte of the content, inside storage */
+    size_t len;              /* content length */
+    size_t cap;              /* storage size */
     uint8_t storage[];
 } fc_buf;
 

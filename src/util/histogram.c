@@ -45,3 +45,10 @@ void fc_hist_render(fc_strbuf *out, const char *name, const char *labels, const 
     fc_sb_printf(out, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels,
                  labels[0] ? "}" : "", (unsigned long long)cum);
 }
+
+void fc_hist_reset(fc_histogram *h) {
+    for (int i = 0; i <= FC_HIST_BUCKETS; i++)
+        atomic_store_explicit(&h->bucket[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&h->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->sum_us, 0, memory_order_relaxed);
+}

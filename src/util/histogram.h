@@ -21,6 +21,9 @@ typedef struct fc_histogram {
 /* Counts one sample of us microseconds (negative counts as 0). Any thread. */
 void fc_hist_observe(fc_histogram *h, int64_t us);
 
+/* Sets every count to 0 (a reader at the same time may see a mix). */
+void fc_hist_reset(fc_histogram *h);
+
 /* Adds src's counts into dst (a snapshot for rendering several as one). */
 void fc_hist_merge(fc_histogram *dst, const fc_histogram *src);
 

@@ -99,7 +99,7 @@ void fc_logx(enum fc_log_level level, const fc_log_ctx *ctx, const char *fmt, ..
     static const char *tags[] = {"debug", "info", "warning", "error"};
     if ((int)level < atomic_load(&log_level) || level >= FC_LOG_OFF) return;
     unsigned suppressed = 0;
-    if (level >= FC_LOG_WARN && rate_limited(fmt, &suppressed)) return;
+    if (level >= FC_LOG_WARN && !(ctx && ctx->each) && rate_limited(fmt, &suppressed)) return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -139,6 +139,9 @@ void fc_logx(enum fc_log_level level, const fc_log_ctx *ctx, const char *fmt, ..
             fc_sb_puts(&sb, "\n");
         }
     }
-    fwrite(sb.data, 1, sb.len, stderr);
+    if (fc_sb_failed(&sb)) /* out of memory: the message still goes out, plainly */
+        fprintf(stderr, "framecast: %s: %s\n", tags[level], msg);
+    else
+        fwrite(sb.data, 1, sb.len, stderr);
     fc_sb_free(&sb);
 }

@@ -6,7 +6,7 @@
  * time, level, msg, and stream or client when the line is about one).
  * The keys are stable. A warning or error repeated (the same call) within
  * a second is written once; the next one written says how many were
- * suppressed. Thread-safe. */
+ * suppressed (fc_log_each: a list, every line written). Thread-safe. */
 #ifndef FC_UTIL_LOG_H
 #define FC_UTIL_LOG_H
 
@@ -24,6 +24,7 @@ int fc_log_parse_format(const char *name);
 typedef struct fc_log_ctx {
     const char *stream;
     const char *client; /* the remote address */
+    int each;           /* one line of a list (every problem of a file): never rate-limited */
 } fc_log_ctx;
 
 void fc_logx(enum fc_log_level level, const fc_log_ctx *ctx, const char *fmt, ...)
@@ -34,6 +35,10 @@ void fc_logx(enum fc_log_level level, const fc_log_ctx *ctx, const char *fmt, ..
 #define fc_info(...)  fc_log(FC_LOG_INFO, __VA_ARGS__)
 #define fc_warn(...)  fc_log(FC_LOG_WARN, __VA_ARGS__)
 #define fc_error(...) fc_log(FC_LOG_ERROR, __VA_ARGS__)
+
+/* A warning or error that is one of a list told at once (the problems of
+ * a configuration): each is written, however many. */
+#define fc_log_each(level, ...) fc_logx(level, &(const fc_log_ctx){.each = 1}, __VA_ARGS__)
 
 /* A line about a stream (the key "stream" in logfmt and json). */
 #define fc_log_stream(level, name, ...)                                                            \

@@ -17,7 +17,11 @@ int fc_opts_parse(fc_opts *o, const char *ctx, const char *s, char *err, size_t 
     int max = 1;
     for (const char *p = s; *p; p++) max += *p == ',';
     o->items = calloc((size_t)max, sizeof *o->items);
-    if (!o->copy || !o->items) abort();
+    if (!o->copy || !o->items) {
+        snprintf(err, errlen, "%s: out of memory", ctx);
+        fc_opts_free(o);
+        return -ENOMEM;
+    }
     for (char *save = NULL, *tok = strtok_r(o->copy, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');

@@ -79,7 +79,7 @@ char *fc_redact_url(const char *url) {
     fc_strbuf sb;
     fc_sb_init(&sb, strlen(url) + 8);
     redact_url(&sb, url, strlen(url));
-    return sb.data;
+    return fc_sb_detach(&sb);
 }
 
 static int scheme_char(char c) {
@@ -101,5 +101,5 @@ char *fc_redact_text(const char *text) {
         p = end;
     }
     mask_params(&sb, p, strlen(p), word_sep, word_sep, word_sep);
-    return sb.data;
+    return fc_sb_detach(&sb);
 }

@@ -13,14 +13,13 @@
 
 #include <stddef.h>
 
-/* A redacted copy of url; the caller frees it (never NULL: running out of
- * memory aborts, as fc_strbuf does). Text without "://" is returned as it is (file paths,
- * v4l2:/dev/video0). */
+/* A redacted copy of url; the caller frees it (NULL: out of memory). Text
+ * without "://" is returned as it is (file paths, v4l2:/dev/video0). */
 char *fc_redact_url(const char *url);
 
 /* A redacted copy of free text (a log line, a command line): every URL in it
  * as fc_redact_url does, and the value of every NAME=VALUE whose NAME is a
- * secret's (--token=abc). The caller frees it; never NULL. */
+ * secret's (--token=abc). The caller frees it; NULL: out of memory. */
 char *fc_redact_text(const char *text);
 
 /* 1 if a parameter called name (len bytes) carries a secret. */

@@ -14,8 +14,8 @@ void fc_sb_init_prefixed(fc_strbuf *sb, size_t prefix, size_t reserve) {
     sb->data = NULL;
     sb->len = sb->cap = 0;
     sb->prefix = prefix;
-    fc_sb_reserve(sb, reserve ? reserve : 64);
-    sb->data[0] = 0;
+    sb->failed = 0;
+    if (fc_sb_reserve(sb, reserve ? reserve : 64) == 0) sb->data[0] = 0;
 }
 
 void fc_sb_free(fc_strbuf *sb) {
@@ -25,6 +25,11 @@ void fc_sb_free(fc_strbuf *sb) {
 }
 
 void *fc_sb_detach(fc_strbuf *sb) {
+    if (sb->failed) {
+        fc_sb_free(sb);
+        sb->failed = 0;
+        return NULL;
+    }
     void *base = sb->data ? sb->data - sb->prefix : NULL;
     sb->data = NULL;
     sb->len = sb->cap = 0;
@@ -33,21 +38,27 @@ void *fc_sb_detach(fc_strbuf *sb) {
 
 void fc_sb_reset(fc_strbuf *sb) {
     sb->len = 0;
+    sb->failed = 0;
     if (sb->cap) sb->data[0] = 0;
 }
 
-void fc_sb_reserve(fc_strbuf *sb, size_t extra) {
-    if (sb->len + extra + 1 <= sb->cap) return;
+int fc_sb_reserve(fc_strbuf *sb, size_t extra) {
+    if (sb->failed) return -1;
+    if (sb->len + extra + 1 <= sb->cap) return 0;
     size_t cap = sb->cap ? sb->cap : 64;
     while (cap < sb->len + extra + 1) cap *= 2;
     char *p = realloc(sb->data ? sb->data - sb->prefix : NULL, sb->prefix + cap);
-    if (!p) abort();
+    if (!p) {
+        sb->failed = 1;
+        return -1;
+    }
     sb->data = p + sb->prefix;
     sb->cap = cap;
+    return 0;
 }
 
 void fc_sb_append(fc_strbuf *sb, const void *data, size_t len) {
-    fc_sb_reserve(sb, len);
+    if (fc_sb_reserve(sb, len)) return;
     memcpy(sb->data + sb->len, data, len);
     sb->len += len;
     sb->data[sb->len] = 0;
@@ -59,12 +70,16 @@ void fc_sb_puts(fc_strbuf *sb, const char *s) {
 
 void fc_sb_printf(fc_strbuf *sb, const char *fmt, ...) {
     va_list ap;
+    if (fc_sb_reserve(sb, 0)) return; /* data is allocated from here on */
     va_start(ap, fmt);
     int n = vsnprintf(sb->data + sb->len, sb->cap - sb->len, fmt, ap);
     va_end(ap);
     if (n < 0) return;
     if ((size_t)n >= sb->cap - sb->len) {
-        fc_sb_reserve(sb, (size_t)n);
+        if (fc_sb_reserve(sb, (size_t)n)) {
+            sb->data[sb->len] = 0; /* what vsnprintf cut off goes */
+            return;
+        }
         va_start(ap, fmt);
         vsnprintf(sb->data + sb->len, sb->cap - sb->len, fmt, ap);
         va_end(ap);
@@ -92,7 +107,7 @@ static size_t utf8_seq_len(const unsigned char *s) {
 
 void fc_sb_json_str(fc_strbuf *sb, const char *str) {
     const unsigned char *s = (const unsigned char *)str;
-    fc_sb_reserve(sb, strlen(str) + 2);
+    if (fc_sb_reserve(sb, strlen(str) + 2)) return;
     fc_sb_append(sb, "\"", 1);
     while (*s) {
         /* The common case in one copy: printable ASCII that needs no escape. */

@@ -1,6 +1,8 @@
 /* A growable byte string for rendering JSON and HTTP responses.
- * Owned by one thread at a time. Allocation failure aborts: a server that
- * cannot allocate a few hundred bytes cannot do anything useful. */
+ * Owned by one thread at a time. An allocation failure is sticky: the
+ * string keeps what it had, every later append does nothing, and
+ * fc_sb_failed says so; whoever sends or keeps the result checks it once at
+ * the end instead of after every append (fc_sb_detach gives NULL). */
 #ifndef FC_UTIL_STRBUF_H
 #define FC_UTIL_STRBUF_H
 
@@ -12,7 +14,17 @@ typedef struct fc_strbuf {
     size_t len;
     size_t cap;
     size_t prefix; /* bytes allocated before data (fc_sb_init_prefixed) */
+    int failed;    /* an allocation failed since the last reset */
 } fc_strbuf;
+
+static inline int fc_sb_failed(const fc_strbuf *sb) {
+    return sb->failed;
+}
+
+/* The text, or fallback when an allocation failed. */
+static inline const char *fc_sb_str(const fc_strbuf *sb, const char *fallback) {
+    return sb->failed || !sb->data ? fallback : sb->data;
+}
 
 void fc_sb_init(fc_strbuf *sb, size_t reserve);
 /* Like fc_sb_init, with prefix bytes allocated before data, for a header
@@ -20,11 +32,14 @@ void fc_sb_init(fc_strbuf *sb, size_t reserve);
  * see fc_ws_frame_sb). */
 void fc_sb_init_prefixed(fc_strbuf *sb, size_t prefix, size_t reserve);
 /* Hands the whole allocation (prefix, then data) to the caller and leaves
- * sb empty (its next append allocates anew). */
+ * sb empty (its next append allocates anew); NULL, freeing it, when an
+ * allocation failed. */
 void *fc_sb_detach(fc_strbuf *sb);
 void fc_sb_free(fc_strbuf *sb);
+/* Empties sb and forgets a failure (the storage stays for reuse). */
 void fc_sb_reset(fc_strbuf *sb);
-void fc_sb_reserve(fc_strbuf *sb, size_t extra);
+/* Room for extra more bytes: 0, or -1 when the allocation failed. */
+int fc_sb_reserve(fc_strbuf *sb, size_t extra);
 void fc_sb_append(fc_strbuf *sb, const void *data, size_t len);
 void fc_sb_puts(fc_strbuf *sb, const char *s);
 void fc_sb_printf(fc_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

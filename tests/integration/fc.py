@@ -41,13 +41,14 @@ def wait_for(cond, timeout, what, interval=0.01):
 class Server:
     """A framecast process listening on 127.0.0.1 with a kernel-chosen port."""
 
-    def __init__(self, *args, listen="127.0.0.1:0", env=None, preexec_fn=None, binary=None):
+    def __init__(self, *args, listen="127.0.0.1:0", env=None, preexec_fn=None, binary=None, cwd=None):
         # Only the binary under test is wrapped (not a release build a test
         # measures).
-        cmd = [*(WRAPPER if binary is None else []), binary or FRAMECAST, "--listen", listen, *args]
+        cmd = [*(WRAPPER if binary is None else []), os.path.abspath(binary or FRAMECAST), "--listen",
+               listen, *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env={**os.environ, **(env or {})},
-                                     preexec_fn=preexec_fn)
+                                     preexec_fn=preexec_fn, cwd=cwd)
         self.stderr_lines = []
         self.stdout_lines = []
         self._stderr_thread = threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines), daemon=True)

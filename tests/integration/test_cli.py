@@ -45,7 +45,8 @@ class PredictorOptionTest(unittest.TestCase):
         p = run("--predictor", "motion", "--predictor", "exec:cmd=python3 model.py")
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("--predictor: given twice ('motion', then 'exec:cmd=python3 model.py')", p.stderr)
-        self.assertIn("per-stream predictors are not supported", p.stderr)
+        self.assertIn("give it once, and a stream its own predictor with --stream "
+                      "NAME=URL,predictor=SPEC", p.stderr)
         self.assertEqual(p.stdout, "", "nothing is served")
 
 

@@ -100,11 +100,26 @@ static void test_repeated_warnings_are_counted_not_repeated(void **state) {
     free(out);
 }
 
+/* The lines of a list told at once (every problem of a configuration at
+ * SIGHUP) are all written, however many come from one call. */
+static void test_each_line_of_a_list_is_written(void **state) {
+    (void)state;
+    fc_log_set_format(FC_LOG_TEXT);
+    capture();
+    for (int i = 0; i < 5; i++) fc_log_each(FC_LOG_ERROR, "problem %d", i);
+    char *out = captured();
+    assert_int_equal(lines(out), 5);
+    assert_non_null(strstr(out, "error: problem 4\n"));
+    assert_null(strstr(out, "more like it"));
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_lines_have_stable_keys),
         cmocka_unit_test(test_logfmt_quotes_what_needs_it),
         cmocka_unit_test(test_repeated_warnings_are_counted_not_repeated),
+        cmocka_unit_test(test_each_line_of_a_list_is_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* Tests for the inbox of src/hub/loop.c: backpressure is per stream, so a
  * stream whose messages fill a loop's inbox never holds up another stream's
- * publisher. The loop is initialized but its thread never runs, so nothing
- * drains the inbox: what waits, waits for good. Blocking is checked with a
+ * publisher; a stream being removed takes no more messages. The loop is initialized but its thread
+ * never runs, so nothing drains the inbox: what waits, waits for good. Blocking is checked with a
  * helper thread and a grace period, as in test_slot.c. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,6 +56,8 @@ static void test_one_streams_backlog_never_holds_up_another(void **state) {
     (void)state;
     fc_hub hub = {.nstreams = 2};
     fc_hub_config_defaults(&hub.cfg);
+    atomic_store(&hub.streams[0].state, FC_STREAM_LIVE);
+    atomic_store(&hub.streams[1].state, FC_STREAM_LIVE);
     fc_loop lp = {0};
     assert_int_equal(fc_loop_init(&lp, &hub, 0), 0);
     for (int i = 0; i < FC_LOOP_INBOX_MSGS; i++) push_msg(&lp, 0); /* stream 0 is full */
@@ -72,6 +74,11 @@ static void test_one_streams_backlog_never_holds_up_another(void **state) {
         FC_EFULL);
     assert_int_equal(
         fc_loop_try_push_all(&lp, 1, (fc_item){.kind = FC_IT_MSG, .stream = 1, .buf = b}), 0);
+    /* A stream being removed takes nothing more, room or not. */
+    atomic_store(&hub.streams[1].state, FC_STREAM_REMOVING);
+    assert_int_equal(
+        fc_loop_try_push_all(&lp, 1, (fc_item){.kind = FC_IT_MSG, .stream = 1, .buf = b}),
+        FC_EFULL);
     fc_buf_unref(b);
 
     /* Stopping releases the waiter. */
