@@ -21,7 +21,7 @@
 #   fuzz_<t>: <executions> execs, cov <edges> ft <features>, corpus <files> files <bytes> bytes
 set -u
 
-ALL="ws http query jwt deflate exec preview publish client config"
+ALL="ws http query jwt deflate exec preview publish client config nats"
 merge=0
 jobs=$(nproc 2>/dev/null || echo 2)
 while [ $# -gt 0 ]; do
