@@ -149,20 +149,31 @@ void fc_config_problem(fc_config *cfg, const char *fmt, ...) {
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     char **p = realloc(cfg->problems, (size_t)(cfg->nproblems + 1) * sizeof *p);
-    if (!p) return;
+    if (!p) {
+        cfg->oom = 1;
+        return;
+    }
     cfg->problems = p;
-    if ((p[cfg->nproblems] = strdup(line))) cfg->nproblems++;
+    if ((p[cfg->nproblems] = strdup(line)))
+        cfg->nproblems++;
+    else
+        cfg->oom = 1;
 }
 
 #define problem fc_config_problem
 
+/* Keeps s (NULL: an allocation failed, which the parse then reports). */
 static char *own(fc_config *cfg, char *s) {
-    if (!s) return NULL;
+    if (!s) {
+        cfg->oom = 1;
+        return NULL;
+    }
     if (cfg->nowned == cfg->owned_cap) {
         int cap = cfg->owned_cap ? cfg->owned_cap * 2 : 32;
         char **o = realloc(cfg->owned, (size_t)cap * sizeof *o);
         if (!o) {
             free(s);
+            cfg->oom = 1;
             return NULL;
         }
         cfg->owned = o;
@@ -260,6 +271,7 @@ static int parse_preview(fc_config *cfg, const char *where, const char *v, fc_pr
     }
     char *copy = strdup(v), *save = NULL;
     int bad = !copy;
+    if (!copy) cfg->oom = 1;
     for (char *tok = strtok_r(copy, ",", &save); tok && !bad; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':'), *end;
         double x = colon ? strtod(colon + 1, &end) : 0;
@@ -297,6 +309,7 @@ static int parse_history(fc_config *cfg, const char *where, const char *v, fc_hi
     }
     char *copy = strdup(v), *save = NULL;
     int bad = !copy || !*v;
+    if (!copy) cfg->oom = 1;
     for (char *tok = strtok_r(copy, ",", &save); tok && !bad; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         uint64_t n = 0;
@@ -385,16 +398,17 @@ static int new_stream(parser *ps, const char *where, const char *name, size_t n)
             problem(cfg, "%s: stream '%.*s' is given twice", where, (int)n, name);
         return -1;
     }
-    if (i < 0) {
-        if (cfg->nstreams == FC_MAX_CONFIG_STREAMS) {
-            problem(cfg, "%s: too many streams (at most %d)", where, FC_MAX_CONFIG_STREAMS);
-            return -1;
-        }
-        i = cfg->nstreams++;
-    } else {
-        fc_sb_free(&ps->stream_opts[i]); /* the command line's definition replaces the file's */
+    if (i < 0 && cfg->nstreams == FC_MAX_CONFIG_STREAMS) {
+        problem(cfg, "%s: too many streams (at most %d)", where, FC_MAX_CONFIG_STREAMS);
+        return -1;
     }
-    cfg->streams[i] = (fc_stream_config){.name = own(cfg, strndup(name, n)),
+    const char *copy = own(cfg, strndup(name, n));
+    if (!copy) return -1; /* out of memory: the parse says so */
+    if (i < 0)
+        i = cfg->nstreams++;
+    else
+        fc_sb_free(&ps->stream_opts[i]); /* the command line's definition replaces the file's */
+    cfg->streams[i] = (fc_stream_config){.name = copy,
                                          .mode = FC_SLOT_LATEST,
                                          .slow = -1,
                                          .predict_timeout_ms = -1};
@@ -474,7 +488,10 @@ static void cli_stream(parser *ps, const char *opt, const char *v) {
     char where[128];
     snprintf(where, sizeof where, "%s %.*s: ", opt, (int)(eq - v), v);
     char *copy = strdup(eq + 1);
-    if (!copy) return;
+    if (!copy) {
+        cfg->oom = 1;
+        return;
+    }
     char *pred = strstr(copy, ",predictor=");
     if (pred) { /* the rest is the predictor's */
         *pred = 0;
@@ -901,6 +918,10 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
         const setting *o;
         const char *v;
     } *given = calloc((size_t)argc + 1, sizeof *given);
+    if (!given) {
+        snprintf(err, errlen, "out of memory while reading the configuration");
+        return -ENOMEM;
+    }
     int ngiven = 0, file_line[NOPTIONS];
     memset(file_line, 0, sizeof file_line);
     parser ps = {.cfg = cfg, .file_line = file_line, .section_stream = -1};
@@ -957,6 +978,10 @@ int fc_config_parse(fc_config *cfg, int argc, char **argv, char *err, size_t err
                 cfg->nats_tls_cert ? "--nats-tls-key" : "--nats-tls-cert");
     if (!cfg->nats && (cfg->nats_creds || cfg->nats_tls_ca || cfg->nats_tls_cert))
         problem(cfg, "--nats-creds, --nats-tls-*: only with --nats");
+    if (cfg->oom) { /* what was read may be incomplete: nothing is run from it */
+        snprintf(err, errlen, "out of memory while reading the configuration");
+        return -ENOMEM;
+    }
     if (!cfg->nproblems) return FC_CONFIG_OK;
     snprintf(err, errlen, "%s", cfg->problems[0]);
     return FC_EINVAL_OPT;

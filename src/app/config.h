@@ -51,6 +51,7 @@ typedef struct fc_config {
     /* Every problem found, one line each. */
     char **problems;
     int nproblems;
+    int oom; /* an allocation failed while parsing: the configuration is incomplete */
     /* Strings the configuration points to (the file's values, stream parts). */
     char **owned;
     int nowned, owned_cap;

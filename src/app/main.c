@@ -189,6 +189,11 @@ int main(int argc, char **argv) {
         fc_config_free(&cfg);
         return EXIT_OK;
     }
+    if (rc == -ENOMEM) {
+        fprintf(stderr, "framecast: %s\n", err);
+        fc_config_free(&cfg);
+        return EXIT_FAILURE;
+    }
     if (cfg.check_only) {
         int code = check_only(&cfg);
         fc_config_free(&cfg);

@@ -185,7 +185,7 @@ source = push
         "framecast.conf:14: [stream yard]: source is missing (a file, a URL, synthetic:... or "
         "push)",
         "stream 'door': predictor: unknown predictor 'nosuch' (expected one of: null, fake, "
-        "motion, exec, cascade, or a plugin PATH.so)",
+        "motion, exec, cascade, people, dnn, or a plugin PATH.so)",
     ]
 
     def check_every_problem(self, err):

@@ -51,6 +51,17 @@ for i in frames():
     print(json.dumps({"frame": i + 1, "detections": [{"label": "WRONG", "box": [0, 0, 99, 99]}]}))
     good(i)
 ''',
+    # Answers its first 3 frames, then closes its answer pipe (fd 3) and keeps
+    # reading frames: alive, but it can never answer again.
+    "closing": PRELUDE + r'''
+for n, i in enumerate(frames()):
+    if n < 3:
+        good(i)
+    else:
+        os.close(3)
+        for _ in frames():
+            pass
+''',
     # Every 4th frame (1, 5, 9...) gets bytes that are not JSON.
     "garbage": PRELUDE + r'''
 for i in frames():
@@ -179,6 +190,28 @@ class ExecBridgeTest(unittest.TestCase):
         self.assertGreaterEqual(metrics['framecast_predictor_errors_total{stream="cam"}'],
                                 len(errors))
         self.assertIn("exec predictor: started", log)
+
+    def test_a_model_that_closes_its_answers_is_restarted(self):
+        pred = f"exec:cmd=/usr/bin/python3 {self.models['closing']}"
+        with fc.Server("--stream", "cam=synthetic:size=160x120,fps=20,wait=1,mode=every",
+                       "--predictor", pred) as server:
+            sub = Subscriber(server.url("cam"), timeout=120)
+            try:
+                # Each process answers 3 frames, then closes: restarts give
+                # good answers again, and the stream never stops.
+                fc.wait_for(lambda: fc.metrics(server.port).get(
+                    'framecast_predictor_restarts_total{stream="cam"}', 0) >= 2, 90,
+                    "two restarts of the model that closed its answers")
+                fc.wait_for(lambda: len(sub.results()) >= 12, 60, "results after the restarts")
+            finally:
+                sub.close()
+        results = sub.results()
+        self.assert_own_boxes(results)
+        errors = [r["error"] for r in results if "error" in r]
+        self.assertTrue(errors, "the frame in flight when the answers closed gets an error")
+        good = [r for r in results if "error" not in r]
+        self.assertGreaterEqual(len(good), 6, "answers again after each restart")
+        self.assertIn("exec predictor: started", "".join(server.stderr_lines))
 
     def test_wrong_frame_answers_restart_the_model(self):
         results, _, log, metrics, api = self.run_model("wrongframe", results=60)

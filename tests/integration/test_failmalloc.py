@@ -33,6 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fc  # noqa: E402
+from test_limits import release_binary  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -40,14 +41,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FAILMALLOC_C = os.path.join(HERE, "..", "fault", "failmalloc.c")
 ARGS = ["--stream", "cam=synthetic:size=160x120,fps=30,objects=2", "--stream", "pushed=push",
         "--predictor", "motion", "--io-threads", "2"]
-
-
-def release_binary():
-    path = os.environ.get("FRAMECAST_RELEASE", "")
-    if not os.access(path, os.X_OK):
-        raise AssertionError(f"the release build is needed: '{path}' is not there "
-                             "(run `make release`)")
-    return path
 
 
 class FailMallocTest(unittest.TestCase):

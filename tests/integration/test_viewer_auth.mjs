@@ -191,11 +191,12 @@ step('without a token the page says one is needed and never connects', async () 
 });
 
 step('a token that expires closes the connection (4401) and the page says so', async () => {
-  const token = mint('--streams', 'demo', '--ttl', '3s');
+  // Long enough for a page on a busy machine to open before it expires.
+  const token = mint('--streams', 'demo', '--ttl', '10s');
   const rec = await newPage();
   await rec.page.goto(`http://127.0.0.1:${server.port}/?token=${token}`, { timeout: 15000 });
   await waitStats(rec.page, (x) => x.conn === 'open' && Number(x.results) >= 1, 10000, 'the connection to open');
-  const s = await waitStats(rec.page, (x) => (x.authError || '').includes('expired'), 15000, 'the page to say the token expired');
+  const s = await waitStats(rec.page, (x) => (x.authError || '').includes('expired'), 25000, 'the page to say the token expired');
   assert.notEqual(s.conn, 'open');
   const m = await metrics();
   assert.ok(m['framecast_clients_closed_total{stream="demo",reason="token_expired"}'] >= 1);
