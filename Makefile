@@ -4,7 +4,9 @@
 #               the thread hand-offs under ThreadSanitizer
 #   make tsan   the ThreadSanitizer build and its tests only
 #   make bench  release build, the benchmarks in bench/ (prints figures)
-#   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make valgrind  a plain debug build, integration tests' server under valgrind
+#   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60), FUZZ_JOBS at a
+#               time; grows and minimizes tests/fuzz/corpus (docs/reliability.md)
 #   make install  the release build for PREFIX (/usr/local), installed under
 #               DESTDIR (empty: this system) by CMake's install rules
 #   make deb    the Debian packages, built from a copy of the tree with
@@ -16,15 +18,19 @@ PREFIX      ?= /usr/local
 DESTDIR     ?=
 LISTEN      ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= $(JOBS)
+FUZZ_TARGETS ?=
 DEMO_SOURCE ?= synthetic:size=640x360,fps=30,objects=3,seed=1
 DEMO_PREDICTOR ?= motion
 
 RELEASE := build/release
 DEBUG   := build/debug
 TSAN    := build/tsan
+VALGRIND := build/valgrind
 DEB     := build/deb
 
-.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build install deb
+.PHONY: all run test bench fuzz clean bootstrap release debug tsan tsan-build valgrind \
+	valgrind-build install deb
 
 all: release
 
@@ -57,9 +63,22 @@ tsan-build:
 tsan: tsan-build
 	cd $(TSAN) && ctest --output-on-failure -j $(JOBS) --timeout 600 -L threads
 
+# Memcheck needs a build without sanitizers: GCC, -O1 -g, the server and
+# the client only. `make valgrind` runs the integration tests listed in
+# tests/valgrind/run.sh with the server under valgrind (zero errors, zero
+# definite leaks); `make test` runs a short pass of it (ctest: valgrind).
+valgrind-build:
+	@scripts/bootstrap --tests
+	@cmake -S . -B $(VALGRIND) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" \
+		-DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DFC_TESTS=OFF >/dev/null
+	@cmake --build $(VALGRIND) -j $(JOBS) --target framecast framecast-client
+
+valgrind: valgrind-build
+	tests/valgrind/run.sh $(VALGRIND)
+
 # The release build (GCC) is built too, so its warnings fail CI, not `make run`
 # (and the memory figures in test_limits.py come from it).
-test: debug release tsan-build
+test: debug release tsan-build valgrind-build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	cd $(TSAN) && ctest --output-on-failure -j $(JOBS) --timeout 600 -L threads
 
@@ -95,8 +114,10 @@ deb:
 	cd $(DEB)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -b -us -uc
 	@ls -l $(DEB)/*.deb
 
+# Each target fuzzes for FUZZ_SECONDS from its stored corpus, which is then
+# minimized back into tests/fuzz/corpus (-merge=1): commit what it adds.
 fuzz: debug
-	tests/fuzz/run.sh $(DEBUG) $(FUZZ_SECONDS)
+	tests/fuzz/run.sh -m -j $(FUZZ_JOBS) $(DEBUG) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "app/push.h"
 #include "app/web_assets.h"
 #include "cluster/nats_conn.h"
 #include "cluster/nats_edge.h"
@@ -505,27 +506,21 @@ static void publish(fc_http_api *api, fc_http_slice name, const fc_http_request 
     }
     const fc_http_header *ct = fc_http_find(req, "Content-Type");
     int ndjson = ct && ct->value.len >= 20 && memcmp(ct->value.p, "application/x-ndjson", 20) == 0;
-    const char *at = (const char *)body, *end = at + len, *why = "";
-    long published = 0, line = 0;
+    const char *why = "", *text;
+    size_t n;
+    long published = 0;
     int64_t first = 0, last = 0;
-    while (at < end) {
-        const char *nl = ndjson ? memchr(at, '\n', (size_t)(end - at)) : NULL;
-        const char *stop = nl ? nl : end;
-        line++;
-        size_t n = (size_t)(stop - at);
-        int blank = 1;
-        for (size_t i = 0; i < n && blank; i++) blank = strchr(" \t\r", at[i]) != NULL;
-        if (!ndjson || !blank) {
-            int64_t seq = fc_pipeline_push(p, at, n, &why);
-            if (seq < 0) {
-                status = seq == FC_EFULL ? 429 : 400;
-                break;
-            }
-            if (!first) first = seq;
-            last = seq;
-            published++;
+    fc_push_reader rd;
+    fc_push_reader_init(&rd, (const char *)body, len, ndjson);
+    while (fc_push_next(&rd, &text, &n)) {
+        int64_t seq = fc_pipeline_push(p, text, n, &why);
+        if (seq < 0) {
+            status = seq == FC_EFULL ? 429 : 400;
+            break;
         }
-        at = nl ? nl + 1 : end;
+        if (!first) first = seq;
+        last = seq;
+        published++;
     }
     if (status == 200 && published == 0) {
         status = 400;
@@ -538,7 +533,7 @@ static void publish(fc_http_api *api, fc_http_slice name, const fc_http_request 
     if (status != 200) {
         fc_sb_puts(&out, ",\"error\":");
         fc_sb_json_str(&out, why);
-        if (ndjson) fc_sb_printf(&out, ",\"line\":%ld", line);
+        if (ndjson) fc_sb_printf(&out, ",\"line\":%ld", rd.line);
     }
     fc_sb_puts(&out, "}");
     respond_json(resp, req, status, status == 429 ? "Retry-After: 1\r\n" : NULL, &out);

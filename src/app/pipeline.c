@@ -1,7 +1,6 @@
 /* A stream's pipeline (see pipeline.h). */
 #include "app/pipeline.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "app/preview.h"
+#include "app/push.h"
 #include "app/render.h"
 #include "hub/deflate.h"
 #include "hub/ws.h"
@@ -337,40 +337,11 @@ int fc_pipeline_is_push(const fc_pipeline *p) {
     return p->push;
 }
 
-/* The members of a JSON object's text ("{ ... }" with whitespace around),
- * without the braces. */
-static void members(const char *json, size_t len, const char **out, size_t *out_len) {
-    const char *b = memchr(json, '{', len), *e = json + len;
-    while (e > b && e[-1] != '}') e--;
-    b++, e--;
-    while (b < e && strchr(" \t\r\n", *b)) b++;
-    *out = b;
-    *out_len = (size_t)(e - b);
-}
-
 int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const char **why) {
-    static const char *const reserved[] = {"type", "stream", "epoch", "seq", "publish_us"};
-    fc_utf8_state u = 0;
-    if (fc_utf8_feed(&u, (const uint8_t *)json, len) || u) {
-        *why = "not UTF-8";
-        return FC_EINVAL_OPT;
-    }
-    cJSON *obj = cJSON_ParseWithLength(json, len);
-    if (!cJSON_IsObject(obj)) {
-        cJSON_Delete(obj);
-        *why = "not a JSON object";
-        return FC_EINVAL_OPT;
-    }
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (cJSON_GetObjectItemCaseSensitive(obj, reserved[i])) {
-            cJSON_Delete(obj);
-            *why = "a key the server sets (type, stream, epoch, seq, publish_us)";
-            return FC_EINVAL_OPT;
-        }
-    cJSON_Delete(obj);
     const char *m;
     size_t mlen;
-    members(json, len, &m, &mlen); /* spliced as they are: no second serialization */
+    /* Spliced as they are, no second serialization: checked strictly. */
+    if (fc_push_check(json, len, &m, &mlen, why)) return FC_EINVAL_OPT;
     /* An I/O thread: publishing must not wait, so the seq is taken only
      * when every loop has room (seq_mu is this stream's alone). */
     pthread_mutex_lock(&p->seq_mu);

@@ -78,15 +78,11 @@ static int query_flag(fc_http_slice query, const char *key) {
     return fc_http_query_get(query, key, &v) && v.len == 1 && v.p[0] == '1';
 }
 
-/* Reads preview, last, since and epoch from the query (docs/protocol.md);
- * the epoch is copied into epoch_buf (FC_HUB_EPOCH_MAX + 2 bytes), as the
- * head it points into is freed before the session starts. Returns NULL, or
- * what is wrong for a 400 answer. */
-static const char *session_opts(const fc_http_request *req, fc_session_opts *o, char *epoch_buf) {
-    *o = (fc_session_opts){.want_preview = query_flag(req->query, "preview"),
-                           .last = query_flag(req->query, "last")};
+const char *fc_request_session_opts(fc_http_slice query, fc_session_opts *o, char *epoch_buf) {
+    *o = (fc_session_opts){.want_preview = query_flag(query, "preview"),
+                           .last = query_flag(query, "last")};
     fc_http_slice v;
-    if (fc_http_query_get(req->query, "since", &v)) {
+    if (fc_http_query_get(query, "since", &v)) {
         if (v.len == 0 || v.len > 19) return "since: expected a result's seq (a decimal number)";
         for (size_t i = 0; i < v.len; i++) {
             if (v.p[i] < '0' || v.p[i] > '9')
@@ -95,7 +91,7 @@ static const char *session_opts(const fc_http_request *req, fc_session_opts *o, 
         }
         o->resume = 1;
     }
-    if (fc_http_query_get(req->query, "epoch", &v)) {
+    if (fc_http_query_get(query, "epoch", &v)) {
         /* One byte over the longest epoch is enough to never match. */
         size_t n = v.len < FC_HUB_EPOCH_MAX + 1 ? v.len : FC_HUB_EPOCH_MAX + 1;
         memcpy(epoch_buf, v.p, n);
@@ -215,7 +211,7 @@ static void upgrade(fc_conn *c, const fc_http_request *req, fc_http_slice name) 
     }
     fc_session_opts opts;
     char epoch[FC_HUB_EPOCH_MAX + 2];
-    const char *bad = session_opts(req, &opts, epoch);
+    const char *bad = fc_request_session_opts(req->query, &opts, epoch);
     if (bad) {
         reply(c, 400, "Bad Request", NULL, bad);
         return;

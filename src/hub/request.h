@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "hub/internal.h"
+#include "hub/session.h"
 
 /* New bytes of the head arrived: c->head[old_len .. head_len). */
 void fc_request_input(fc_conn *c, size_t old_len);
@@ -18,5 +19,13 @@ void fc_request_input(fc_conn *c, size_t old_len);
 /* Bytes of a POST body (state FC_CONN_BODY); once it is whole the request
  * is answered. */
 void fc_request_body(fc_conn *c, const uint8_t *data, size_t len);
+
+/* Reads preview, last, since and epoch from a subscriber's query
+ * (docs/protocol.md); the epoch is copied into epoch_buf (FC_HUB_EPOCH_MAX
+ * + 2 bytes, at most FC_HUB_EPOCH_MAX + 1 of them used: one over the
+ * longest epoch never matches), as the head it points into is freed before
+ * the session starts. Returns NULL, or what is wrong for a 400 answer.
+ * Pure: any thread. */
+const char *fc_request_session_opts(fc_http_slice query, fc_session_opts *o, char *epoch_buf);
 
 #endif

@@ -43,12 +43,9 @@
  * PYTHONUNBUFFERED=1 (unless set) and the Python model kit's directory at
  * the end of PYTHONPATH, so `python3 -m framecast.model mymodel:predict`
  * runs from the source tree and from an install alike. */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -60,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "predict/exec_answer.h"
 #include "predict/registry.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -277,7 +275,12 @@ static void log_output(struct exec_pred *e, const char *line, size_t len) {
     clean[n] = 0;
     char *shown = fc_redact_text(clean);
     fc_info("stream '%s': model: %s", e->stream, shown ? shown : clean);
-    if (n) snprintf(e->last_output, sizeof e->last_output, "%s", shown ? shown : clean);
+    if (n) { /* cut to fit, on purpose (snprintf would warn at -O1) */
+        const char *s = shown ? shown : clean;
+        size_t k = strnlen(s, sizeof e->last_output - 1);
+        memcpy(e->last_output, s, k);
+        e->last_output[k] = 0;
+    }
     free(shown);
     /* An FCF1 model, or one that prints its answer instead of writing it to
      * fd 3: worth saying when its frames then get no answer. */
@@ -651,91 +654,6 @@ static int exchange(struct exec_pred *e, int niov, int64_t deadline, int limit_m
     }
 }
 
-/* A JSON number as a float. Converting a double outside float's range is
- * undefined behaviour in C, so those become infinities; the renderer drops
- * detections with non-finite numbers (docs/protocol.md). */
-static float to_float(double v) {
-    if (isnan(v)) return NAN;
-    if (v > FLT_MAX) return INFINITY;
-    if (v < -FLT_MAX) return -INFINITY;
-    return (float)v;
-}
-
-enum { ANSWER_ERROR = -1, ANSWER_BROKEN = -2 };
-
-/* Parses the answer to frame f into out; boxes are scaled from frame to
- * source pixels. Returns the count, ANSWER_ERROR for the model's own
- * {"error"} (the protocol holds), or ANSWER_BROKEN for an answer that is
- * not one (err says why either way). */
-static int parse_answer(const char *line, size_t len, const fc_frame_view *f, fc_detection *out,
-                        int max, char *err, size_t errlen) {
-    cJSON *root = cJSON_ParseWithLength(line, len);
-    int n = 0;
-    int shown = len < 80 ? (int)len : 80; /* line is not NUL-terminated */
-    if (!root || !cJSON_IsObject(root)) {
-        snprintf(err, errlen, "exec: the model's answer is not a JSON object: %.*s", shown, line);
-        n = ANSWER_BROKEN;
-        goto out;
-    }
-    cJSON *frame = cJSON_GetObjectItemCaseSensitive(root, "frame");
-    if (!cJSON_IsNumber(frame)) {
-        snprintf(err, errlen,
-                 "exec: the model's answer does not name its frame (expected \"frame\":%lld): "
-                 "%.*s",
-                 (long long)f->index, shown, line);
-        n = ANSWER_BROKEN;
-        goto out;
-    }
-    if (frame->valuedouble != (double)f->index) {
-        snprintf(err, errlen,
-                 "exec: the model answered frame %.0f when frame %lld was asked (one answer per "
-                 "frame, in order)",
-                 frame->valuedouble, (long long)f->index);
-        n = ANSWER_BROKEN;
-        goto out;
-    }
-    cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-    if (cJSON_IsString(e)) {
-        snprintf(err, errlen, "model: %s", e->valuestring);
-        n = ANSWER_ERROR;
-        goto out;
-    }
-    cJSON *dets = cJSON_GetObjectItemCaseSensitive(root, "detections");
-    if (!cJSON_IsArray(dets)) {
-        snprintf(err, errlen,
-                 "exec: the model's answer has neither a \"detections\" array nor an \"error\": "
-                 "%.*s",
-                 shown, line);
-        n = ANSWER_BROKEN;
-        goto out;
-    }
-    double sx = (double)f->src_width / f->width, sy = (double)f->src_height / f->height;
-    cJSON *d;
-    cJSON_ArrayForEach(d, dets) {
-        if (n == max) break;
-        cJSON *label = cJSON_GetObjectItemCaseSensitive(d, "label");
-        cJSON *score = cJSON_GetObjectItemCaseSensitive(d, "score");
-        cJSON *box = cJSON_GetObjectItemCaseSensitive(d, "box");
-        if (!cJSON_IsArray(box) || cJSON_GetArraySize(box) != 4) {
-            snprintf(err, errlen, "exec: a detection needs \"box\":[x,y,w,h]: %.*s", shown, line);
-            n = ANSWER_BROKEN;
-            goto out;
-        }
-        fc_detection *o = &out[n++];
-        snprintf(o->label, sizeof o->label, "%s",
-                 cJSON_IsString(label) ? label->valuestring : "object");
-        o->score = cJSON_IsNumber(score) ? to_float(score->valuedouble) : 1.0f;
-        for (int k = 0; k < 4; k++) {
-            cJSON *v = cJSON_GetArrayItem(box, k);
-            double x = cJSON_IsNumber(v) ? v->valuedouble : 0;
-            o->box[k] = to_float(x * (k % 2 == 0 ? sx : sy));
-        }
-    }
-out:
-    cJSON_Delete(root);
-    return n;
-}
-
 static int exec_predict(void *instance, const fc_frame_view *f, fc_detection *out, int max,
                         char *err, size_t errlen) {
     struct exec_pred *e = instance;
@@ -777,8 +695,8 @@ static int exec_predict(void *instance, const fc_frame_view *f, fc_detection *ou
         if (e->failed) snprintf(err, errlen, "%s", e->why);
         return -1;
     }
-    int count = parse_answer(e->ans, len, f, out, max, err, errlen);
-    if (count == ANSWER_BROKEN) {
+    int count = fc_exec_answer_parse(e->ans, len, f, out, max, err, errlen);
+    if (count == FC_EXEC_ANSWER_BROKEN) {
         /* Its next answers could not be trusted to match their frames. */
         child_failed(e, err, 0);
         return -1;

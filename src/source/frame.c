@@ -1,6 +1,7 @@
 #include "source/frame.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int fc_pixfmt_bpp(enum fc_pixfmt f) {
     return f == FC_PIX_RGB24 || f == FC_PIX_BGR24 ? 3 : 1;
@@ -12,11 +13,13 @@ fc_frame *fc_frame_new(enum fc_pixfmt format, int w, int h) {
     size_t y = (size_t)w * (size_t)h * (size_t)fc_pixfmt_bpp(format);
     int cw = (w + 1) / 2, ch = (h + 1) / 2;
     size_t c = format == FC_PIX_YUV420P ? (size_t)cw * (size_t)ch : 0;
-    f->pixels = malloc(y + 2 * c);
+    f->pixels = malloc(y + 2 * c + FC_FRAME_PADDING);
     if (!f->pixels) {
         free(f);
         return NULL;
     }
+    /* Read (by SIMD loads whose extra lanes are dropped), so defined. */
+    memset(f->pixels + y + 2 * c, 0, FC_FRAME_PADDING);
     f->view.data[0] = f->pixels;
     f->view.stride[0] = w * fc_pixfmt_bpp(format);
     if (c) {

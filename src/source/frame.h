@@ -28,8 +28,16 @@ typedef struct fc_frame {
     struct fc_frame *preview; /* a YUV420P copy for the viewers' JPEG, or NULL */
 } fc_frame;
 
+/* Bytes after the last plane of a frame's own storage. libswscale's SIMD
+ * code reads up to 16 bytes past the end of its input's last row (valgrind
+ * saw it, from sws_scale on an RGB frame: FFmpeg's own buffers carry
+ * AV_INPUT_BUFFER_PADDING_SIZE, 64), which past an allocation's end could
+ * fault. */
+#define FC_FRAME_PADDING 64
+
 /* A frame with its own storage for format at w x h (planes contiguous,
- * strides = width * bytes per pixel), or NULL. src size = w x h. */
+ * strides = width * bytes per pixel, then FC_FRAME_PADDING zero bytes), or
+ * NULL. src size = w x h. */
 fc_frame *fc_frame_new(enum fc_pixfmt format, int w, int h);
 static inline fc_frame *fc_frame_new_rgb(int w, int h) {
     return fc_frame_new(FC_PIX_RGB24, w, h);

@@ -8,6 +8,7 @@ so Debian's python3-websockets is importable.
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +20,10 @@ import unittest
 FRAMECAST = os.environ.get("FRAMECAST", "build/debug/framecast")
 FRAMECAST_CLIENT = os.environ.get("FRAMECAST_CLIENT", "build/debug/framecast-client")
 SOURCE_DIR = os.environ.get("FC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+# A command the server runs under (tests/valgrind/run.sh sets valgrind's),
+# and how many times longer a wrapped server may take to start and stop.
+WRAPPER = shlex.split(os.environ.get("FRAMECAST_WRAPPER", ""))
+SLOWDOWN = float(os.environ.get("FRAMECAST_SLOWDOWN", "1"))
 
 
 def wait_for(cond, timeout, what, interval=0.01):
@@ -37,7 +42,10 @@ class Server:
     """A framecast process listening on 127.0.0.1 with a kernel-chosen port."""
 
     def __init__(self, *args, listen="127.0.0.1:0", env=None, preexec_fn=None, binary=None, cwd=None):
-        cmd = [os.path.abspath(binary or FRAMECAST), "--listen", listen, *args]
+        # Only the binary under test is wrapped (not a release build a test
+        # measures).
+        cmd = [*(WRAPPER if binary is None else []), os.path.abspath(binary or FRAMECAST), "--listen",
+               listen, *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env={**os.environ, **(env or {})},
                                      preexec_fn=preexec_fn, cwd=cwd)
@@ -46,7 +54,7 @@ class Server:
         self._stderr_thread = threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines), daemon=True)
         self._stderr_thread.start()
         self.port = None
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 * SLOWDOWN
         while self.port is None:
             line = self.proc.stdout.readline()
             if not line:
@@ -73,7 +81,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            code = self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=timeout * SLOWDOWN)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

@@ -108,9 +108,6 @@ class DrainTest(unittest.TestCase):
             self.assertTrue(any("shutting down" in l and "1001" in l for l in srv.stderr_lines))
 
 
-if __name__ == "__main__":
-    fc.main()
-
 
 class MetricsTest(unittest.TestCase):
     """/metrics parses with the Prometheus client library's own parser, and
@@ -185,3 +182,7 @@ class LogTest(unittest.TestCase):
         p = subprocess.run([fc.FRAMECAST, "--log-format", "xml"], capture_output=True, text=True)
         self.assertEqual(p.returncode, 2)
         self.assertIn("--log-format", p.stderr)
+
+
+if __name__ == "__main__":
+    fc.main()

@@ -83,6 +83,12 @@ class PublishTest(unittest.TestCase):
                 (b'{"seq": 3}', 400, "server sets"),
                 (b'{"label": "\xff"}', 400, "UTF-8"),
                 (b"", 400, "no JSON object"),
+                # Accepted by a lenient parser, refused by every viewer's
+                # JSON.parse once spliced into a result: refused here.
+                (b'{"a":1} x}', 400, "after the JSON"),
+                (b'{"a":"x\x01y"}', 400, "control character"),
+                (b'{"a":01}', 400, "JSON"),
+                (b'{"a":1.}', 400, "number"),
             ]
             for body, status, word in cases:
                 got, _, answer = post(srv.port, "/api/streams/p/publish", body)
