@@ -515,7 +515,9 @@ static void publish(fc_http_api *api, fc_http_slice name, const fc_http_request 
     while (fc_push_next(&rd, &text, &n)) {
         int64_t seq = fc_pipeline_push(p, text, n, &why);
         if (seq < 0) {
-            status = seq == FC_EFULL ? 429 : 400;
+            /* Full: try again shortly; out of memory or shutting down: the
+             * server's state, not the body's fault; else the body is bad. */
+            status = seq == FC_EFULL ? 429 : seq == -ENOMEM || seq == FC_ESTOPPED ? 503 : 400;
             break;
         }
         if (!first) first = seq;
@@ -536,7 +538,8 @@ static void publish(fc_http_api *api, fc_http_slice name, const fc_http_request 
         if (ndjson) fc_sb_printf(&out, ",\"line\":%ld", rd.line);
     }
     fc_sb_puts(&out, "}");
-    respond_json(resp, req, status, status == 429 ? "Retry-After: 1\r\n" : NULL, &out);
+    respond_json(resp, req, status, status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL,
+                 &out);
     fc_sb_free(&out);
 }
 

@@ -144,6 +144,7 @@ class FailMallocTest(unittest.TestCase):
         stderr = []
         threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True).start()
         seen = {"messages": 0, "closed": 0, "http": 0}
+        publish_status = {}
         stop = time.monotonic() + 12
 
         async def ws_client(query, deflate):
@@ -178,7 +179,10 @@ class FailMallocTest(unittest.TestCase):
                             s.sendall(b"POST /api/streams/pushed/publish HTTP/1.1\r\nHost: x\r\n"
                                       b"Content-Type: application/json\r\nContent-Length: " +
                                       str(len(body)).encode() + b"\r\n\r\n" + body)
-                            fc.recv_until_closed(s, timeout=5)
+                            answer = fc.recv_until_closed(s, timeout=5)
+                        if answer:  # a valid body: published, or the server's trouble
+                            status = int(answer.split(b" ", 2)[1])
+                            publish_status[status] = publish_status.get(status, 0) + 1
                     else:
                         fc.http_get(port, paths[i % len(paths)], timeout=5)
                     seen["http"] += 1
@@ -233,8 +237,10 @@ class FailMallocTest(unittest.TestCase):
                    re.findall(r'framecast_results_lost_total\{[^}]*\} (\S+)', metrics))
         print(f"allocations failed while serving: {failed}; results lost: {lost}; "
               f"client messages: {seen['messages']}, client reconnects: {seen['closed']}, "
-              f"HTTP exchanges: {seen['http']}")
+              f"HTTP exchanges: {seen['http']}; publish answers: {publish_status}")
         self.assertGreater(failed, 100, "the failures were not injected")
+        self.assertEqual(set(publish_status) - {200, 503}, set(),
+                         f"a valid body answered otherwise than 200 or 503: {publish_status}")
         self.assertGreater(seen["messages"], 100)
 
 
