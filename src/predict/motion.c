@@ -27,6 +27,7 @@
  * frame's result went out first. */
 #include <math.h>
 #include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,8 @@ static int motion_create(const char *opts, void **instance, char *err, size_t er
     if (fc_opts_parse(&o, "--predictor motion", opts, err, errlen)) return FC_EINVAL_OPT;
     struct motion *m = calloc(1, sizeof *m);
     long width = 0, threshold = 0, dilate = 0;
-    int rc = m ? 0 : -1;
+    int rc = m ? 0 : -ENOMEM;
+    if (!m) snprintf(err, errlen, "--predictor motion: out of memory");
     if (!rc) rc = fc_opts_int(&o, "width", 320, 16, 4096, &width, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "threshold", 25, 1, 255, &threshold, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "min_area", 200, 1, 100000000, &m->min_area, err, errlen);
@@ -80,7 +82,7 @@ static int motion_create(const char *opts, void **instance, char *err, size_t er
     fc_opts_free(&o);
     if (rc) {
         free(m);
-        return FC_EINVAL_OPT;
+        return rc == -ENOMEM ? -ENOMEM : FC_EINVAL_OPT;
     }
     m->width = (int)width;
     m->threshold = (int)threshold;

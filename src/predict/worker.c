@@ -11,6 +11,7 @@
 #include "predict/worker.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -195,7 +196,10 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
                      int timeout_ms, fc_slot *in, fc_result_fn fn, void *ud,
                      fc_predictor_watch *watch, char *err, size_t errlen) {
     struct fc_workers *pool = calloc(1, sizeof *pool + (size_t)n * sizeof(struct worker));
-    if (!pool) return -1;
+    if (!pool) {
+        snprintf(err, errlen, "--predictor: out of memory");
+        return -ENOMEM;
+    }
     *pool = (struct fc_workers){.api = api,
                                 .in = in,
                                 .fn = fn,
@@ -216,11 +220,12 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
             pool->w[i].instance = pool->w[0].instance;
             continue;
         }
-        if (api->create(opts, &pool->w[i].instance, err, errlen)) {
+        int created = api->create(opts, &pool->w[i].instance, err, errlen);
+        if (created) { /* out of memory is the machine's state; the rest, the options' */
             destroy_instances(pool, i);
             pthread_mutex_destroy(&pool->state_mu);
             free(pool);
-            return FC_EINVAL_OPT;
+            return created == -ENOMEM ? -ENOMEM : FC_EINVAL_OPT;
         }
         if (has_minor1(api) && api->attach) api->attach(pool->w[i].instance, &pool->host);
     }
