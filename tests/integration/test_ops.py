@@ -153,7 +153,10 @@ class MetricsTest(unittest.TestCase):
             v = self.value
             self.assertEqual(v(after, "framecast_clients", stream="demo"), 1)
             self.assertGreaterEqual(v(after, "framecast_results", "_total", stream="demo"), seqs[-1])
-            self.assertGreaterEqual(v(after, "framecast_messages_sent", "_total", stream="demo"), 100)
+            # Counted once the write has returned: the client may read the
+            # bytes a moment before the loop counts them.
+            fc.wait_for(lambda: v(self.families(srv.port), "framecast_messages_sent", "_total",
+                                  stream="demo") >= 100, 10, "100 messages counted as sent")
             self.assertGreaterEqual(v(after, "framecast_frames", "_total", stream="demo"), seqs[-1])
             self.assertEqual(v(after, "framecast_stream_state", stream="demo", state="live"), 1)
             n = v(after, "framecast_predict_seconds", "_count", stream="demo")
