@@ -408,10 +408,8 @@ static int new_stream(parser *ps, const char *where, const char *name, size_t n)
         i = cfg->nstreams++;
     else
         fc_sb_free(&ps->stream_opts[i]); /* the command line's definition replaces the file's */
-    cfg->streams[i] = (fc_stream_config){.name = copy,
-                                         .mode = FC_SLOT_LATEST,
-                                         .slow = -1,
-                                         .predict_timeout_ms = -1};
+    cfg->streams[i] = (fc_stream_config){
+        .name = copy, .mode = FC_SLOT_LATEST, .slow = -1, .predict_timeout_ms = -1};
     ps->stream_layer[i] = ps->layer;
     ps->stream_src[i] = NULL;
     fc_sb_init(&ps->stream_opts[i], 64);
