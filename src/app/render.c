@@ -51,15 +51,20 @@ static int clean_detection(const fc_detection *d, int frame_w, int frame_h, doub
 #define SCORE_DECIMALS 4
 #define BOX_DECIMALS   2
 
-void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r) {
-    const fc_frame *f = r->frame;
-    int fw = f->view.src_width, fh = f->view.src_height;
+/* The members every result starts with: type, stream, epoch, seq. */
+static void put_head(fc_strbuf *sb, const fc_result_meta *m) {
     fc_sb_puts(sb, "{\"type\":\"result\",\"stream\":");
     fc_sb_json_str(sb, m->stream);
     fc_sb_puts(sb, ",\"epoch\":");
     fc_sb_json_str(sb, m->epoch);
     fc_sb_puts(sb, ",\"seq\":");
     fc_sb_u64(sb, m->seq);
+}
+
+void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r) {
+    const fc_frame *f = r->frame;
+    int fw = f->view.src_width, fh = f->view.src_height;
+    put_head(sb, m);
     fc_sb_puts(sb, ",\"capture_us\":");
     fc_sb_i64(sb, f->capture_us);
     fc_sb_puts(sb, ",\"publish_us\":");
@@ -124,12 +129,7 @@ void fc_render_result(fc_strbuf *sb, const fc_result_meta *m, const fc_result *r
 }
 
 void fc_render_pushed(fc_strbuf *sb, const fc_result_meta *m, const char *members, size_t len) {
-    fc_sb_puts(sb, "{\"type\":\"result\",\"stream\":");
-    fc_sb_json_str(sb, m->stream);
-    fc_sb_puts(sb, ",\"epoch\":");
-    fc_sb_json_str(sb, m->epoch);
-    fc_sb_puts(sb, ",\"seq\":");
-    fc_sb_u64(sb, m->seq);
+    put_head(sb, m);
     fc_sb_puts(sb, ",\"publish_us\":");
     fc_sb_i64(sb, m->publish_us);
     if (len) {
