@@ -5,8 +5,8 @@
 #   make tsan   the ThreadSanitizer build and its tests only
 #   make bench  release build, the benchmarks in bench/ (prints figures)
 #   make valgrind  a plain debug build, integration tests' server under valgrind
-#   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60), FUZZ_JOBS at a
-#               time; grows and minimizes tests/fuzz/corpus (docs/reliability.md)
+#   make fuzz   libFuzzer targets, FUZZ_SECONDS each (default 60; or FUZZ_RUNS
+#               inputs, if sooner), FUZZ_JOBS at a time; grows and minimizes tests/fuzz/corpus (docs/reliability.md)
 #   make install  the release build for PREFIX (/usr/local), installed under
 #               DESTDIR (empty: this system) by CMake's install rules
 #   make deb    the Debian packages, built from a copy of the tree with
@@ -19,6 +19,7 @@ DESTDIR     ?=
 LISTEN      ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= $(JOBS)
+FUZZ_RUNS    ?= -1
 FUZZ_TARGETS ?=
 DEMO_SOURCE ?= synthetic:size=640x360,fps=30,objects=3,seed=1
 DEMO_PREDICTOR ?= motion
@@ -114,10 +115,10 @@ deb:
 	cd $(DEB)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -b -us -uc
 	@ls -l $(DEB)/*.deb
 
-# Each target fuzzes for FUZZ_SECONDS from its stored corpus, which is then
-# minimized back into tests/fuzz/corpus (-merge=1): commit what it adds.
+# Each target fuzzes for FUZZ_SECONDS (or until FUZZ_RUNS inputs, if sooner)
+# from its stored corpus, which is then minimized back into tests/fuzz/corpus (-merge=1): commit what it adds.
 fuzz: debug
-	tests/fuzz/run.sh -m -j $(FUZZ_JOBS) $(DEBUG) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	tests/fuzz/run.sh -m -j $(FUZZ_JOBS) -r $(FUZZ_RUNS) $(DEBUG) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build

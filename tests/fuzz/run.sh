@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs libFuzzer targets for a fixed time each.
 #
-#   tests/fuzz/run.sh [-m] [-j N] BUILD_DIR SECONDS [TARGET ...]   (default: all)
+#   tests/fuzz/run.sh [-m] [-j N] [-r RUNS] BUILD_DIR SECONDS [TARGET ...]   (default: all)
 #
-# Each target fuzzes a scratch copy of tests/fuzz/corpus/<target> in a temp
+# Each target fuzzes for SECONDS, or until it has run RUNS inputs when -r
+# is given (SECONDS is then the cap). Each target fuzzes a scratch copy of tests/fuzz/corpus/<target> in a temp
 # directory, with tests/fuzz/<target>.dict when there is one; N targets run
 # at a time (default: the number of cores), each on one core.
 #
@@ -24,15 +25,17 @@ set -u
 ALL="ws http query jwt deflate exec preview publish client config nats"
 merge=0
 jobs=$(nproc 2>/dev/null || echo 2)
+runs=-1
 while [ $# -gt 0 ]; do
     case $1 in
     -m) merge=1; shift ;;
     -j) jobs=$2; shift 2 ;;
+    -r) runs=$2; shift 2 ;;
     *) break ;;
     esac
 done
 if [ $# -lt 2 ]; then
-    echo "usage: $0 [-m] [-j N] BUILD_DIR SECONDS [$(echo "$ALL" | tr ' ' '|') ...]" >&2
+    echo "usage: $0 [-m] [-j N] [-r RUNS] BUILD_DIR SECONDS [$(echo "$ALL" | tr ' ' '|') ...]" >&2
     exit 2
 fi
 build=$1
@@ -81,9 +84,9 @@ fuzz_one() {
     fi
     dict=""
     [ -f "$here/$t.dict" ] && dict="-dict=$here/$t.dict"
-    echo "fuzz_$t: ${seconds}s, corpus copy in $tmp/corpus"
+    echo "fuzz_$t: ${seconds}s, runs $runs, corpus copy in $tmp/corpus"
     # shellcheck disable=SC2086 # dict is one word or none
-    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 $dict \
+    "$bin" -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=2048 $dict \
         -artifact_prefix="$tmp/artifacts/" -print_final_stats=1 \
         "$tmp/corpus" >"$tmp/log" 2>&1
     rc=$?

@@ -11,7 +11,9 @@ While serving: allocations fail at random (a few percent of them) for a
 while, under a load of every kind of client (WebSocket results, previews,
 compressed, resuming; HTTP API, metrics, publishes). The server must
 neither crash nor stop serving: once the failures stop, a new client gets
-results in order, the API answers, and SIGTERM ends it with status 0. What
+results in order, the API answers, and SIGTERM ends it with status 0. A
+looping video file (an FFmpeg source: demuxer, decoder, conversion) serves
+beside the synthetic stream, so the failures reach that path too. What
 the failures cost is counted (results lost, clients closed), never a
 wrong byte: every message a client got parses and every seq it got is
 larger than the one before."""
@@ -54,16 +56,18 @@ class FailMallocTest(unittest.TestCase):
         subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o",
                         cls.lib, FAILMALLOC_C], check=True)
         cls.binary = release_binary()
+        cls.clip = os.path.join(cls.tmp, "clip.mp4")
+        fc.make_video(cls.clip, 45)
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def start(self, spec, report=None):
+    def start(self, spec, report=None, extra=()):
         env = {**os.environ, "LD_PRELOAD": self.lib, "FC_FAILMALLOC": spec}
         if report:
             env["FC_FAILMALLOC_REPORT"] = report
-        return subprocess.Popen([self.binary, "--listen", "127.0.0.1:0", *ARGS],
+        return subprocess.Popen([self.binary, "--listen", "127.0.0.1:0", *ARGS, *extra],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
 
@@ -87,10 +91,12 @@ class FailMallocTest(unittest.TestCase):
             if m:
                 return int(m.group(1))
 
-    def startup_allocations(self):
+    def startup_allocations(self, extra=()):
         """How many allocations the server makes until it listens."""
         report = os.path.join(self.tmp, "count")
-        proc = self.start("nth=0", report)
+        if os.path.exists(report):
+            os.unlink(report)
+        proc = self.start("nth=0", report, extra)
         port = self.wait_listening(proc)
         if port is None:
             self.fail("the server did not start: " + proc.stderr.read())
@@ -133,11 +139,12 @@ class FailMallocTest(unittest.TestCase):
         self.assertGreater(outcomes["clean error"], 10)
 
     def test_random_failures_while_serving_lose_messages_not_the_server(self):
-        total = self.startup_allocations()
+        clip = ["--stream", f"clip={self.clip},loop=1"]
+        total = self.startup_allocations(clip)
         report = os.path.join(self.tmp, "serving")
         # After start-up, 3 % of allocations fail, for 12 seconds.
         seed = os.environ.get("FC_FAILMALLOC_SEED", "7")
-        proc = self.start(f"rate=0.03,after={total},ms=12000,seed={seed}", report)
+        proc = self.start(f"rate=0.03,after={total},ms=12000,seed={seed}", report, clip)
         port = self.wait_listening(proc)
         if port is None:
             self.fail("the server did not start: " + proc.stderr.read())
@@ -147,12 +154,12 @@ class FailMallocTest(unittest.TestCase):
         publish_status = {}
         stop = time.monotonic() + 12
 
-        async def ws_client(query, deflate):
+        async def ws_client(query, deflate, stream="cam"):
             while time.monotonic() < stop:
                 last = 0
                 try:
                     async with websockets.connect(
-                            f"ws://127.0.0.1:{port}/ws/cam{query}", open_timeout=5,
+                            f"ws://127.0.0.1:{port}/ws/{stream}{query}", open_timeout=5,
                             compression="deflate" if deflate else None, max_size=None) as ws:
                         for _ in range(30):
                             m = await asyncio.wait_for(ws.recv(), 5)
@@ -192,7 +199,8 @@ class FailMallocTest(unittest.TestCase):
 
         async def load():
             clients = [ws_client("", False), ws_client("?preview=1", False),
-                       ws_client("", True), ws_client("?since=1", False)] * 3
+                       ws_client("", True), ws_client("?since=1", False),
+                       ws_client("?preview=1", False, "clip")] * 3
             await asyncio.gather(*clients)
         threads = [threading.Thread(target=http_client) for _ in range(2)]
         for t in threads:
@@ -205,8 +213,8 @@ class FailMallocTest(unittest.TestCase):
 
         # Make sure the failure window is over: allocations keep coming with
         # the synthetic stream running, so wait for a healthy answer.
-        async def fresh_client():
-            async with websockets.connect(f"ws://127.0.0.1:{port}/ws/cam") as ws:
+        async def fresh_client(stream):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws/{stream}") as ws:
                 seqs = []
                 while len(seqs) < 10:
                     msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -214,18 +222,19 @@ class FailMallocTest(unittest.TestCase):
                         seqs.append(msg["seq"])
                 return seqs
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                seqs = asyncio.run(fresh_client())
-                if seqs == list(range(seqs[0], seqs[0] + 10)):
-                    break
-                why = f"seqs {seqs}"
-            except (OSError, asyncio.TimeoutError,
-                    websockets.exceptions.WebSocketException) as e:
-                why = repr(e)
-            if time.monotonic() > deadline:
-                self.fail(f"no healthy client after the failures: {why}; " +
-                          repr(fc.http_get(port, "/api/streams")) + "".join(stderr[-20:]))
+        for stream in ("cam", "clip"):
+            while True:
+                try:
+                    seqs = asyncio.run(fresh_client(stream))
+                    if seqs == list(range(seqs[0], seqs[0] + 10)):
+                        break
+                    why = f"seqs {seqs}"
+                except (OSError, asyncio.TimeoutError,
+                        websockets.exceptions.WebSocketException) as e:
+                    why = repr(e)
+                if time.monotonic() > deadline:
+                    self.fail(f"no healthy client of {stream} after the failures: {why}; " +
+                              repr(fc.http_get(port, "/api/streams")) + "".join(stderr[-20:]))
         status, body = fc.http_get(port, "/metrics")
         self.assertEqual(status, 200)
         metrics = body.decode()
