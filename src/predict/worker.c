@@ -131,7 +131,6 @@ static void *worker_main(void *arg) {
          * fill the whole buffer without a NUL, and a count over max would
          * make the renderer read past dets. */
         err[sizeof err - 1] = 0;
-        frame_done(pool, n < 0 ? (err[0] ? err : "predictor failed") : NULL);
         fc_result r = {.frame = f,
                        .dets = dets,
                        .ndets = n > 0 ? n : 0,
@@ -149,6 +148,9 @@ static void *worker_main(void *arg) {
                      (long long)(r.infer_us / 1000), pool->timeout_ms);
             r.error = err;
         }
+        /* Counted once the result is settled: a frame over the limits is a
+         * failed frame too (framecast_predictor_errors_total). */
+        frame_done(pool, r.error);
         pool->fn(pool->ud, &r);
         fc_frame_free(f);
     }

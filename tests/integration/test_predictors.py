@@ -232,6 +232,11 @@ class WorkersTest(unittest.TestCase):
                 for r in sub.results():
                     self.assertIn("over the 50 ms per-frame limit", r.get("error", ""), r)
                     self.assertEqual(len(r["detections"]), 1)  # what it found is still there
+                # Each such frame counts as a predictor error.
+                got = len(sub.results())
+                errors = 'framecast_predictor_errors_total{stream="demo"}'
+                fc.wait_for(lambda: fc.metrics(server.port).get(errors, 0) >= got,
+                            10, f"framecast_predictor_errors_total >= {got}")
             finally:
                 sub.close()
 
