@@ -341,7 +341,9 @@ int64_t fc_pipeline_push(fc_pipeline *p, const char *json, size_t len, const cha
     const char *m;
     size_t mlen;
     /* Spliced as they are, no second serialization: checked strictly. */
-    if (fc_push_check(json, len, &m, &mlen, why)) return FC_EINVAL_OPT;
+    int bad = fc_push_check(json, len, &m, &mlen, why);
+    if (bad == -ENOMEM) *why = "out of memory";
+    if (bad) return bad == -ENOMEM ? -ENOMEM : FC_EINVAL_OPT;
     /* An I/O thread: publishing must not wait, so the seq is taken only
      * when every loop has room (seq_mu is this stream's alone). */
     pthread_mutex_lock(&p->seq_mu);

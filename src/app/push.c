@@ -2,6 +2,7 @@
 #include "app/push.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <string.h>
 
 #include "hub/ws.h"
@@ -37,6 +38,36 @@ static int is_ws(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+static int hex4(const char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* 1 when text, already strict JSON, holds a \u escape of half a UTF-16
+ * surrogate pair without the other half (cJSON refuses those). */
+static int lone_surrogate(const char *text, size_t len) {
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\') continue;
+        if (text[i + 1] != 'u') {
+            i++; /* a two-character escape */
+            continue;
+        }
+        int cp = hex4(text + i + 2);
+        i += 5;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return 1;
+        if (cp < 0xD800 || cp > 0xDBFF) continue;
+        if (i + 6 >= len || text[i + 1] != '\\' || text[i + 2] != 'u') return 1;
+        int lo = hex4(text + i + 3);
+        if (lo < 0xDC00 || lo > 0xDFFF) return 1;
+        i += 6;
+    }
+    return 0;
+}
+
 int fc_push_check(const char *text, size_t len, const char **members, size_t *mlen,
                   const char **why) {
     static const char *const reserved[] = {"type", "stream", "epoch", "seq", "publish_us"};
@@ -59,7 +90,11 @@ int fc_push_check(const char *text, size_t len, const char **members, size_t *ml
     cJSON *obj = cJSON_ParseWithLength(text, len);
     if (!cJSON_IsObject(obj)) {
         cJSON_Delete(obj);
-        *why = "not a JSON object";
+        /* Strict JSON that cJSON refuses: half a surrogate pair, or no
+         * memory for the parse. */
+        if (!lone_surrogate(text, len)) return -ENOMEM;
+        *why = "a \\u escape names half of a UTF-16 surrogate pair without the other half "
+               "(expected a pair, such as \\ud83d\\ude00, or the character itself)";
         return -1;
     }
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)

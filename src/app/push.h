@@ -27,7 +27,8 @@ int fc_push_next(fc_push_reader *r, const char **text, size_t *len);
 /* Checks one result: UTF-8, one strict JSON object (see util/json.h), none
  * of the keys the server sets (type, stream, epoch, seq, publish_us).
  * Returns 0 and sets *members, *mlen to the object's members as sent (the
- * text between its braces, trimmed; empty for {}), or -1 with *why. */
+ * text between its braces, trimmed; empty for {}), -1 with *why, or
+ * -ENOMEM (no memory to check it: the text may be fine). */
 int fc_push_check(const char *text, size_t len, const char **members, size_t *mlen,
                   const char **why);
 

@@ -89,6 +89,7 @@ class PublishTest(unittest.TestCase):
                 (b'{"a":"x\x01y"}', 400, "control character"),
                 (b'{"a":01}', 400, "JSON"),
                 (b'{"a":1.}', 400, "number"),
+                (b'{"a":"\\ud800"}', 400, "surrogate"),
             ]
             for body, status, word in cases:
                 got, _, answer = post(srv.port, "/api/streams/p/publish", body)

@@ -32,7 +32,10 @@ src=$(cd "$here/../.." && pwd)
 # published before the client's compression is counted goes plain: allowed,
 # but not what the test expects), and test_limits, test_order,
 # test_slow_client and the benchmarks, which measure. test_ops' LogTest
-# parses the server's stderr, where valgrind writes too.
+# parses the server's stderr, where valgrind writes too. test_subscribe's
+# reconnect test wants the client to catch up with a restarted server
+# within 40 results, and test_cluster's TLS test a NATS TLS handshake
+# within nats.c's connect timeout: both too fast for valgrind.
 DEFAULT="
 test_basic
 test_ws_protocol
@@ -66,6 +69,14 @@ test_ingest.IngestTest.test_every_frame_in_order
 test_ingest.IngestTest.test_hls_over_http
 test_ingest.IngestTest.test_rtsp_reconnects
 test_ingest.IngestTest.test_bad_inputs
+test_config
+test_reload
+test_dnn
+test_model_kit.KitThroughFramecastTest
+test_cluster.TestCluster
+test_cluster.TestOutages
+test_cluster.TestIngestRestart
+test_cluster.TestSecurity.test_bad_nats_options_are_refused_at_start
 "
 # shellcheck disable=SC2086 # one spec a word
 [ $# -gt 0 ] || set -- $DEFAULT
