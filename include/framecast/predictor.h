@@ -9,9 +9,9 @@
  * FC_PREDICTOR_ABI_MAJOR; minor versions only add fields at the end.
  *
  * Threading contract: framecast creates one instance per worker thread and
- * calls predict on an instance from that thread only, one frame at a time,
- * unless the table sets FC_PREDICTOR_THREAD_SAFE, in which case one instance
- * is shared by all workers. Predictors never run on a network thread.
+ * calls predict on an instance from that thread only, one frame (or one
+ * batch) at a time, unless the table sets FC_PREDICTOR_THREAD_SAFE, in which
+ * case one instance is shared by all workers. Predictors never run on a network thread.
  *
  * What a plugin returns is checked, not trusted (docs/predictors.md): an
  * answer of wants() out of range fails the start, a count over max is cut
@@ -23,7 +23,14 @@
  * the contract: the stream's name and a way to report the instance's state
  * beyond one frame, such as a model process that is restarting or cannot
  * start) and model_name (what results carry as "model"). framecast reads
- * them only from tables whose abi_minor is 1 or more. */
+ * them only from tables whose abi_minor is 1 or more.
+ *
+ * ABI minor 2 adds batch_size and predict_batch: an instance that predicts
+ * several frames at once more cheaply than one by one (a GPU model, a model
+ * process fed through a pipe) says how many it takes, and gets the frames
+ * that are waiting in one call. framecast reads them only from tables whose
+ * abi_minor is 2 or more; a plug-in built for minor 0 or 1 is called frame
+ * by frame, as before. */
 #ifndef FRAMECAST_PREDICTOR_H
 #define FRAMECAST_PREDICTOR_H
 
@@ -35,7 +42,7 @@ extern "C" {
 #endif
 
 #define FC_PREDICTOR_ABI_MAJOR 1
-#define FC_PREDICTOR_ABI_MINOR 1
+#define FC_PREDICTOR_ABI_MINOR 2
 
 /* Pixel formats a predictor may ask for. Planes: GRAY8, RGB24 and BGR24 use
  * plane 0; YUV420P uses planes 0 (Y), 1 (U) and 2 (V). */
@@ -76,7 +83,7 @@ typedef struct fc_predictor_host fc_predictor_host;
 struct fc_predictor_host {
     const char *stream; /* the name of the stream the instance serves (for messages) */
     /* Reports a state change with why (may be NULL for OK). Only from within
-     * predict, on its thread. RESTARTING is counted as a restart; FAILED is
+     * predict (or predict_batch), on its thread. RESTARTING is counted as a restart; FAILED is
      * final: the stream stops and fails with why as its reason (predict
      * should then fail every frame it still gets, at once). */
     void (*report)(const fc_predictor_host *host, enum fc_predictor_state state, const char *why);
@@ -91,6 +98,23 @@ typedef struct fc_detection {
 } fc_detection;
 
 #define FC_PREDICTOR_THREAD_SAFE 1u
+
+/* The most frames one predict_batch call gets (ABI minor 2). */
+#define FC_PREDICTOR_BATCH_MAX 64
+
+/* One frame of a batch and its outcome (ABI minor 2): for each frame, what
+ * predict's arguments and return value are. framecast fills every field
+ * but count, which predict_batch sets. */
+typedef struct fc_batch_item {
+    const fc_frame_view *frame; /* read-only, valid only during the call */
+    fc_detection *out;          /* room for max detections of this frame */
+    int max;
+    int count; /* set by predict_batch: as predict's return value, the
+                  detections written to out, or a negative value for this
+                  frame's error with its text in err */
+    char *err; /* errlen bytes, empty on entry */
+    size_t errlen;
+} fc_batch_item;
 
 typedef struct fc_predictor_api {
     uint32_t abi_major; /* FC_PREDICTOR_ABI_MAJOR */
@@ -121,6 +145,24 @@ typedef struct fc_predictor_api {
      * the table's name. Called once after create; the string lives as long
      * as the instance. */
     const char *(*model_name)(void *instance);
+
+    /* ABI minor 2: read only when abi_minor >= 2; each may be NULL. */
+    /* How many frames the instance takes in one predict_batch call, 1 to
+     * FC_PREDICTOR_BATCH_MAX. Called once after create, attach and
+     * model_name, on the first instance, which speaks for all; an answer out
+     * of range, or above 1 without predict_batch, fails the start. NULL or 1:
+     * no batches, predict is called frame by frame. */
+    int (*batch_size)(void *instance);
+    /* Predicts items[0..n) in one call, 1 <= n <= batch_size(), the frames in
+     * stream order. With batch_size() above 1 framecast calls this instead
+     * of predict for every frame, with the frames already waiting when a
+     * worker takes one (a batch of one when no other is): it never waits to
+     * fill a batch. Each item's count is set as predict would return it, and
+     * each frame's result carries its own detections or error; an item left
+     * without a count fails with an error saying so. The threading contract
+     * and the checks are predict's, per frame; report may be called from
+     * within it. */
+    void (*predict_batch)(void *instance, fc_batch_item *items, int n);
 } fc_predictor_api;
 
 typedef const fc_predictor_api *(*fc_predictor_entry_fn)(void);

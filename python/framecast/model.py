@@ -21,8 +21,11 @@ value or an exception becomes that frame's error result, printed to the log
 the first times, and the model goes on. The module's optional `setup()` runs
 once, before the first frame (load weights there); its optional `LABELS`
 names class numbers. A function `predict_batch(frames)` (or any function with
-`batch=1`) takes a list of frames and returns one result per frame; framecast
-sends one frame at a time, so its lists hold one frame.
+`batch=1`) takes a list of frames and returns one result per frame, in order;
+it is called once per batch framecast sends (exec's batch=N: up to N frames
+that were waiting, so fuller lists when frames queue up, as with
+mode=every), and gets lists of one without batch=N. A plain `predict` is
+called frame by frame, whatever the batch.
 
 Options after TARGET: rgb=1 (frames in RGB order), batch=1 (the function
 takes a list of frames).
@@ -110,12 +113,17 @@ class _Log:
             say("more errors are not logged; each frame's result carries its own")
 
 
+def _count(n):
+    return f"{n} frame" if n == 1 else f"{n} frames"
+
+
 def serve(predict=None, *, predict_batch=None, setup=None, rgb=False, labels=None, name=None,
           stdin_fd=0, answer_fd=None):
-    """Answers framecast's frames with predict(frame) (or predict_batch([frame])[0])
-    until framecast closes our input. setup() runs once, first. labels names
-    class numbers. Returns 0; raises protocol.ProtocolError if the input is
-    not framecast's."""
+    """Answers framecast's frames with predict(frame), frame by frame, or
+    predict_batch(frames), once per batch framecast sends (exec's batch=N; a
+    list of one without it), until framecast closes our input. setup() runs
+    once, first. labels names class numbers. Returns 0; raises
+    protocol.ProtocolError if the input is not framecast's."""
     if (predict is None) == (predict_batch is None):
         raise TypeError("serve() takes one of predict and predict_batch")
     fn = predict or predict_batch
@@ -129,42 +137,70 @@ def serve(predict=None, *, predict_batch=None, setup=None, rgb=False, labels=Non
         say(f"setup() took {time.monotonic() - t0:.2f} s")
     log = _Log()
     hinted = False
+
+    def failed(frame, key, text, exc=None):
+        """Answers frame with an error: its result carries it; the first few go to the log."""
+        writer.error(frame.index, text)
+        log.error(key, frame.index, text, exc)
+
+    def raised(frame, e):
+        failed(frame, ("raise", type(e).__name__, _where(e)),
+               f"{name} raised {type(e).__name__}: {e} ({_where(e)})", e)
+
     while True:
-        frame = reader.next()
-        if frame is None:
+        frames = reader.next_batch()
+        if frames is None:
             return 0
-        try:
-            array = arrays(frame)
-        except ValueError as e:
-            writer.error(frame.index, str(e))
-            log.error(("frame", str(e)), frame.index, str(e))
-            continue
-        if not hinted and arrays.reorders(frame):
-            hinted = True
-            order = "RGB" if rgb else "BGR"
-            say(f"frames arrive as {protocol.FORMAT_NAMES[frame.format]} and are reordered to {order} "
-                f"for {name}: add format={order.lower()}24 to the exec options to skip that copy")
-        try:
-            if predict_batch is not None:
-                results = predict_batch([array])
-                if not hasattr(results, "__len__") or len(results) != 1:
+        got = []  # per place in the batch: the frame's array, or the ValueError saying why there is none
+        for place, frame in enumerate(frames):
+            try:
+                got.append(arrays(frame, place))
+            except ValueError as e:
+                got.append(e)
+                continue
+            if not hinted and arrays.reorders(frame):
+                hinted = True
+                order = "RGB" if rgb else "BGR"
+                say(f"frames arrive as {protocol.FORMAT_NAMES[frame.format]} and are reordered to "
+                    f"{order} for {name}: add format={order.lower()}24 to the exec options to skip that copy")
+        good = [place for place, a in enumerate(got) if not isinstance(a, ValueError)]
+        # predict_batch: one call for the batch; what goes wrong with the call
+        # as a whole (an exception, a list of the wrong length) is each of its
+        # frames' error.
+        results, batch_error = {}, None  # place -> what predict_batch returned for it
+        if predict_batch is not None and good:
+            try:
+                out = predict_batch([got[place] for place in good])
+                if not hasattr(out, "__len__") or len(out) != len(good):
                     raise detections.BadReturn(
-                        f"{name} returned {len(results) if hasattr(results, '__len__') else 'no list of'} "
-                        "results for 1 frame (expected a list with one result per frame, in order)")
-                result = results[0]
-            else:
-                result = predict(array)
-            dets = detections.normalize(result, frame.width, frame.height, labels, name)
-        except detections.BadReturn as e:
-            writer.error(frame.index, str(e))
-            log.error(("bad", str(e)), frame.index, str(e))
-            continue
-        except Exception as e:  # the model's bug is this frame's error; it goes on
-            text = f"{name} raised {type(e).__name__}: {e} ({_where(e)})"
-            writer.error(frame.index, text)
-            log.error(("raise", type(e).__name__, _where(e)), frame.index, text, e)
-            continue
-        writer.detections(frame.index, dets)
+                        f"{name} returned {len(out) if hasattr(out, '__len__') else 'no list of'} "
+                        f"results for {_count(len(good))} (expected a list with one result per "
+                        "frame, in order)")
+                results = dict(zip(good, out))
+            except Exception as e:  # noqa: BLE001 (the model's bug; it goes on)
+                batch_error = e
+        # Answers go out in frame order, each frame's its own.
+        for place, frame in enumerate(frames):
+            array = got[place]
+            if isinstance(array, ValueError):
+                failed(frame, ("frame", str(array)), str(array))
+                continue
+            if isinstance(batch_error, detections.BadReturn):
+                failed(frame, ("bad", str(batch_error)), str(batch_error))
+                continue
+            if batch_error is not None:
+                raised(frame, batch_error)
+                continue
+            try:
+                result = results[place] if predict_batch is not None else predict(array)
+                dets = detections.normalize(result, frame.width, frame.height, labels, name)
+            except detections.BadReturn as e:
+                failed(frame, ("bad", str(e)), str(e))
+                continue
+            except Exception as e:  # the model's bug is this frame's error; it goes on
+                raised(frame, e)
+                continue
+            writer.detections(frame.index, dets)
 
 
 def main(argv):
@@ -186,7 +222,7 @@ def main(argv):
     batch = opts["batch"] or name == "predict_batch"
     setup = getattr(module, "setup", None)
     say(f"serving {target if ':' in target else target + ':' + name} "
-        f"({'RGB' if opts['rgb'] else 'BGR'} frames{', in lists of one' if batch else ''}"
+        f"({'RGB' if opts['rgb'] else 'BGR'} frames{', in batches' if batch else ''}"
         f"{', after setup()' if callable(setup) else ''})")
     try:
         return serve(None if batch else fn, predict_batch=fn if batch else None,

@@ -133,7 +133,7 @@ static const char usage[] =
     "  dnn:model=FILE.onnx[,classes=FILE,format=yolov8|yolov5,size=N,conf=X,nms=X]\n"
     "                           an ONNX detection model (YOLOv8, YOLOv5) through OpenCV DNN\n"
     "  exec:[name=S,format=F,width=N,timeout_ms=N,start_timeout_ms=N,give_up_after=N,]\n"
-    "       cmd=COMMAND\n"
+    "       [batch=N,]cmd=COMMAND\n"
     "                           a model in any language, one child process per worker;\n"
     "                           it answers on file descriptor 3 (docs/predictors.md)\n"
     "  fake:count=N,delay_ms=N,busy_ms=N,jitter_ms=N,seed=N,fail_every=N\n"

@@ -232,6 +232,8 @@ const fc_predictor_api cascade_api = {
     cascade_destroy,
     nullptr, // attach
     nullptr, // model_name
+    nullptr, // batch_size
+    nullptr, // predict_batch
 };
 
 } // namespace

@@ -354,6 +354,8 @@ const fc_predictor_api dnn_api = {
     dnn_destroy,
     nullptr, // attach
     dnn_model_name,
+    nullptr, // batch_size
+    nullptr, // predict_batch
 };
 
 } // namespace

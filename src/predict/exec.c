@@ -11,13 +11,19 @@
  * stdout and stderr is not an answer: it goes to framecast's log, line by
  * line, prefixed with the stream.
  *
+ * batch=N (> 1) lets the child predict several frames at once: framecast
+ * writes the k <= N frames a worker took together (the ones already
+ * waiting), each with a 56-byte header that adds how many frames of the
+ * batch are left, this one included, then reads their k answers, in order.
+ * batch=1, the default, is the 48-byte header and one frame at a time.
+ *
  * Why a channel of its own: with answers on stdout, a single debug print()
  * in the model was taken as the next frame's answer and every later frame
  * got the boxes of an earlier one, with nothing to tell. Now a print cannot
  * reach the results, and an answer that names another frame, is not JSON,
- * or does not come within timeout_ms is a broken protocol: the frame gets an
- * error result and the child is killed and started again, so no later
- * answer can be matched to the wrong frame.
+ * or does not come within timeout_ms is a broken protocol: the frame (every
+ * frame of its batch) gets an error result and the child is killed and
+ * started again, so no later answer can be matched to the wrong frame.
  *
  * Why pipes and not a shared-memory ring: a pipe carries a 640x360 RGB frame
  * (691 KB) in well under a millisecond, needs nothing but file descriptors
@@ -35,9 +41,10 @@
  * per worker, driven on that worker's thread only (the instance has no
  * lock). Options: name= (the results' "model"), format=gray8|rgb24|bgr24|
  * yuv420p (rgb24), width=N (0: source width; height keeps the aspect ratio),
- * timeout_ms=N (2000), start_timeout_ms=N (30000: a child's first answer),
- * give_up_after=N (3; 0: never), cmd= (required, run by /bin/sh -c; it takes
- * the rest of the option string, commas included, so it comes last).
+ * timeout_ms=N (2000; per frame, so a batch of k frames has k times as
+ * long), start_timeout_ms=N (30000: a child's first answer), give_up_after=N
+ * (3; 0: never), batch=N (1; 1..64), cmd= (required, run by /bin/sh -c; it
+ * takes the rest of the option string, commas included, so it comes last).
  *
  * The child's environment is framecast's plus FRAMECAST_ANSWER_FD=3,
  * PYTHONUNBUFFERED=1 (unless set) and the Python model kit's directory at
@@ -76,6 +83,10 @@ extern char **environ;
 #define BACKOFF_MAX  5000000
 #define STABLE_US    5000000 /* a child that ran this long starts the backoff over */
 
+/* With batch=N > 1 the header is longer: + u32 frames of the batch left,
+ * this one included, + u32 reserved. */
+#define EXEC_HDR_LEN_BATCH 56
+
 struct exec_pred {
     char *cmd;
     char *name;       /* the results' "model", or NULL */
@@ -85,6 +96,7 @@ struct exec_pred {
     int timeout_ms;
     int start_timeout_ms; /* for a child's first answer: it loads its model first */
     int give_up_after;    /* quick exits in a row before FAILED; 0: never */
+    int batch;            /* frames written before their answers are read (batch=N) */
     const fc_predictor_host *host;
     const char *stream; /* for log lines */
     pid_t pid;          /* 0: not running */
@@ -105,8 +117,9 @@ struct exec_pred {
     int64_t started_us;    /* when the child was started */
     int64_t restart_at_us; /* do not start the child before this */
     int64_t backoff_us;
-    struct iovec *iov; /* the frame being written */
+    struct iovec *iov; /* the frames being written */
     int iov_cap;
+    uint8_t hdr[FC_PREDICTOR_BATCH_MAX][EXEC_HDR_LEN_BATCH]; /* their headers */
 };
 
 static int parse_format(const char *s, enum fc_pixfmt *f) {
@@ -183,7 +196,7 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
         return FC_EINVAL_OPT;
     }
     struct exec_pred *e = calloc(1, sizeof *e);
-    long width = 0, timeout = 0, start_timeout = 0, give_up = 0;
+    long width = 0, timeout = 0, start_timeout = 0, give_up = 0, batch = 1;
     int rc = 0;
     if (!e) {
         fc_opts_free(&o);
@@ -217,10 +230,12 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
     if (!rc)
         rc = fc_opts_int(&o, "start_timeout_ms", 30000, 1, 3600000, &start_timeout, err, errlen);
     if (!rc) rc = fc_opts_int(&o, "give_up_after", 3, 0, 1000000, &give_up, err, errlen);
+    if (!rc) rc = fc_opts_int(&o, "batch", 1, 1, FC_PREDICTOR_BATCH_MAX, &batch, err, errlen);
     if (!rc)
-        rc = fc_opts_finish(
-            &o, "name, format, width, timeout_ms, start_timeout_ms, give_up_after, cmd (last)", err,
-            errlen);
+        rc = fc_opts_finish(&o,
+                            "name, format, width, timeout_ms, start_timeout_ms, give_up_after, "
+                            "batch, cmd (last)",
+                            err, errlen);
     if (!rc) {
         e->cmd = strdup(cmd);
         e->name = name ? strdup(name) : NULL;
@@ -229,6 +244,7 @@ static int exec_create(const char *opts, void **instance, char *err, size_t errl
         e->timeout_ms = (int)timeout;
         e->start_timeout_ms = (int)start_timeout;
         e->give_up_after = (int)give_up;
+        e->batch = (int)batch;
         e->in_fd = e->ans_fd = e->out_fd = -1;
         e->backoff_us = BACKOFF_MIN;
         e->stream = "";
@@ -249,6 +265,10 @@ static void exec_attach(void *instance, const fc_predictor_host *host) {
 
 static const char *exec_model_name(void *instance) {
     return ((struct exec_pred *)instance)->name;
+}
+
+static int exec_batch_size(void *instance) {
+    return ((struct exec_pred *)instance)->batch;
 }
 
 static void report(struct exec_pred *e, enum fc_predictor_state s, const char *why) {
@@ -521,16 +541,19 @@ static void put_i64(uint8_t *p, int64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)((uint64_t)v >> (8 * i));
 }
 
-/* Lays the frame out as iovecs: the header, then each plane's rows without
- * padding (one iovec per plane when its rows are packed already). Returns
- * the count, or -1 without memory. */
-static int frame_iov(struct exec_pred *e, const fc_frame_view *f, uint8_t *h) {
+/* Lays a frame out as iovecs after the first `at` ones: its header (hlen
+ * bytes, written into h; left is the frames of the batch still to come,
+ * this one included), then each plane's rows without padding (one iovec
+ * per plane when its rows are packed already). Returns the new count, or
+ * -1 without memory. */
+static int frame_iov(struct exec_pred *e, const fc_frame_view *f, uint8_t *h, uint32_t hlen,
+                     uint32_t left, int at) {
     int planes = f->format == FC_PIX_YUV420P ? 3 : 1;
     int bpp = f->format == FC_PIX_RGB24 || f->format == FC_PIX_BGR24 ? 3 : 1;
     int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
     uint64_t payload = (uint64_t)f->width * f->height * bpp + (planes == 3 ? 2ull * cw * ch : 0);
     put_u32(h, EXEC_MAGIC);
-    put_u32(h + 4, EXEC_HDR_LEN);
+    put_u32(h + 4, hlen);
     put_i64(h + 8, f->index);
     put_i64(h + 16, f->pts_us);
     put_u32(h + 24, (uint32_t)f->width);
@@ -539,7 +562,11 @@ static int frame_iov(struct exec_pred *e, const fc_frame_view *f, uint8_t *h) {
     put_u32(h + 36, (uint32_t)payload);
     put_u32(h + 40, (uint32_t)f->src_width);
     put_u32(h + 44, (uint32_t)f->src_height);
-    int need = 1;
+    if (hlen == EXEC_HDR_LEN_BATCH) {
+        put_u32(h + 48, left);
+        put_u32(h + 52, 0); /* reserved */
+    }
+    int need = at + 1;
     for (int p = 0; p < planes; p++) {
         int rw = p == 0 ? f->width * bpp : cw, rows = p == 0 ? f->height : ch;
         need += f->stride[p] == rw ? 1 : rows;
@@ -550,8 +577,8 @@ static int frame_iov(struct exec_pred *e, const fc_frame_view *f, uint8_t *h) {
         e->iov = v;
         e->iov_cap = need;
     }
-    int n = 0;
-    e->iov[n++] = (struct iovec){h, EXEC_HDR_LEN};
+    int n = at;
+    e->iov[n++] = (struct iovec){h, hlen};
     for (int p = 0; p < planes; p++) {
         int rw = p == 0 ? f->width * bpp : cw, rows = p == 0 ? f->height : ch;
         if (f->stride[p] == rw) {
@@ -567,51 +594,59 @@ static int frame_iov(struct exec_pred *e, const fc_frame_view *f, uint8_t *h) {
 
 enum { XFER_OK = 0, XFER_BROKEN = -1, XFER_EXITED = -2 };
 
-/* Writes the frame (niov iovecs in e->iov) and waits for one answer line,
- * logging what the model prints meanwhile (a model blocked on a full
- * stdout would otherwise never answer). On XFER_OK *line_len is the
- * answer's length in e->ans, without its newline. XFER_EXITED: the child
- * exited on its own (err says how); XFER_BROKEN: it timed out, sent too
- * much, or closed its pipes without exiting. */
-static int exchange(struct exec_pred *e, int niov, int64_t deadline, int limit_ms, size_t *line_len,
-                    char *err, size_t errlen) {
-    int next = 0; /* the first iovec not yet written */
+/* Writes what is left of the frames (iovecs *next..niov of e->iov) and
+ * waits for one answer line, logging what the model prints meanwhile (a
+ * model blocked on a full stdout would otherwise never answer). Answers are
+ * read while frames are still being written, so a model that answers each
+ * frame of a batch as it reads it is never left blocked on fd 3. On XFER_OK
+ * every frame is written and *line_len is the answer's length in e->ans,
+ * without its newline. XFER_EXITED: the child exited on its own (err says
+ * how); XFER_BROKEN: it timed out, sent too much, or closed its pipes
+ * without exiting. */
+static int exchange(struct exec_pred *e, int niov, int *next, int64_t deadline, int limit_ms,
+                    size_t *line_len, char *err, size_t errlen) {
     if (!e->ans && !(e->ans = malloc(ANSWER_MAX))) {
         snprintf(err, errlen, "exec: out of memory");
         return XFER_BROKEN;
     }
+    int ans_closed = 0;
     for (;;) {
-        while (next < niov) {
-            /* The header goes alone: the model wakes up on it and reads
-             * the pixels while they are still being written (measured: a
+        while (*next < niov) {
+            /* A header goes alone: the model wakes up on it and reads the
+             * pixels while they are still being written (measured: a
              * single writev of both costs about 60 us more per 640x360
              * frame, the reader waking only once all is copied). */
-            int cnt = next == 0 ? 1 : niov - next < IOV_MAX ? niov - next : IOV_MAX;
-            ssize_t n = writev(e->in_fd, e->iov + next, cnt);
+            int at = *next;
+            int cnt = at == 0 ? 1 : niov - at < IOV_MAX ? niov - at : IOV_MAX;
+            ssize_t n = writev(e->in_fd, e->iov + at, cnt);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
             if (n < 0)
                 return describe_exit(e, "stopped reading its input", err, errlen) ? XFER_EXITED
                                                                                   : XFER_BROKEN;
             for (size_t left = (size_t)n; left;) {
-                if (left >= e->iov[next].iov_len) {
-                    left -= e->iov[next++].iov_len;
+                if (left >= e->iov[*next].iov_len) {
+                    left -= e->iov[(*next)++].iov_len;
                 } else {
-                    e->iov[next].iov_base = (char *)e->iov[next].iov_base + left;
-                    e->iov[next].iov_len -= left;
+                    e->iov[*next].iov_base = (char *)e->iov[*next].iov_base + left;
+                    e->iov[*next].iov_len -= left;
                     left = 0;
                 }
             }
         }
         char *nl = e->ans_len ? memchr(e->ans, '\n', e->ans_len) : NULL;
-        if (next == niov && nl) {
+        if (*next == niov && nl) {
             *line_len = (size_t)(nl - e->ans);
             return XFER_OK;
         }
+        if (!nl && e->ans_len == ANSWER_MAX) {
+            snprintf(err, errlen, "exec: the model's answer is longer than %d bytes", ANSWER_MAX);
+            return XFER_BROKEN;
+        }
         struct pollfd pfd[3];
         int np = 0, ians = -1, iout = -1;
-        if (next < niov) pfd[np++] = (struct pollfd){.fd = e->in_fd, .events = POLLOUT};
-        if (!nl) {
+        if (*next < niov) pfd[np++] = (struct pollfd){.fd = e->in_fd, .events = POLLOUT};
+        if (!ans_closed && e->ans_len < ANSWER_MAX && (!nl || *next < niov)) {
             ians = np;
             pfd[np++] = (struct pollfd){.fd = e->ans_fd, .events = POLLIN};
         }
@@ -624,7 +659,7 @@ static int exchange(struct exec_pred *e, int niov, int64_t deadline, int limit_m
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             drain_output(e, 0);
-            if (next < niov)
+            if (*next < niov)
                 snprintf(err, errlen, "exec: the model did not take the frame within %d ms",
                          limit_ms);
             else
@@ -637,75 +672,116 @@ static int exchange(struct exec_pred *e, int niov, int64_t deadline, int limit_m
         }
         if (iout >= 0 && pfd[iout].revents) drain_output(e, 0);
         if (ians >= 0 && pfd[ians].revents) {
-            if (e->ans_len == ANSWER_MAX) {
-                snprintf(err, errlen, "exec: the model's answer is longer than %d bytes",
-                         ANSWER_MAX);
-                return XFER_BROKEN;
-            }
             ssize_t n = read(e->ans_fd, e->ans + e->ans_len, ANSWER_MAX - e->ans_len);
             if (n > 0) {
                 e->ans_len += (size_t)n;
             } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                return describe_exit(e, "closed its answer channel (fd 3)", err, errlen)
-                           ? XFER_EXITED
-                           : XFER_BROKEN;
+                if (!nl)
+                    return describe_exit(e, "closed its answer channel (fd 3)", err, errlen)
+                               ? XFER_EXITED
+                               : XFER_BROKEN;
+                /* An answer is here: it is used first, and a later call,
+                 * finding none, hears of the closed channel. */
+                ans_closed = 1;
             }
         }
     }
 }
 
-static int exec_predict(void *instance, const fc_frame_view *f, fc_detection *out, int max,
-                        char *err, size_t errlen) {
-    struct exec_pred *e = instance;
+/* Fails every frame of a batch with the same text. */
+static void fail_batch(fc_batch_item *items, int k, const char *text) {
+    for (int i = 0; i < k; i++) {
+        snprintf(items[i].err, items[i].errlen, "%s", text);
+        items[i].count = -1;
+    }
+}
+
+/* Sends a batch of k frames (k = 1 without batch=N) and reads their k
+ * answers, each naming its frame, in order. A broken protocol on any of
+ * them fails every frame of the batch: the child is killed and started
+ * again, and no answer read from it is kept, so none can land on the
+ * wrong frame. The batch has timeout_ms per frame, k times timeout_ms for
+ * all its answers (a child's first batch: start_timeout_ms, if longer). */
+static void exchange_batch(struct exec_pred *e, fc_batch_item *items, int k) {
+    char err[sizeof e->why + 128]; /* room for why, quoted whole in a message */
     if (e->failed) {
-        snprintf(err, errlen, "%s", e->why);
-        return -1;
+        fail_batch(items, k, e->why);
+        return;
     }
     if (!e->pid) {
         int64_t wait_us = e->restart_at_us - fc_mono_us();
         if (wait_us > 0) {
-            snprintf(err, errlen, "exec: the model process is restarting (in %lld ms) after: %s",
+            snprintf(err, sizeof err,
+                     "exec: the model process is restarting (in %lld ms) after: %s",
                      (long long)(wait_us / 1000), e->why);
-            return -1;
+            fail_batch(items, k, err);
+            return;
         }
         int again = e->restart_at_us != 0;
-        if (start_child(e, err, errlen)) {
+        if (start_child(e, err, sizeof err)) {
             child_failed(e, err, 1);
-            if (e->failed) snprintf(err, errlen, "%s", e->why);
-            return -1;
+            fail_batch(items, k, e->failed ? e->why : err);
+            return;
         }
         if (again) report(e, FC_PREDICTOR_OK, NULL);
     }
-    uint8_t h[EXEC_HDR_LEN];
-    int niov = frame_iov(e, f, h);
+    /* The child knows a batch's size only from the longer header, so with
+     * batch=N > 1 every frame has it, a batch of one too. */
+    uint32_t hlen = e->batch > 1 ? EXEC_HDR_LEN_BATCH : EXEC_HDR_LEN;
+    int niov = 0;
+    for (int i = 0; i < k && niov >= 0; i++)
+        niov = frame_iov(e, items[i].frame, e->hdr[i], hlen, (uint32_t)(k - i), niov);
     if (niov < 0) {
-        snprintf(err, errlen, "exec: out of memory");
-        return -1;
+        fail_batch(items, k, "exec: out of memory");
+        return;
     }
     /* A child's first frame waits for its model to load as well (seconds
      * for a PyTorch model): with timeout_ms alone, such a model would be
      * killed while loading, again and again. */
-    int limit_ms =
-        e->answered || e->start_timeout_ms < e->timeout_ms ? e->timeout_ms : e->start_timeout_ms;
-    size_t len = 0;
-    int rc =
-        exchange(e, niov, fc_mono_us() + (int64_t)limit_ms * 1000, limit_ms, &len, err, errlen);
-    if (rc != XFER_OK) {
-        child_failed(e, err, rc == XFER_EXITED && !e->answered);
-        if (e->failed) snprintf(err, errlen, "%s", e->why);
-        return -1;
+    int limit_ms = e->timeout_ms * k;
+    if (!e->answered && e->start_timeout_ms > limit_ms) limit_ms = e->start_timeout_ms;
+    int64_t deadline = fc_mono_us() + (int64_t)limit_ms * 1000;
+    int next = 0;
+    for (int i = 0; i < k; i++) {
+        fc_batch_item *it = &items[i];
+        size_t len = 0;
+        int rc = exchange(e, niov, &next, deadline, limit_ms, &len, err, sizeof err);
+        if (rc != XFER_OK) {
+            if (k > 1) { /* which answer of how many, for the log and the results */
+                size_t at = strlen(err);
+                snprintf(err + at, sizeof err - at, " (answer %d of a batch of %d frames)", i + 1,
+                         k);
+            }
+            child_failed(e, err, rc == XFER_EXITED && !e->answered);
+            fail_batch(items, k, e->failed ? e->why : err);
+            return;
+        }
+        int count = fc_exec_answer_parse(e->ans, len, it->frame, it->out, it->max, err, sizeof err);
+        if (count == FC_EXEC_ANSWER_BROKEN) {
+            /* Its next answers could not be trusted to match their frames. */
+            child_failed(e, err, 0);
+            fail_batch(items, k, err);
+            return;
+        }
+        if (count == FC_EXEC_ANSWER_ERROR) snprintf(it->err, it->errlen, "%s", err);
+        it->count = count < 0 ? -1 : count;
+        e->ans_len -= len + 1;
+        memmove(e->ans, e->ans + len + 1, e->ans_len);
+        e->answered = 1;
+        e->quick_exits = 0;
     }
-    int count = fc_exec_answer_parse(e->ans, len, f, out, max, err, errlen);
-    if (count == FC_EXEC_ANSWER_BROKEN) {
-        /* Its next answers could not be trusted to match their frames. */
-        child_failed(e, err, 0);
-        return -1;
-    }
-    e->ans_len -= len + 1;
-    memmove(e->ans, e->ans + len + 1, e->ans_len);
-    e->answered = 1;
-    e->quick_exits = 0;
-    return count < 0 ? -1 : count;
+}
+
+static int exec_predict(void *instance, const fc_frame_view *f, fc_detection *out, int max,
+                        char *err, size_t errlen) {
+    fc_batch_item one = {
+        .frame = f, .out = out, .max = max, .count = -1, .err = err, .errlen = errlen};
+    exchange_batch(instance, &one, 1);
+    return one.count;
+}
+
+static void exec_predict_batch(void *instance, fc_batch_item *items, int n) {
+    exchange_batch(instance, items, n);
 }
 
 static void exec_destroy(void *instance) {
@@ -730,6 +806,8 @@ static const fc_predictor_api exec_api = {
     .destroy = exec_destroy,
     .attach = exec_attach,
     .model_name = exec_model_name,
+    .batch_size = exec_batch_size,
+    .predict_batch = exec_predict_batch,
 };
 
 const fc_predictor_api *fc_predictor_exec(void) {

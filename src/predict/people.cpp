@@ -169,6 +169,8 @@ const fc_predictor_api people_api = {
     people_destroy,
     nullptr, // attach
     nullptr, // model_name
+    nullptr, // batch_size
+    nullptr, // predict_batch
 };
 
 } // namespace

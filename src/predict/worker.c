@@ -7,11 +7,17 @@
  * without an error: status messages are never dropped for a client, so a
  * model failing every other frame must not turn into one message per frame
  * (each change is one), and a state that says ok only once the model has
- * been fine for a while is the one an operator can trust. */
+ * been fine for a while is the one an operator can trust.
+ *
+ * Batches: an instance whose batch_size() is above 1 gets, in one
+ * predict_batch call, the frame a worker waited for and the ones already
+ * waiting behind it; from there each frame is settled on its own, exactly
+ * as a single frame (its own error, its own limits, counted once). */
 #include "predict/worker.h"
 
 #include <pthread.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +43,7 @@ struct fc_workers {
     int n;
     int shared; /* one instance for all */
     int timeout_ms;
+    int batch;             /* frames per predict_batch call; 1: predict, frame by frame */
     enum fc_pixfmt format; /* what wants() asked for, checked in start */
     int width, height;
     const char *model; /* for results: the instance's model_name, or the table's name */
@@ -68,7 +75,8 @@ static void tell(struct fc_workers *pool, enum fc_predictor_state s, const char 
     if (pool->watch && pool->watch->fn) pool->watch->fn(pool->watch->ud, s, why, changed);
 }
 
-/* An instance's report (host.report), from within its predict call. */
+/* An instance's report (host.report), from within its predict (or
+ * predict_batch) call. */
 static void on_report(const fc_predictor_host *host, enum fc_predictor_state s, const char *why) {
     struct fc_workers *pool = host->ud;
     pthread_mutex_lock(&pool->state_mu);
@@ -117,44 +125,120 @@ static void frame_done(struct fc_workers *pool, const char *error) {
     pthread_mutex_unlock(&pool->state_mu);
 }
 
+/* Settles one frame's outcome (n as predict returned it, its error text in
+ * err) as a result, counts it and hands it to the sequencer; frees the
+ * frame. batch_us is how long the call that predicted it took, for a batch
+ * of k frames: the frame's share of it is its infer_us, and its limit is
+ * --predict-timeout, so the batch may take k times the limit. */
+static void settle(struct fc_workers *pool, fc_frame *f, const fc_detection *dets, int n, char *err,
+                   size_t errlen, int64_t batch_us, int k) {
+    /* A plug-in is not trusted to keep its contract: an error text may
+     * fill the whole buffer without a NUL, and a count over max would
+     * make the renderer read past dets. */
+    err[errlen - 1] = 0;
+    fc_result r = {.frame = f,
+                   .dets = dets,
+                   .ndets = n > 0 ? n : 0,
+                   .infer_us = batch_us / k,
+                   .error = n < 0 ? (err[0] ? err : "predictor failed") : NULL};
+    if (n > FC_MAX_DETECTIONS) {
+        r.ndets = FC_MAX_DETECTIONS;
+        snprintf(err, errlen,
+                 "predictor returned %d detections, over its limit of %d: the first %d kept", n,
+                 FC_MAX_DETECTIONS, FC_MAX_DETECTIONS);
+        r.error = err;
+    }
+    int64_t limit_us = (int64_t)pool->timeout_ms * 1000;
+    if (!r.error && limit_us > 0 && r.infer_us > limit_us) {
+        if (k == 1)
+            snprintf(err, errlen, "predictor took %lld ms, over the %d ms per-frame limit",
+                     (long long)(batch_us / 1000), pool->timeout_ms);
+        else
+            snprintf(err, errlen,
+                     "predictor took %lld ms for a batch of %d frames, over the %d ms per-frame "
+                     "limit (%lld ms for the batch)",
+                     (long long)(batch_us / 1000), k, pool->timeout_ms,
+                     (long long)pool->timeout_ms * k);
+        r.error = err;
+    }
+    /* Counted once the result is settled: a frame over the limits is a
+     * failed frame too (framecast_predictor_errors_total). */
+    frame_done(pool, r.error);
+    pool->fn(pool->ud, &r);
+    fc_frame_free(f);
+}
+
+/* What a worker keeps between frames: room for a whole batch's answers. */
+struct room {
+    fc_detection *dets; /* FC_MAX_DETECTIONS per frame of a batch */
+    char (*err)[256];   /* an error text per frame of a batch */
+    fc_frame *frames[FC_PREDICTOR_BATCH_MAX];
+    fc_batch_item items[FC_PREDICTOR_BATCH_MAX];
+};
+
+/* A batching instance: f, then up to batch - 1 frames already waiting (the
+ * slot is never waited on for more), predicted in one call; each frame's
+ * result is settled and published as a single frame's would be, in frame
+ * order. The frames were taken one after another by this worker, so their
+ * tickets rise: with several workers another may hold tickets in between,
+ * and each worker publishing its own in rising order keeps the sequencer's
+ * every-mode wait free of deadlock (the oldest ticket not yet published is
+ * always the next one its holder publishes). */
+static void predict_batch(struct worker *w, struct room *m, fc_frame *f) {
+    struct fc_workers *pool = w->pool;
+    int k = 0;
+    m->frames[k++] = f;
+    while (k < pool->batch && (m->frames[k] = fc_slot_try_take(pool->in))) k++;
+    for (int i = 0; i < k; i++) {
+        m->err[i][0] = 0;
+        m->items[i] = (fc_batch_item){.frame = &m->frames[i]->view,
+                                      .out = m->dets + (size_t)i * FC_MAX_DETECTIONS,
+                                      .max = FC_MAX_DETECTIONS,
+                                      .count = INT_MIN, /* not set */
+                                      .err = m->err[i],
+                                      .errlen = sizeof m->err[i]};
+    }
+    int64_t t0 = fc_mono_us();
+    pool->api->predict_batch(w->instance, m->items, k);
+    int64_t batch_us = fc_mono_us() - t0;
+    for (int i = 0; i < k; i++) {
+        int n = m->items[i].count;
+        if (n == INT_MIN) {
+            snprintf(m->err[i], sizeof m->err[i],
+                     "predictor's predict_batch set no count for frame %lld (a batch of %d frames)",
+                     (long long)m->frames[i]->view.index, k);
+            n = -1;
+        }
+        settle(pool, m->frames[i], m->items[i].out, n, m->err[i], sizeof m->err[i], batch_us, k);
+    }
+}
+
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     struct fc_workers *pool = w->pool;
-    fc_detection *dets = malloc(FC_MAX_DETECTIONS * sizeof *dets);
-    if (!dets) return NULL;
-    for (fc_frame *f; (f = fc_slot_take(pool->in));) {
-        char err[256] = "";
-        int64_t t0 = fc_mono_us();
-        int n = pool->api->predict(w->instance, &f->view, dets, FC_MAX_DETECTIONS, err, sizeof err);
-        int64_t infer_us = fc_mono_us() - t0;
-        /* A plug-in is not trusted to keep its contract: an error text may
-         * fill the whole buffer without a NUL, and a count over max would
-         * make the renderer read past dets. */
-        err[sizeof err - 1] = 0;
-        fc_result r = {.frame = f,
-                       .dets = dets,
-                       .ndets = n > 0 ? n : 0,
-                       .infer_us = infer_us,
-                       .error = n < 0 ? (err[0] ? err : "predictor failed") : NULL};
-        if (n > FC_MAX_DETECTIONS) {
-            r.ndets = FC_MAX_DETECTIONS;
-            snprintf(err, sizeof err,
-                     "predictor returned %d detections, over its limit of %d: the first %d kept", n,
-                     FC_MAX_DETECTIONS, FC_MAX_DETECTIONS);
-            r.error = err;
-        }
-        if (!r.error && pool->timeout_ms > 0 && r.infer_us > (int64_t)pool->timeout_ms * 1000) {
-            snprintf(err, sizeof err, "predictor took %lld ms, over the %d ms per-frame limit",
-                     (long long)(r.infer_us / 1000), pool->timeout_ms);
-            r.error = err;
-        }
-        /* Counted once the result is settled: a frame over the limits is a
-         * failed frame too (framecast_predictor_errors_total). */
-        frame_done(pool, r.error);
-        pool->fn(pool->ud, &r);
-        fc_frame_free(f);
+    struct room *m = calloc(1, sizeof *m);
+    if (m) m->dets = malloc((size_t)pool->batch * FC_MAX_DETECTIONS * sizeof *m->dets);
+    if (m && m->dets) m->err = malloc((size_t)pool->batch * sizeof *m->err);
+    if (!m || !m->dets || !m->err) {
+        if (m) free(m->dets);
+        free(m);
+        return NULL;
     }
-    free(dets);
+    for (fc_frame *f; (f = fc_slot_take(pool->in));) {
+        if (pool->batch > 1) {
+            predict_batch(w, m, f);
+            continue;
+        }
+        char *err = m->err[0];
+        err[0] = 0;
+        int64_t t0 = fc_mono_us();
+        int n = pool->api->predict(w->instance, &f->view, m->dets, FC_MAX_DETECTIONS, err,
+                                   sizeof m->err[0]);
+        settle(pool, f, m->dets, n, err, sizeof m->err[0], fc_mono_us() - t0, 1);
+    }
+    free(m->err);
+    free(m->dets);
+    free(m);
     return NULL;
 }
 
@@ -163,9 +247,34 @@ static void destroy_instances(struct fc_workers *pool, int created) {
     for (int i = 0; i < created; i++) pool->api->destroy(pool->w[i].instance);
 }
 
-/* The ABI minor 1 entries: read only from tables that have them. */
+/* The ABI minor 1 and 2 entries: read only from tables that have them. */
 static int has_minor1(const fc_predictor_api *api) {
     return api->abi_minor >= 1;
+}
+
+static int has_minor2(const fc_predictor_api *api) {
+    return api->abi_minor >= 2;
+}
+
+/* Asks the first instance how many frames it takes at once, and checks the
+ * answer: one that batches without predict_batch would crash on its first
+ * frame. */
+static int check_batch(struct fc_workers *pool, char *err, size_t errlen) {
+    const fc_predictor_api *api = pool->api;
+    int b = has_minor2(api) && api->batch_size ? api->batch_size(pool->w[0].instance) : 1;
+    if (b < 1 || b > FC_PREDICTOR_BATCH_MAX) {
+        snprintf(err, errlen, "--predictor %s: batch_size() answered %d (expected 1 to %d)",
+                 api->name, b, FC_PREDICTOR_BATCH_MAX);
+        return FC_EINVAL_OPT;
+    }
+    if (b > 1 && !api->predict_batch) {
+        snprintf(err, errlen,
+                 "--predictor %s: batch_size() answered %d, but the table has no predict_batch",
+                 api->name, b);
+        return FC_EINVAL_OPT;
+    }
+    pool->batch = b;
+    return 0;
 }
 
 /* Asks the first instance what it wants, once, and checks the answer: a
@@ -209,6 +318,7 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
                                 .n = n,
                                 .shared = (api->flags & FC_PREDICTOR_THREAD_SAFE) != 0,
                                 .timeout_ms = timeout_ms,
+                                .batch = 1,
                                 .model = api->name,
                                 .watch = watch,
                                 .state = FC_PREDICTOR_OK};
@@ -235,7 +345,7 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
         const char *m = api->model_name(pool->w[0].instance);
         if (m && *m) pool->model = m;
     }
-    if ((rc = check_wants(pool, err, errlen))) {
+    if ((rc = check_wants(pool, err, errlen)) || (rc = check_batch(pool, err, errlen))) {
         destroy_instances(pool, pool->shared ? 1 : n);
         pthread_mutex_destroy(&pool->state_mu);
         free(pool);

@@ -5,7 +5,10 @@
  * FC_PREDICTOR_THREAD_SAFE). Instances are created in fc_workers_start, on
  * the caller's thread, so a bad option fails before anything runs; wants()
  * is asked there too, once, and an answer out of range fails the start. The
- * callback runs on a worker thread and must not keep the frame.
+ * callback runs on a worker thread and must not keep the frame. An instance
+ * that takes batches (ABI minor 2, batch_size() > 1) gets the frames already
+ * waiting in the slot in one call; their results still go to the callback
+ * one frame at a time, in frame order.
  *
  * The pool also watches the predictor's health for its owner (an
  * fc_predictor_watch): frames that failed, restarts its instances report,
@@ -57,8 +60,9 @@ typedef struct fc_workers fc_workers;
 
 /* timeout_ms > 0: a frame whose predict call takes longer is reported in its
  * result's error (an in-process predictor cannot be interrupted safely; the
- * exec predictor enforces its own timeout by killing the child). watch may
- * be NULL. */
+ * exec predictor enforces its own timeout by killing the child); a batch of
+ * k frames may take k times as long, each frame's infer_us being its share
+ * (1/k) of the call. watch may be NULL. */
 int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const char *opts,
                      int timeout_ms, fc_slot *in, fc_result_fn fn, void *ud,
                      fc_predictor_watch *watch, char *err, size_t errlen);

@@ -64,6 +64,17 @@ int fc_slot_put_wait(fc_slot *s, fc_frame *f) {
     return put(s, f, 1);
 }
 
+/* With mu held: the oldest frame with the next ticket, or NULL. */
+static fc_frame *take_locked(fc_slot *s) {
+    if (s->closed || !s->len) return NULL;
+    fc_frame *f = s->ring[s->head];
+    f->ticket = s->taken++;
+    s->head = (s->head + 1) % FC_SLOT_MAX;
+    s->len--;
+    pthread_cond_signal(&s->can_put);
+    return f;
+}
+
 fc_frame *fc_slot_take(fc_slot *s) {
     pthread_mutex_lock(&s->mu);
     while (!s->closed && !s->finished && s->len == 0) {
@@ -71,14 +82,14 @@ fc_frame *fc_slot_take(fc_slot *s) {
         pthread_cond_wait(&s->can_take, &s->mu);
         s->waiting_takers--;
     }
-    fc_frame *f = NULL;
-    if (!s->closed && s->len) {
-        f = s->ring[s->head];
-        f->ticket = s->taken++;
-        s->head = (s->head + 1) % FC_SLOT_MAX;
-        s->len--;
-        pthread_cond_signal(&s->can_put);
-    }
+    fc_frame *f = take_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    return f;
+}
+
+fc_frame *fc_slot_try_take(fc_slot *s) {
+    pthread_mutex_lock(&s->mu);
+    fc_frame *f = take_locked(s);
     pthread_mutex_unlock(&s->mu);
     return f;
 }

@@ -40,6 +40,11 @@ int fc_slot_put_wait(fc_slot *s, fc_frame *f);
 /* Waits for the oldest frame and hands it over, with the next ticket
  * (0, 1, 2, ... in the order frames are taken); NULL once closed. */
 fc_frame *fc_slot_take(fc_slot *s);
+/* The same without waiting: the oldest frame already held, or NULL when
+ * there is none (or the slot is closed). A batching worker fills its batch
+ * with it after a blocking take, so a batch holds only frames that were
+ * already waiting. */
+fc_frame *fc_slot_try_take(fc_slot *s);
 /* Wakes every waiter; puts and takes fail from now on. */
 void fc_slot_close(fc_slot *s);
 /* The source has ended: takers get the frames still held, then NULL. */

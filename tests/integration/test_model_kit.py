@@ -3,9 +3,10 @@ OpenCV runs behind framecast unchanged.
 
 Two halves. The kit alone, driven the way framecast drives it (frames on its
 stdin, answers read from its fd 3) by a test harness: channel orders and
-formats, every return form, every bad return value, setup(), batches,
-targets that do not exist. Then through the real server: the program shown
-in docs/predictors.md runs with the command shown there and its boxes reach
+formats, every return form, every bad return value, setup(), batches (of
+one, and of several frames with exec's batch=N headers), targets that do
+not exist. Then through the real server: the program shown in
+docs/predictors.md runs with the command shown there and its boxes reach
 a WebSocket client (on a clip whose colours tell BGR from RGB); bad return
 values are error results while the stream goes on, without a restart; a
 model process killed mid-stream is started again and its setup() runs once
@@ -61,6 +62,29 @@ class Kit:
         assert answer["frame"] == self.index, answer
         self.index += 1
         return answer
+
+    def send_batch(self, frames, left=None):
+        """Sends frames [(pixels, width, height, fmt)] as one batch, the way
+        exec's batch=N does (56-byte headers counting down the frames left;
+        left overrides those counts); returns their answers, parsed."""
+        left = left or [len(frames) - place for place in range(len(frames))]
+        data = b""
+        for place, (pixels, width, height, fmt) in enumerate(frames):
+            i = self.index + place
+            data += HEADER.pack(0x32464346, 56, i, i * 33333, width, height, fmt, len(pixels), width,
+                                height) + struct.pack("<II", left[place], 0) + pixels
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+        answers = []
+        for _ in frames:
+            line = self.answers.readline()
+            if not line:
+                raise AssertionError(f"the kit exited: {self.close()}")
+            answer = json.loads(line)
+            assert answer["frame"] == self.index, answer
+            self.index += 1
+            answers.append(answer)
+        return answers
 
     def close(self):
         """Ends the input; returns (exit status, its log)."""
@@ -337,6 +361,64 @@ def detect_all(frames):
 """, "n")
         k = self.kit("n:detect_all", "batch=1")
         self.assertEqual(k.send(solid(2, 2, (0, 0, 0)), 2, 2, BGR24)["detections"][0]["label"], "batch")
+
+    def test_batches_of_several_frames(self):
+        """With exec's batch=N headers the kit collects a batch and calls
+        predict_batch once for it; each frame has an array of its own (also
+        when its channels are reordered), and its own answer, in order."""
+        self.model("""
+calls = 0
+def predict_batch(frames):
+    global calls
+    calls += 1
+    if frames[0][0, 0, 2] == 99:
+        raise ValueError("no 99s")
+    if frames[0][0, 0, 2] == 98:
+        return [[]]
+    return [[{"label": "r%d of %d, call %d" % (f[0, 0, 2], len(frames), calls), "box": [0, 0, 1, 1]}]
+            for f in frames]
+""")
+        k = self.kit("m")
+
+        def labels(answers):
+            return [a["detections"][0]["label"] if "detections" in a else a["error"] for a in answers]
+
+        rgb = [(solid(2, 2, (r, 0, 0)), 2, 2, RGB24) for r in (10, 20, 30)]  # reordered to BGR
+        self.assertEqual(labels(k.send_batch(rgb)), ["r10 of 3, call 1", "r20 of 3, call 1", "r30 of 3, call 1"])
+        bgr = [(as_bgr(solid(2, 2, (r, 0, 0))), 2, 2, BGR24) for r in (40, 50)]  # views of the input
+        self.assertEqual(labels(k.send_batch(bgr)), ["r40 of 2, call 2", "r50 of 2, call 2"])
+        self.assertEqual(labels(k.send_batch(rgb[:1])), ["r10 of 1, call 3"])
+        self.assertEqual(k.send(solid(2, 2, (60, 0, 0)), 2, 2, RGB24)["detections"][0]["label"],
+                         "r60 of 1, call 4")  # a 48-byte header: a batch of one
+        # A frame whose pixels do not fit its header is its own error; the others
+        # are predicted together.
+        bad = (solid(2, 2, (70, 0, 0))[:11], 2, 2, RGB24)
+        self.assertEqual(labels(k.send_batch([rgb[0], bad, rgb[1]])),
+                         ["r10 of 2, call 5", "a 2x2 rgb24 frame of 11 bytes, expected 12", "r20 of 2, call 5"])
+        # What goes wrong with the call is each of its frames' error.
+        raised = labels(k.send_batch([(solid(2, 2, (99, 0, 0)), 2, 2, RGB24)] * 2))
+        self.assertEqual(len(set(raised)), 1, raised)
+        self.assertRegex(raised[0], r"^predict_batch raised ValueError: no 99s \(m\.py:\d+\)$")
+        self.assertEqual(labels(k.send_batch([(solid(2, 2, (98, 0, 0)), 2, 2, RGB24)] * 3)),
+                         ["predict_batch returned 1 results for 3 frames (expected a list with one result "
+                          "per frame, in order)"] * 3)
+        # A plain predict is called frame by frame, whatever the batch.
+        self.model("""
+def predict(frame):
+    return [{"label": "r%d" % frame[0, 0, 2], "box": [0, 0, 1, 1]}]
+""", "single")
+        k = self.kit("single:predict")
+        self.assertEqual(labels(k.send_batch(rgb)), ["r10", "r20", "r30"])
+
+    def test_a_batch_that_does_not_count_down_is_a_protocol_error(self):
+        self.model("def predict_batch(frames):\n    return [[] for f in frames]\n")
+        k = self.kit("m")
+        with self.assertRaises(AssertionError):
+            k.send_batch([(solid(2, 2, (0, 0, 0)), 2, 2, RGB24)] * 2, left=[2, 2])
+        status, log = k.close()
+        self.assertEqual(status, 2, log)
+        self.assertIn("framecast.model: frame 1: its header says 2 frames of its batch are left, expected 1 "
+                      "after frame 0", log)
 
     def test_a_file_path_target_runs_without_its_main(self):
         os.mkdir(os.path.join(self.dir, "models"))

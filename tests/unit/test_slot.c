@@ -39,7 +39,7 @@ typedef struct call {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done;
-    enum { PUT, PUT_WAIT, TAKE } op;
+    enum { PUT, PUT_WAIT, TAKE, TRY_TAKE } op;
     fc_slot *slot;
     fc_frame *frame; /* in: for put; out: from take */
     int rc;
@@ -53,11 +53,13 @@ static void *call_main(void *arg) {
         rc = fc_slot_put(c->slot, c->frame);
     else if (c->op == PUT_WAIT)
         rc = fc_slot_put_wait(c->slot, c->frame);
-    else
+    else if (c->op == TAKE)
         f = fc_slot_take(c->slot);
+    else
+        f = fc_slot_try_take(c->slot);
     pthread_mutex_lock(&c->mu);
     c->rc = rc;
-    if (c->op == TAKE) c->frame = f;
+    if (c->op == TAKE || c->op == TRY_TAKE) c->frame = f;
     c->done = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -304,6 +306,85 @@ static void slot_closed_refuses(void **state) {
     fc_slot_destroy(&s);
 }
 
+/* try_take never waits: NULL from an empty slot, even before the source
+ * has finished. Run on a thread so a try_take that wrongly blocks fails. */
+static void slot_try_take_never_waits(void **state) {
+    (void)state;
+    fc_slot s;
+    fc_slot_init(&s, FC_SLOT_EVERY, 4);
+    call c;
+    call_start(&c, &s, TRY_TAKE, NULL);
+    assert_returns(&c);
+    assert_null(c.frame);
+    fc_slot_destroy(&s);
+}
+
+/* A batch: one blocking take, then the frames already waiting, oldest
+ * first, with the tickets that follow the first frame's. */
+static void slot_try_take_fills_a_batch_in_order(void **state) {
+    (void)state;
+    fc_slot s;
+    fc_slot_init(&s, FC_SLOT_EVERY, 4);
+    for (int i = 0; i < 3; i++) assert_int_equal(fc_slot_put(&s, frame(i)), 0);
+    fc_frame *batch[4];
+    int n = 0;
+    batch[n++] = fc_slot_take(&s);
+    while (n < 4 && (batch[n] = fc_slot_try_take(&s))) n++;
+    assert_int_equal(n, 3);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(batch[i]->view.index, i);
+        assert_int_equal(batch[i]->ticket, i);
+        fc_frame_free(batch[i]);
+    }
+    /* The next frame's ticket follows the batch's. */
+    assert_int_equal(fc_slot_put(&s, frame(3)), 0);
+    fc_frame *f = fc_slot_try_take(&s);
+    assert_non_null(f);
+    assert_int_equal(f->view.index, 3);
+    assert_int_equal(f->ticket, 3);
+    fc_frame_free(f);
+    assert_int_equal(fc_slot_skipped(&s), 0);
+    fc_slot_destroy(&s);
+}
+
+/* In mode=every a full slot blocks the source; a try_take makes room and
+ * wakes it, as a take does. */
+static void slot_try_take_wakes_the_putter(void **state) {
+    (void)state;
+    fc_slot s;
+    fc_slot_init(&s, FC_SLOT_EVERY, 1);
+    assert_int_equal(fc_slot_put(&s, frame(0)), 0);
+    call c;
+    call_start(&c, &s, PUT, frame(1));
+    assert_blocked(&c);
+    fc_frame *f = fc_slot_try_take(&s);
+    assert_non_null(f);
+    assert_int_equal(f->view.index, 0);
+    fc_frame_free(f);
+    assert_returns(&c);
+    assert_int_equal(c.rc, 0);
+    take_expect(&s, 1);
+    fc_slot_destroy(&s);
+}
+
+/* After close, try_take gets nothing, even with a frame held; after finish
+ * it drains what is held, then gets NULL. */
+static void slot_try_take_after_close_and_finish(void **state) {
+    (void)state;
+    fc_slot s;
+    fc_slot_init(&s, FC_SLOT_EVERY, 2);
+    assert_int_equal(fc_slot_put(&s, frame(0)), 0);
+    assert_int_equal(fc_slot_put(&s, frame(1)), 0);
+    fc_slot_finish(&s);
+    fc_frame *f = fc_slot_try_take(&s);
+    assert_non_null(f);
+    assert_int_equal(f->view.index, 0);
+    fc_frame_free(f);
+    fc_slot_close(&s);
+    assert_null(fc_slot_try_take(&s));
+    fc_slot_destroy(&s); /* frees frame 1 */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(slot_latest_replaces),
@@ -318,6 +399,10 @@ int main(void) {
         cmocka_unit_test(slot_close_wakes_taker),
         cmocka_unit_test(slot_close_wakes_putter),
         cmocka_unit_test(slot_closed_refuses),
+        cmocka_unit_test(slot_try_take_never_waits),
+        cmocka_unit_test(slot_try_take_fills_a_batch_in_order),
+        cmocka_unit_test(slot_try_take_wakes_the_putter),
+        cmocka_unit_test(slot_try_take_after_close_and_finish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
