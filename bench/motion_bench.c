@@ -4,12 +4,18 @@
  * (source/convert.h: area sums from RGB, libswscale from YUV) on the same
  * frames, one after the other.
  *
- * Frames come from the synthetic source (RGB24, what it renders) and the
- * same frames as limited-range YUV420P (what a decoder hands over; the
+ * Frames come from the synthetic scene rendered as RGB24, and the same
+ * frames as limited-range YUV420P (what a decoder hands over; the
  * conversion into YUV is not timed). Times are the thread's CPU time, so a
  * busy machine's preemptions do not count. Each preparation feeds its own
  * motion instance and the detections of the two are compared frame by
  * frame: the new preparation must not change what motion finds.
+ *
+ * Then the synthetic source as the server runs it for motion: before, an
+ * RGB24 render and libswscale's preparation; now a full-range YUV420P
+ * render and the preparation from it (libswscale on the Y plane), render
+ * and preparation timed apiece; the new preparation's gray frames and
+ * detections are compared with libswscale's on the same YUV frames.
  *
  *   motion-bench [FRAMES]   (default 300 per size) */
 #include <libavutil/pixfmt.h>
@@ -53,6 +59,26 @@ static void summary(struct series *s, char *out, size_t len) {
              s->t[s->n / 2] / 1000.0, s->t[s->n * 99 / 100] / 1000.0);
 }
 
+/* old's median over new's (both sorted by summary). */
+static double p50_ratio(const struct series *old, const struct series *new) {
+    int64_t n = new->t[new->n / 2];
+    return (double)old->t[old->n / 2] / (double)(n ? n : 1);
+}
+
+/* Pixels of two gray frames of one size that differ; *max: the largest
+ * difference so far. */
+static int64_t gray_differs(const fc_frame *a, const fc_frame *b, int *max) {
+    int64_t n = 0;
+    for (int y = 0; y < a->view.height; y++)
+        for (int x = 0; x < a->view.width; x++) {
+            int d = abs(a->view.data[0][(size_t)y * a->view.stride[0] + x] -
+                        b->view.data[0][(size_t)y * b->view.stride[0] + x]);
+            n += d != 0;
+            if (d > *max) *max = d;
+        }
+    return n;
+}
+
 /* 0: the same detections; 1: the same boxes, scores differ (*delta: the
  * largest difference); 2: different boxes. */
 static int compare_detections(const fc_detection *a, int na, const fc_detection *b, int nb,
@@ -84,7 +110,8 @@ static void run_kind(const char *kind, const fc_synth *s, int w, int h, int fram
     fc_detection *db = malloc(FC_MAX_DETECTIONS * sizeof *db);
     struct series old_t = {malloc((size_t)frames * sizeof(int64_t)), 0};
     struct series new_t = {malloc((size_t)frames * sizeof(int64_t)), 0};
-    int boxes_differ = 0, scores_differ = 0, boxes = 0;
+    int boxes_differ = 0, scores_differ = 0, boxes = 0, max_diff = 0;
+    int64_t pixels_differ = 0, pixels = 0;
     double delta = 0;
     fc_output_spec yuv_spec = {FC_PIX_YUV420P, 0, 0, 0};
     for (int i = 0; i < frames; i++) {
@@ -125,6 +152,8 @@ static void run_kind(const char *kind, const fc_synth *s, int w, int h, int fram
         }
         go->view.pts_us = gn->view.pts_us = rgb->view.pts_us;
         go->view.index = gn->view.index = i;
+        pixels_differ += gray_differs(go, gn, &max_diff);
+        pixels += (int64_t)gn->view.width * gn->view.height;
         int na = api->predict(old_inst, &go->view, da, FC_MAX_DETECTIONS, err, sizeof err);
         int64_t p0 = cpu_us();
         int nb = api->predict(new_inst, &gn->view, db, FC_MAX_DETECTIONS, err, sizeof err);
@@ -143,6 +172,8 @@ static void run_kind(const char *kind, const fc_synth *s, int w, int h, int fram
     printf("  prep from %-7s old (libswscale) %s\n", kind, a);
     printf("  prep from %-7s new              %s; p50 ratio %.2fx\n", kind, b,
            (double)old_t.t[frames / 2] / (double)(new_t.t[frames / 2] ? new_t.t[frames / 2] : 1));
+    printf("  gray from %s: %.2f %% of pixels differ, by %d at most\n", kind,
+           100.0 * (double)pixels_differ / (double)pixels, max_diff);
     printf("  detections from %s, %d frames, %d boxes: boxes differ in %d frames; same boxes, "
            "scores differ in %d frames (by %.4f at most)\n",
            kind, frames, boxes, boxes_differ, scores_differ, delta);
@@ -156,6 +187,119 @@ static void run_kind(const char *kind, const fc_synth *s, int w, int h, int fram
     fc_convert_free(&to_yuv);
     api->destroy(old_inst);
     api->destroy(new_inst);
+}
+
+/* One source frame: frame i rendered into img, then prepared as spec wants
+ * by c (img's format; synthetic YUV is full range), both timed. */
+static fc_frame *render_and_prepare(const fc_synth *s, int i, fc_frame *img, fc_convert *c,
+                                    const fc_output_spec *spec, struct series *render,
+                                    struct series *prep, struct series *total) {
+    int64_t t0 = cpu_us();
+    fc_synth_render(s, i, img);
+    int64_t t1 = cpu_us();
+    const uint8_t *const planes[4] = {img->view.data[0], img->view.data[1], img->view.data[2],
+                                      NULL};
+    const int strides[4] = {img->view.stride[0], img->view.stride[1], img->view.stride[2], 0};
+    fc_frame *g = fc_convert_image(c, planes, strides, fc_pixfmt_to_av(img->view.format), 1,
+                                   img->view.width, img->view.height, spec);
+    int64_t t2 = cpu_us();
+    add(render, t1 - t0);
+    add(prep, t2 - t1);
+    add(total, t2 - t0);
+    g->view.pts_us = img->view.pts_us;
+    g->view.index = i;
+    return g;
+}
+
+/* The synthetic source as the server runs it for motion (synthetic.c),
+ * before (RGB24 render, libswscale) and now (YUV420P render, then the
+ * preparation: libswscale on the Y plane). */
+static void run_server(const fc_synth *s, int w, int h, int frames) {
+    char err[256];
+    const fc_predictor_api *api = fc_predictor_motion();
+    void *old_inst, *new_inst, *ref_inst;
+    api->create("", &old_inst, err, sizeof err);
+    api->create("", &new_inst, err, sizeof err);
+    api->create("", &ref_inst, err, sizeof err);
+    fc_output_spec spec = {0};
+    api->wants(new_inst, &spec.format, &spec.width, &spec.height);
+    fc_convert old_conv = {.swscale_only = 1}, new_conv = {0}, ref_conv = {.swscale_only = 1};
+    fc_frame *rgb = fc_frame_new_rgb(w, h), *yuv = fc_frame_new(FC_PIX_YUV420P, w, h);
+    fc_detection *da = malloc(FC_MAX_DETECTIONS * sizeof *da);
+    fc_detection *db = malloc(FC_MAX_DETECTIONS * sizeof *db);
+    fc_detection *dr = malloc(FC_MAX_DETECTIONS * sizeof *dr);
+    struct series t[6];
+    for (int k = 0; k < 6; k++) t[k] = (struct series){malloc((size_t)frames * sizeof(int64_t)), 0};
+    struct series *old_render = &t[0], *old_prep = &t[1], *old_total = &t[2];
+    struct series *new_render = &t[3], *new_prep = &t[4], *new_total = &t[5];
+    int gray_frames = 0, max_diff = 0, boxes_differ = 0, scores_differ = 0, boxes = 0, vs_rgb = 0;
+    double delta = 0, delta_rgb = 0;
+    for (int i = 0; i < frames; i++) {
+        fc_frame *go, *gn;
+        /* Alternate which goes first, as above. */
+        if (i & 1) {
+            go = render_and_prepare(s, i, rgb, &old_conv, &spec, old_render, old_prep, old_total);
+            gn = render_and_prepare(s, i, yuv, &new_conv, &spec, new_render, new_prep, new_total);
+        } else {
+            gn = render_and_prepare(s, i, yuv, &new_conv, &spec, new_render, new_prep, new_total);
+            go = render_and_prepare(s, i, rgb, &old_conv, &spec, old_render, old_prep, old_total);
+        }
+        /* libswscale on the same YUV frame, untimed: the reference. */
+        const uint8_t *const planes[4] = {yuv->view.data[0], yuv->view.data[1], yuv->view.data[2],
+                                          NULL};
+        const int strides[4] = {yuv->view.stride[0], yuv->view.stride[1], yuv->view.stride[2], 0};
+        fc_frame *gr =
+            fc_convert_image(&ref_conv, planes, strides, AV_PIX_FMT_YUV420P, 1, w, h, &spec);
+        gr->view.pts_us = gn->view.pts_us;
+        gr->view.index = i;
+        gray_frames += gray_differs(gn, gr, &max_diff) > 0;
+        int na = api->predict(old_inst, &go->view, da, FC_MAX_DETECTIONS, err, sizeof err);
+        int nb = api->predict(new_inst, &gn->view, db, FC_MAX_DETECTIONS, err, sizeof err);
+        int nr = api->predict(ref_inst, &gr->view, dr, FC_MAX_DETECTIONS, err, sizeof err);
+        int c = compare_detections(dr, nr, db, nb, &delta);
+        boxes_differ += c == 2;
+        scores_differ += c == 1;
+        vs_rgb += compare_detections(da, na, db, nb, &delta_rgb) == 2;
+        boxes += nb;
+        fc_frame_free(go);
+        fc_frame_free(gn);
+        fc_frame_free(gr);
+    }
+    char a[128], b[128];
+    printf("  synthetic source as the server runs it (render, then prep):\n");
+    summary(old_render, a, sizeof a);
+    summary(new_render, b, sizeof b);
+    printf("  render  old RGB24   %s\n  render  new YUV420P %s; p50 ratio %.2fx\n", a, b,
+           p50_ratio(old_render, new_render));
+    summary(old_prep, a, sizeof a);
+    summary(new_prep, b, sizeof b);
+    printf("  prep    old RGB24   (libswscale) %s\n  prep    new YUV420P              %s; p50 "
+           "ratio %.2fx\n",
+           a, b, p50_ratio(old_prep, new_prep));
+    summary(old_total, a, sizeof a);
+    summary(new_total, b, sizeof b);
+    printf("  both    old         %s\n  both    new         %s; p50 ratio %.2fx\n", a, b,
+           p50_ratio(old_total, new_total));
+    printf(
+        "  gray from the YUV render, new prep against libswscale: differs in %d frames (by %d at "
+        "most)\n",
+        gray_frames, max_diff);
+    printf("  detections from the YUV render, %d frames, %d boxes: against libswscale's, boxes "
+           "differ in %d frames; same boxes, scores differ in %d frames (by %.4f at most); against "
+           "the RGB render's (its own noise), boxes differ in %d frames\n",
+           frames, boxes, boxes_differ, scores_differ, delta, vs_rgb);
+    for (int k = 0; k < 6; k++) free(t[k].t);
+    free(da);
+    free(db);
+    free(dr);
+    fc_frame_free(rgb);
+    fc_frame_free(yuv);
+    fc_convert_free(&old_conv);
+    fc_convert_free(&new_conv);
+    fc_convert_free(&ref_conv);
+    api->destroy(old_inst);
+    api->destroy(new_inst);
+    api->destroy(ref_inst);
 }
 
 static void run(int w, int h, int frames) {
@@ -172,6 +316,7 @@ static void run(int w, int h, int frames) {
     summary(&predict, a, sizeof a);
     printf("  predict %s\n", a);
     free(predict.t);
+    run_server(s, w, h, frames);
     fc_synth_free(s);
 }
 

@@ -1,14 +1,18 @@
-/* Tests for src/source/synthetic.c: determinism, ground truth that matches
- * the pixels, and option parsing. */
+/* Tests for src/source/synthetic.c: option parsing, and which render the
+ * source hands over (the scene itself: test_synth_render.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "source/convert.h"
 #include "source/synthetic.h"
 #include "util/error.h"
 
@@ -20,172 +24,101 @@ static fc_synth_config parse_ok(const char *opts) {
     return cfg;
 }
 
-static fc_frame *render(const fc_synth *s, const fc_synth_config *cfg, int64_t index) {
-    fc_frame *f = fc_frame_new_rgb(cfg->width, cfg->height);
-    assert_non_null(f);
-    fc_synth_render(s, index, f);
-    return f;
+/* --- The source ------------------------------------------------------------ */
+
+struct running {
+    fc_source *src;
+    fc_slot slot;
+    atomic_int stop;
+    pthread_t thread;
+};
+
+static void *run_source(void *p) {
+    struct running *r = p;
+    r->src->run(r->src, &r->slot, &r->stop);
+    return NULL;
 }
 
-static size_t frame_bytes(const fc_synth_config *cfg) {
-    return (size_t)cfg->width * (size_t)cfg->height * 3;
-}
-
-static void synth_deterministic(void **state) {
-    (void)state;
-    fc_synth_config cfg = parse_ok("size=160x120,seed=7,objects=4,fps=max");
-    fc_synth *a = fc_synth_new(&cfg), *b = fc_synth_new(&cfg);
-    assert_non_null(a);
-    assert_non_null(b);
-    static const int64_t idx[] = {0, 1, 1000};
-    for (size_t k = 0; k < 3; k++) {
-        fc_frame *fa = render(a, &cfg, idx[k]), *fb = render(b, &cfg, idx[k]);
-        assert_memory_equal(fa->pixels, fb->pixels, frame_bytes(&cfg));
-        assert_int_equal(fa->ntruth, 4);
-        assert_int_equal(fb->ntruth, 4);
-        assert_memory_equal(fa->truth, fb->truth, sizeof(fc_box) * 4);
-        assert_int_equal(fa->view.index, idx[k]);
-        fc_frame_free(fa);
-        fc_frame_free(fb);
+/* 1 plane of w * bpp bytes per row, or YUV420P's 3. */
+static void assert_same_image(const fc_frame *want, const fc_frame *got) {
+    assert_int_equal(got->view.format, want->view.format);
+    assert_int_equal(got->view.width, want->view.width);
+    assert_int_equal(got->view.height, want->view.height);
+    int yuv = want->view.format == FC_PIX_YUV420P, w = want->view.width, h = want->view.height;
+    for (int p = 0; p < (yuv ? 3 : 1); p++) {
+        int pw = p ? (w + 1) / 2 : w * fc_pixfmt_bpp(want->view.format), ph = p ? (h + 1) / 2 : h;
+        for (int y = 0; y < ph; y++)
+            if (memcmp(want->view.data[p] + (size_t)y * want->view.stride[p],
+                       got->view.data[p] + (size_t)y * got->view.stride[p], (size_t)pw))
+                fail_msg("plane %d row %d differs", p, y);
     }
-    /* Consecutive frames differ: the objects move. */
-    fc_frame *f0 = render(a, &cfg, 0), *f1 = render(a, &cfg, 1);
-    assert_memory_not_equal(f0->pixels, f1->pixels, frame_bytes(&cfg));
-    fc_frame_free(f1);
-
-    /* Another seed gives another picture. */
-    fc_synth_config other = parse_ok("size=160x120,seed=8,objects=4,fps=max");
-    fc_synth *c = fc_synth_new(&other);
-    fc_frame *g0 = render(c, &other, 0);
-    assert_memory_not_equal(f0->pixels, g0->pixels, frame_bytes(&cfg));
-    fc_frame_free(f0);
-    fc_frame_free(g0);
-    fc_synth_free(a);
-    fc_synth_free(b);
-    fc_synth_free(c);
 }
 
-static void synth_deterministic_with_noise(void **state) {
-    (void)state;
-    fc_synth_config cfg = parse_ok("size=64x48,seed=3,noise=16");
-    fc_synth_config clean = parse_ok("size=64x48,seed=3");
-    fc_synth *a = fc_synth_new(&cfg), *b = fc_synth_new(&cfg), *c = fc_synth_new(&clean);
-    for (int64_t i = 0; i < 3; i++) {
-        fc_frame *fa = render(a, &cfg, i), *fb = render(b, &cfg, i), *fc = render(c, &clean, i);
-        assert_memory_equal(fa->pixels, fb->pixels, frame_bytes(&cfg));
-        assert_memory_not_equal(fa->pixels, fc->pixels, frame_bytes(&cfg));
-        /* Noise stays within its amplitude. */
-        for (size_t k = 0; k < frame_bytes(&cfg); k++) {
-            int d = (int)fa->pixels[k] - (int)fc->pixels[k];
-            if (d < -16 || d > 16) fail_msg("byte %zu differs by %d with noise=16", k, d);
-        }
-        fc_frame_free(fa);
-        fc_frame_free(fb);
-        fc_frame_free(fc);
-    }
-    fc_synth_free(a);
-    fc_synth_free(b);
-    fc_synth_free(c);
-}
+/* The frames (and previews) the source hands over for a predictor that
+ * wants out are the scene rendered as `rendered`, converted as out asks:
+ * YUV for gray, RGB for everything else. */
+static void check_source(fc_output_spec out, enum fc_pixfmt rendered) {
+    static const char opts[] = "size=96x64,fps=max,seed=4,objects=2,noise=3";
+    char url[64], err[256];
+    snprintf(url, sizeof url, "synthetic:%s", opts);
+    struct running r = {0};
+    assert_int_equal(fc_source_open(&r.src, url, err, sizeof err), 0);
+    r.src->out = out;
+    r.src->preview = (fc_preview_spec){.fps = 1000, .width = 48, .quality = 70};
+    fc_slot_init(&r.slot, FC_SLOT_EVERY, 2);
+    assert_int_equal(pthread_create(&r.thread, NULL, run_source, &r), 0);
 
-static int inside(const fc_box *b, int x, int y, int margin) {
-    return x >= b->x - margin && x < b->x + b->w + margin && y >= b->y - margin &&
-           y < b->y + b->h + margin;
-}
-
-static int inside_any(const fc_frame *f, int x, int y, int margin) {
-    for (int i = 0; i < f->ntruth; i++)
-        if (inside(&f->truth[i], x, y, margin)) return 1;
-    return 0;
-}
-
-static void synth_truth_in_frame(void **state) {
-    (void)state;
-    fc_synth_config cfg = parse_ok("size=200x100,seed=11,objects=16");
+    fc_synth_config cfg = parse_ok(opts);
     fc_synth *s = fc_synth_new(&cfg);
-    fc_box first[FC_MAX_TRUTH], box[FC_MAX_TRUTH];
-    assert_int_equal(fc_synth_truth(s, 0, first), 16);
-    int moved = 0;
-    for (int64_t i = 0; i < 2000; i += 7) {
-        assert_int_equal(fc_synth_truth(s, i, box), 16);
-        for (int k = 0; k < 16; k++) {
-            const fc_box *b = &box[k];
-            if (b->x < 0 || b->y < 0 || b->x + b->w > 200 || b->y + b->h > 100 || b->w < 1 ||
-                b->h < 1)
-                fail_msg("frame %lld box %d (%d,%d %dx%d) leaves the 200x100 frame", (long long)i,
-                         k, b->x, b->y, b->w, b->h);
-            assert_int_equal(b->w, first[k].w); /* sizes do not change */
-            assert_int_equal(b->h, first[k].h);
-            moved |= b->x != first[k].x || b->y != first[k].y;
+    fc_frame *img = fc_frame_new(rendered, 96, 64);
+    fc_convert conv = {0}, preview_conv = {0};
+    const fc_output_spec preview = {FC_PIX_YUV420P, 48, 0, 1};
+    int av_format = fc_pixfmt_to_av(rendered);
+    int previews = 0;
+    for (int i = 0; i < 3; i++) {
+        fc_frame *f = fc_slot_take(&r.slot);
+        assert_non_null(f);
+        assert_int_equal(f->view.index, i);
+        fc_synth_render(s, i, img);
+        const uint8_t *const planes[4] = {img->view.data[0], img->view.data[1], img->view.data[2],
+                                          NULL};
+        const int strides[4] = {img->view.stride[0], img->view.stride[1], img->view.stride[2], 0};
+        fc_frame *want = NULL;
+        if (!fc_output_matches(&out, av_format, 96, 64))
+            want = fc_convert_image(&conv, planes, strides, av_format, 1, 96, 64, &out);
+        assert_same_image(want ? want : img, f);
+        assert_int_equal(f->ntruth, img->ntruth);
+        assert_memory_equal(f->truth, img->truth, sizeof f->truth);
+        if (f->preview) { /* at most one a millisecond, the first at once */
+            fc_frame *want_preview =
+                fc_convert_image(&preview_conv, planes, strides, av_format, 1, 96, 64, &preview);
+            assert_same_image(want_preview, f->preview);
+            fc_frame_free(want_preview);
+            previews++;
         }
+        fc_frame_free(want);
+        fc_frame_free(f);
     }
-    assert_true(moved);
-    /* render reports the same truth. */
-    fc_frame *f = render(s, &cfg, 77);
-    assert_int_equal(fc_synth_truth(s, 77, box), f->ntruth);
-    assert_memory_equal(box, f->truth, sizeof(fc_box) * 16);
-    fc_frame_free(f);
+    assert_true(previews > 0);
+    atomic_store(&r.stop, 1);
+    fc_slot_close(&r.slot);
+    pthread_join(r.thread, NULL);
+    fc_slot_destroy(&r.slot);
+    fc_source_close(r.src);
+    fc_convert_free(&conv);
+    fc_convert_free(&preview_conv);
+    fc_frame_free(img);
     fc_synth_free(s);
 }
 
-/* The objects are drawn where the truth says, and nowhere else. */
-static void synth_truth_matches_pixels(void **state) {
+static void synth_source_renders_yuv_for_gray(void **state) {
     (void)state;
-    fc_synth_config cfg = parse_ok("size=320x180,seed=5,objects=3");
-    fc_synth_config bare = cfg;
-    bare.objects = 0; /* same seed, same background, no objects */
-    fc_synth *s = fc_synth_new(&cfg), *bg = fc_synth_new(&bare);
-    fc_frame *back = render(bg, &bare, 0);
-    assert_int_equal(back->ntruth, 0);
-    fc_frame *f0 = render(s, &cfg, 0), *f50 = render(s, &cfg, 50);
-    const int W = cfg.width, H = cfg.height;
-    const fc_frame *frames[] = {f0, f50};
-    for (int fi = 0; fi < 2; fi++) {
-        const fc_frame *f = frames[fi];
-        assert_int_equal(f->ntruth, 3);
-        for (int k = 0; k < f->ntruth; k++) {
-            const fc_box *b = &f->truth[k];
-            for (int y = b->y; y < b->y + b->h; y++)
-                for (int x = b->x; x < b->x + b->w; x++) {
-                    size_t o = ((size_t)y * W + x) * 3;
-                    if (memcmp(f->pixels + o, back->pixels + o, 3) == 0)
-                        fail_msg("frame %d: pixel (%d,%d) in box %d is background", fi ? 50 : 0, x,
-                                 y, k);
-                }
-        }
-    }
-    /* Well outside every box of both frames, both equal the background. */
-    size_t compared = 0;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            if (inside_any(f0, x, y, 2) || inside_any(f50, x, y, 2)) continue;
-            size_t o = ((size_t)y * W + x) * 3;
-            if (memcmp(f0->pixels + o, f50->pixels + o, 3) != 0 ||
-                memcmp(f0->pixels + o, back->pixels + o, 3) != 0)
-                fail_msg("pixel (%d,%d), outside every box, changed", x, y);
-            compared++;
-        }
-    assert_true(compared > (size_t)W * H / 4);
-    /* The truth moved between the two frames. */
-    assert_memory_not_equal(f0->truth, f50->truth, sizeof(fc_box) * 3);
-    fc_frame_free(back);
-    fc_frame_free(f0);
-    fc_frame_free(f50);
-    fc_synth_free(s);
-    fc_synth_free(bg);
-}
-
-static void synth_timestamps(void **state) {
-    (void)state;
-    fc_synth_config cfg = parse_ok("size=32x32,fps=25");
-    fc_synth *s = fc_synth_new(&cfg);
-    fc_frame *f = render(s, &cfg, 50);
-    assert_int_equal(f->view.index, 50);
-    assert_int_equal(f->view.pts_us, 2000000);
-    assert_int_equal(f->view.width, 32);
-    assert_int_equal(f->view.format, FC_PIX_RGB24);
-    fc_frame_free(f);
-    fc_synth_free(s);
+    check_source((fc_output_spec){FC_PIX_GRAY8, 48, 0, 0}, FC_PIX_YUV420P); /* motion */
+    check_source((fc_output_spec){FC_PIX_GRAY8, 0, 0, 0}, FC_PIX_YUV420P);  /* people */
+    check_source((fc_output_spec){FC_PIX_RGB24, 0, 0, 0}, FC_PIX_RGB24);    /* handed over */
+    check_source((fc_output_spec){FC_PIX_ANY, 0, 0, 0}, FC_PIX_RGB24);
+    check_source((fc_output_spec){FC_PIX_BGR24, 64, 0, 0}, FC_PIX_RGB24); /* dnn */
+    check_source((fc_output_spec){FC_PIX_YUV420P, 0, 0, 0}, FC_PIX_RGB24);
 }
 
 static void synth_config_defaults(void **state) {
@@ -247,10 +180,9 @@ static void synth_config_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(synth_deterministic),  cmocka_unit_test(synth_deterministic_with_noise),
-        cmocka_unit_test(synth_truth_in_frame), cmocka_unit_test(synth_truth_matches_pixels),
-        cmocka_unit_test(synth_timestamps),     cmocka_unit_test(synth_config_defaults),
+        cmocka_unit_test(synth_config_defaults),
         cmocka_unit_test(synth_config_errors),
+        cmocka_unit_test(synth_source_renders_yuv_for_gray),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
