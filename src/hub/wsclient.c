@@ -111,10 +111,17 @@ int fc_ws_client_check(const char *head, size_t len, const char *key, const char
     if (ll >= sizeof line) ll = sizeof line - 1;
     memcpy(line, head, ll); /* head need not be NUL-terminated */
     line[ll] = 0;
-    if (len < 12 || sscanf(line, "HTTP/1.%*d %d", &status) != 1) {
+    /* A status is three digits, 100 to 599 (RFC 9110 15): sscanf's %d alone
+     * would pass "-5", "+101" or "1010" on. */
+    int at = 0;
+    if (len < 12 || sscanf(line, "HTTP/1.%*1[0-9]%n", &at) != 0 || at == 0 || line[at++] != ' ' ||
+        !(line[at] >= '1' && line[at] <= '5') || !(line[at + 1] >= '0' && line[at + 1] <= '9') ||
+        !(line[at + 2] >= '0' && line[at + 2] <= '9') ||
+        (line[at + 3] != ' ' && line[at + 3] != '\r' && line[at + 3] != 0)) {
         *why = "the server's answer is not HTTP";
         return -1;
     }
+    status = (line[at] - '0') * 100 + (line[at + 1] - '0') * 10 + (line[at + 2] - '0');
     if (status != 101) {
         *why = "the server refused the upgrade";
         return status;

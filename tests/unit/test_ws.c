@@ -1177,6 +1177,18 @@ static void ws_client_check_rejects(void **state) {
     why = NULL;
     assert_int_equal(fc_ws_client_check(junk, strlen(junk), key, &why), -1);
     assert_non_null(why);
+    /* A status is three digits, 100 to 599: anything else is not HTTP. */
+    const char *bad_status[] = {"HTTP/1.1 -5 x\r\n\r\n",   "HTTP/1.1 +101 x\r\n\r\n",
+                                "HTTP/1.1 1010 x\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n",
+                                "HTTP/1.1 600 x\r\n\r\n",  "HTTP/1.1 10 x\r\n\r\n",
+                                "HTTP/1.1  404 x\r\n\r\n"};
+    for (size_t i = 0; i < sizeof bad_status / sizeof bad_status[0]; i++) {
+        why = NULL;
+        assert_int_equal(fc_ws_client_check(bad_status[i], strlen(bad_status[i]), key, &why), -1);
+        assert_non_null(why);
+    }
+    const char *bare = "HTTP/1.0 503\r\n\r\n"; /* no reason phrase: allowed */
+    assert_int_equal(fc_ws_client_check(bare, strlen(bare), key, &why), 503);
 }
 
 /* Base64 is case-sensitive: an accept value differing only in case is wrong. */
