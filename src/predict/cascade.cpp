@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "predict/guard.hpp"
+
 extern "C" {
 #include "predict/registry.h"
 #include "util/error.h"
@@ -150,17 +152,9 @@ int create_instance(const char *opts, void **instance, char *err, size_t errlen)
     return rc;
 }
 
-// No C++ exception may cross the C table (undefined behaviour, in practice
-// std::terminate): each entry point catches everything.
 int cascade_create(const char *opts, void **instance, char *err, size_t errlen) {
-    try {
-        return create_instance(opts, instance, err, errlen);
-    } catch (const std::exception &e) {
-        snprintf(err, errlen, "--predictor cascade: %s", e.what());
-    } catch (...) {
-        snprintf(err, errlen, "--predictor cascade: unknown C++ exception");
-    }
-    return FC_EINVAL_OPT;
+    return guarded("--predictor cascade", err, errlen, FC_EINVAL_OPT,
+                   [&] { return create_instance(opts, instance, err, errlen); });
 }
 
 void cascade_wants(void *instance, enum fc_pixfmt *format, int *width, int *height) {
@@ -170,6 +164,36 @@ void cascade_wants(void *instance, enum fc_pixfmt *format, int *width, int *heig
     *height = 0;
 }
 
+// One frame, whose format was checked; may throw.
+static int detect(Cascade *c, const fc_frame_view *f, fc_detection *out, int max) {
+    // A header over the frame's pixels: no copy.
+    cv::Mat gray(f->height, f->width, CV_8UC1, const_cast<uint8_t *>(f->data[0]),
+                 (size_t)f->stride[0]);
+    cv::Mat eq;
+    cv::equalizeHist(gray, eq);
+    std::vector<cv::Rect> found;
+    std::vector<int> levels;
+    std::vector<double> weights;
+    double s = (double)f->width / f->src_width;
+    int min_px = (int)(c->min_size * s) > 1 ? (int)(c->min_size * s) : 1;
+    c->classifier.detectMultiScale(eq, found, levels, weights, c->scale_factor, c->min_neighbors, 0,
+                                   cv::Size(min_px, min_px), cv::Size(), true);
+    double sx = (double)f->src_width / f->width, sy = (double)f->src_height / f->height;
+    int n = 0;
+    for (size_t i = 0; i < found.size() && n < max; i++) {
+        fc_detection *d = &out[n++];
+        snprintf(d->label, sizeof d->label, "%s", c->label.c_str());
+        // levelWeights are unbounded confidences; squash them into 0..1.
+        double w = i < weights.size() ? weights[i] : 1.0;
+        d->score = (float)(w > 0 ? w / (w + 1.0) : 0.0);
+        d->box[0] = (float)(found[i].x * sx);
+        d->box[1] = (float)(found[i].y * sy);
+        d->box[2] = (float)(found[i].width * sx);
+        d->box[3] = (float)(found[i].height * sy);
+    }
+    return n;
+}
+
 int cascade_predict(void *instance, const fc_frame_view *f, fc_detection *out, int max, char *err,
                     size_t errlen) {
     auto *c = static_cast<Cascade *>(instance);
@@ -177,44 +201,7 @@ int cascade_predict(void *instance, const fc_frame_view *f, fc_detection *out, i
         snprintf(err, errlen, "cascade: expected a GRAY8 frame");
         return -1;
     }
-    try {
-        // A header over the frame's pixels: no copy.
-        cv::Mat gray(f->height, f->width, CV_8UC1, const_cast<uint8_t *>(f->data[0]),
-                     (size_t)f->stride[0]);
-        cv::Mat eq;
-        cv::equalizeHist(gray, eq);
-        std::vector<cv::Rect> found;
-        std::vector<int> levels;
-        std::vector<double> weights;
-        double s = (double)f->width / f->src_width;
-        int min_px = (int)(c->min_size * s) > 1 ? (int)(c->min_size * s) : 1;
-        c->classifier.detectMultiScale(eq, found, levels, weights, c->scale_factor,
-                                       c->min_neighbors, 0, cv::Size(min_px, min_px), cv::Size(),
-                                       true);
-        double sx = (double)f->src_width / f->width, sy = (double)f->src_height / f->height;
-        int n = 0;
-        for (size_t i = 0; i < found.size() && n < max; i++) {
-            fc_detection *d = &out[n++];
-            snprintf(d->label, sizeof d->label, "%s", c->label.c_str());
-            // levelWeights are unbounded confidences; squash them into 0..1.
-            double w = i < weights.size() ? weights[i] : 1.0;
-            d->score = (float)(w > 0 ? w / (w + 1.0) : 0.0);
-            d->box[0] = (float)(found[i].x * sx);
-            d->box[1] = (float)(found[i].y * sy);
-            d->box[2] = (float)(found[i].width * sx);
-            d->box[3] = (float)(found[i].height * sy);
-        }
-        return n;
-    } catch (const cv::Exception &e) {
-        snprintf(err, errlen, "cascade: %s", e.what());
-        return -1;
-    } catch (const std::exception &e) { // std::bad_alloc, ...: never across the C table
-        snprintf(err, errlen, "cascade: %s", e.what());
-        return -1;
-    } catch (...) {
-        snprintf(err, errlen, "cascade: unknown C++ exception");
-        return -1;
-    }
+    return guarded("cascade", err, errlen, -1, [&] { return detect(c, f, out, max); });
 }
 
 void cascade_destroy(void *instance) {

@@ -36,6 +36,8 @@
 #include <sys/stat.h>
 #include <vector>
 
+#include "predict/guard.hpp"
+
 extern "C" {
 #include "predict/nms.h"
 #include "predict/registry.h"
@@ -261,16 +263,9 @@ int create_instance(const char *opts, void **instance, char *err, size_t errlen)
     return 0;
 }
 
-// No C++ exception may cross the C table: each entry point catches all.
 int dnn_create(const char *opts, void **instance, char *err, size_t errlen) {
-    try {
-        return create_instance(opts, instance, err, errlen);
-    } catch (const std::exception &e) {
-        snprintf(err, errlen, "--predictor dnn: %s", e.what());
-    } catch (...) {
-        snprintf(err, errlen, "--predictor dnn: unknown C++ exception");
-    }
-    return FC_EINVAL_OPT;
+    return guarded("--predictor dnn", err, errlen, FC_EINVAL_OPT,
+                   [&] { return create_instance(opts, instance, err, errlen); });
 }
 
 void dnn_wants(void *instance, enum fc_pixfmt *format, int *width, int *height) {
@@ -323,16 +318,7 @@ int dnn_predict(void *instance, const fc_frame_view *f, fc_detection *out, int m
         snprintf(err, errlen, "dnn: expected a BGR24 frame");
         return -1;
     }
-    try {
-        return detect(d, f, out, max);
-    } catch (const cv::Exception &e) {
-        snprintf(err, errlen, "dnn: %s", e.what());
-    } catch (const std::exception &e) {
-        snprintf(err, errlen, "dnn: %s", e.what());
-    } catch (...) {
-        snprintf(err, errlen, "dnn: unknown C++ exception");
-    }
-    return -1;
+    return guarded("dnn", err, errlen, -1, [&] { return detect(d, f, out, max); });
 }
 
 void dnn_destroy(void *instance) {

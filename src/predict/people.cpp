@@ -26,6 +26,8 @@
 #include <exception>
 #include <vector>
 
+#include "predict/guard.hpp"
+
 extern "C" {
 #include "predict/nms.h"
 #include "predict/registry.h"
@@ -74,16 +76,9 @@ int create_instance(const char *opts, void **instance, char *err, size_t errlen)
     return 0;
 }
 
-// No C++ exception may cross the C table: each entry point catches all.
 int people_create(const char *opts, void **instance, char *err, size_t errlen) {
-    try {
-        return create_instance(opts, instance, err, errlen);
-    } catch (const std::exception &e) {
-        snprintf(err, errlen, "--predictor people: %s", e.what());
-    } catch (...) {
-        snprintf(err, errlen, "--predictor people: unknown C++ exception");
-    }
-    return FC_EINVAL_OPT;
+    return guarded("--predictor people", err, errlen, FC_EINVAL_OPT,
+                   [&] { return create_instance(opts, instance, err, errlen); });
 }
 
 void people_wants(void *, enum fc_pixfmt *format, int *width, int *height) {
@@ -142,16 +137,7 @@ int people_predict(void *instance, const fc_frame_view *f, fc_detection *out, in
         snprintf(err, errlen, "people: expected a GRAY8 frame");
         return -1;
     }
-    try {
-        return detect(p, f, out, max);
-    } catch (const cv::Exception &e) {
-        snprintf(err, errlen, "people: %s", e.what());
-    } catch (const std::exception &e) {
-        snprintf(err, errlen, "people: %s", e.what());
-    } catch (...) {
-        snprintf(err, errlen, "people: unknown C++ exception");
-    }
-    return -1;
+    return guarded("people", err, errlen, -1, [&] { return detect(p, f, out, max); });
 }
 
 void people_destroy(void *instance) {
