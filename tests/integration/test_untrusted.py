@@ -43,6 +43,8 @@ class StrictSubscriber:
 
     def _read(self):
         for line in self.proc.stdout:
+            if not line.endswith("\n"):
+                break  # cut where close() ended the client mid-line, not a message
             try:
                 msg = strict_loads(line)
             except ValueError:
