@@ -73,6 +73,26 @@ def results(ws, n, timeout=20):
     return out
 
 
+def joined(ws, timeout=20):
+    """Reads a compressing client's results up to its first compressed one
+    (results encoded before it joined may come plain, docs/protocol.md),
+    and returns that one's seq; from it on, every result is compressed."""
+    deadline = time.monotonic() + timeout
+    plain = 0
+    while True:
+        _, op, payload = ws.read_frame(max(0.01, deadline - time.monotonic()))
+        if op != TEXT:
+            continue
+        rsv = ws.last_rsv
+        m = json.loads(inflate(payload) if rsv & RSV1 else payload)
+        if m.get("type") != "result":
+            continue
+        if rsv & RSV1:
+            return m["seq"]
+        plain += 1
+        assert plain <= 10, f"{plain} plain results after joining (seq {m['seq']})"
+
+
 def alive(ws):
     """A ping answered by its pong: the server kept the connection."""
     ws.send_frame(PING, b"still there?")
@@ -123,6 +143,8 @@ class Negotiation(unittest.TestCase):
             self.assertEqual(extensions(x.head), "permessage-deflate; server_no_context_takeover")
             self.assertIsNone(extensions(plain.head))
             x.rsv_ok = y.rsv_ok = RSV1
+            joined(x)
+            joined(y)
             gx, gy, gp = results(x, 20), results(y, 20), results(plain, 20)
             common = sorted(set(gx) & set(gy) & set(gp))
             self.assertGreaterEqual(len(common), 10)
@@ -183,6 +205,8 @@ class Negotiation(unittest.TestCase):
                                   headers=f"Sec-WebSocket-Extensions: {offer}\r\n") as ws:
                 self.assertEqual(extensions(ws.head), want)
                 ws.rsv_ok = RSV1 if want else 0
+                if want:
+                    joined(ws)
                 got = results(ws, 2)  # frames with RSV1 only when accepted
                 self.assertTrue(all(r == (RSV1 if want else 0) for r, _, _ in got.values()))
 
