@@ -138,7 +138,10 @@ static void set_cursor(fc_conn *c, uint64_t seq) {
 }
 
 /* After its epoch was checked: from since on, if every result after it is
- * still kept; a reset otherwise. */
+ * still kept; a reset otherwise. What is kept is queued at once, as far as
+ * the client's queue takes it: results arriving before the loop's next
+ * check could otherwise push the oldest out of the ring first, and the
+ * client would get a second reset (overrun) for a result it could have had. */
 static void resume_from(fc_conn *c, uint64_t since) {
     fc_lstream *ls = &c->lp->streams[c->stream];
     if (since > ls->last_seq) {
@@ -151,10 +154,11 @@ static void resume_from(fc_conn *c, uint64_t since) {
          * oldest_seq are lost. */
         send_reset(c, FC_HUB_RESET_EXPIRED);
         if (oldest) set_cursor(c, oldest);
-        return;
+    } else {
+        atomic_fetch_add_explicit(&ls->resumes, 1, memory_order_relaxed);
+        if (since < ls->last_seq) set_cursor(c, since + 1);
     }
-    atomic_fetch_add_explicit(&ls->resumes, 1, memory_order_relaxed);
-    if (since < ls->last_seq) set_cursor(c, since + 1);
+    fc_session_feed(c);
 }
 
 /* ?since=SEQ&epoch=E: what the client missed, if every result of it is
@@ -181,7 +185,7 @@ void fc_session_unpark(fc_conn *c) {
     c->parked = 0;
     set_cursor(c, 0);
     if (c->state != FC_CONN_WS || c->close_sent) return;
-    resume_from(c, since); /* the loop's check feeds it from here */
+    resume_from(c, since);
 }
 
 void fc_session_start(fc_conn *c, int stream, const fc_ws_upgrade *up, const fc_session_opts *o) {
