@@ -91,6 +91,7 @@ bench: release
 	taskset -c 1 $(RELEASE)/render-bench
 	bench/predict_bench.py $(RELEASE)
 	bench/kit_bench.py $(RELEASE)
+	bench/batch_bench.py $(RELEASE)
 	bench/detector_bench.py $(RELEASE)
 	bench/tls_bench.py $(RELEASE)
 	bench/client_memory.py $(RELEASE)

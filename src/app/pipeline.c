@@ -24,6 +24,10 @@
 #include "util/log.h"
 #include "util/strbuf.h"
 
+/* Frames a mode=every stream holds for its workers (more for a model that
+ * takes bigger batches): enough to ride out a slow prediction or two. */
+enum { EVERY_DEPTH = 4 };
+
 struct fc_pipeline {
     fc_stream_config cfg; /* its strings are the pipeline's own: */
     char *name, *source_spec, *predictor_spec;
@@ -418,7 +422,7 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
     p->info.preview = cfg->preview.fps > 0;
     fc_sb_init_prefixed(&p->sb, FC_WS_FRAME_PREFIX, 1024);
     fc_sb_init(&p->status_sb, 256);
-    fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? 4 : 1);
+    fc_slot_init(&p->slot, cfg->mode, cfg->mode == FC_SLOT_EVERY ? EVERY_DEPTH : 1);
     p->push = strcmp(cfg->source, "push") == 0;
     int rc = 0;
     if (p->push) { /* results come from producers (POST /api/streams/NAME/publish) */
@@ -434,6 +438,9 @@ int fc_pipeline_create(fc_pipeline **out, const fc_stream_config *cfg, fc_hub *h
                                   cfg->predict_timeout_ms, &p->slot, on_result, p, &p->watch, err,
                                   errlen);
         if (!rc && !(p->model = strdup(fc_workers_model(p->workers)))) rc = -ENOMEM;
+        /* mode=every: a batching model's whole batch may wait for it. */
+        if (!rc && cfg->mode == FC_SLOT_EVERY && fc_workers_batch(p->workers) > EVERY_DEPTH)
+            fc_slot_set_depth(&p->slot, fc_workers_batch(p->workers));
     }
     if (!rc) {
         fc_hub_stream_config sc = {

@@ -371,6 +371,10 @@ void fc_workers_wants(fc_workers *pool, enum fc_pixfmt *format, int *width, int 
     *height = pool->height;
 }
 
+int fc_workers_batch(fc_workers *pool) {
+    return pool->batch;
+}
+
 const char *fc_workers_model(fc_workers *pool) {
     return pool->model;
 }

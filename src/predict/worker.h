@@ -69,6 +69,9 @@ int fc_workers_start(fc_workers **out, int n, const fc_predictor_api *api, const
 /* The format and size the predictor instances want (FC_PIX_ANY, 0, 0 = no
  * preference), as checked by fc_workers_start. */
 void fc_workers_wants(fc_workers *w, enum fc_pixfmt *format, int *width, int *height);
+/* Frames each instance takes at once (its batch_size(), checked; 1 when it
+ * does not batch). */
+int fc_workers_batch(fc_workers *w);
 /* The model's name for results: what the first instance's model_name
  * returned (exec:name=yolo), else the table's name. Lives until join. */
 const char *fc_workers_model(fc_workers *w);

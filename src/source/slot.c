@@ -5,12 +5,16 @@
 
 #include "util/error.h"
 
+static int clamp_depth(int depth) {
+    return depth < 1 ? 1 : depth > FC_SLOT_MAX ? FC_SLOT_MAX : depth;
+}
+
 void fc_slot_init(fc_slot *s, enum fc_slot_mode mode, int depth) {
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->can_take, NULL);
     pthread_cond_init(&s->can_put, NULL);
     s->mode = mode;
-    s->depth = depth < 1 ? 1 : depth > FC_SLOT_MAX ? FC_SLOT_MAX : depth;
+    s->depth = clamp_depth(depth);
     s->head = s->len = 0;
     s->closed = s->finished = 0;
     s->put = s->skipped = s->taken = 0;
@@ -28,15 +32,22 @@ void fc_slot_destroy(fc_slot *s) {
     pthread_cond_destroy(&s->can_put);
 }
 
+void fc_slot_set_depth(fc_slot *s, int depth) {
+    pthread_mutex_lock(&s->mu);
+    s->depth = clamp_depth(depth);
+    pthread_cond_broadcast(&s->can_put);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static int put(fc_slot *s, fc_frame *f, int wait) {
     pthread_mutex_lock(&s->mu);
-    while (wait && !s->closed && s->len == s->depth) pthread_cond_wait(&s->can_put, &s->mu);
+    while (wait && !s->closed && s->len >= s->depth) pthread_cond_wait(&s->can_put, &s->mu);
     if (s->closed) {
         pthread_mutex_unlock(&s->mu);
         fc_frame_free(f);
         return FC_ESTOPPED;
     }
-    if (s->len == s->depth) { /* latest: the oldest unclaimed frame goes */
+    while (s->len >= s->depth) { /* latest: the oldest unclaimed frame goes */
         fc_frame_free(s->ring[s->head]);
         s->head = (s->head + 1) % FC_SLOT_MAX;
         s->len--;

@@ -16,7 +16,9 @@
 
 enum fc_slot_mode { FC_SLOT_LATEST, FC_SLOT_EVERY };
 
-#define FC_SLOT_MAX 8
+/* The most frames a slot holds: a batching predictor's largest batch
+ * (FC_PREDICTOR_BATCH_MAX), so that many can wait for it in mode=every. */
+#define FC_SLOT_MAX 64
 
 typedef struct fc_slot {
     pthread_mutex_t mu;
@@ -34,6 +36,9 @@ typedef struct fc_slot {
 
 void fc_slot_init(fc_slot *s, enum fc_slot_mode mode, int depth);
 void fc_slot_destroy(fc_slot *s); /* frees frames still held */
+/* Holds up to depth frames from now on (clamped to 1..FC_SLOT_MAX): set
+ * once the predictor's batch size is known, before the source runs. */
+void fc_slot_set_depth(fc_slot *s, int depth);
 /* Takes ownership of f. Returns 0, or FC_ESTOPPED (f freed) once closed. */
 int fc_slot_put(fc_slot *s, fc_frame *f);
 int fc_slot_put_wait(fc_slot *s, fc_frame *f);

@@ -157,9 +157,35 @@ static void slot_depth_clamped(void **state) {
     fc_slot_destroy(&s);
     fc_slot_init(&s, FC_SLOT_LATEST, 100);
     assert_int_equal(s.depth, FC_SLOT_MAX);
+    for (int i = 0; i < FC_SLOT_MAX + 12; i++) assert_int_equal(fc_slot_put(&s, frame(i)), 0);
+    assert_int_equal(fc_slot_skipped(&s), 12);
+    take_expect(&s, 12);
+    fc_slot_destroy(&s);
+}
+
+/* A slot grows to a batching model's batch (so the whole batch can wait)
+ * and is clamped like its first depth; shrunk below what it holds, the
+ * next put in mode=latest keeps only the newest frames. */
+static void slot_set_depth(void **state) {
+    (void)state;
+    fc_slot s;
+    fc_slot_init(&s, FC_SLOT_LATEST, 4);
+    fc_slot_set_depth(&s, 16);
+    assert_int_equal(s.depth, 16);
     for (int i = 0; i < 20; i++) assert_int_equal(fc_slot_put(&s, frame(i)), 0);
-    assert_int_equal(fc_slot_skipped(&s), 20 - FC_SLOT_MAX);
-    take_expect(&s, 20 - FC_SLOT_MAX);
+    assert_int_equal(fc_slot_skipped(&s), 4);
+    for (int i = 4; i < 20; i++) take_expect(&s, i);
+    fc_slot_set_depth(&s, 0);
+    assert_int_equal(s.depth, 1);
+    fc_slot_set_depth(&s, 1000);
+    assert_int_equal(s.depth, FC_SLOT_MAX);
+    /* Shrunk below what it holds: the next put keeps only the newest. */
+    for (int i = 0; i < 10; i++) assert_int_equal(fc_slot_put(&s, frame(100 + i)), 0);
+    fc_slot_set_depth(&s, 2);
+    assert_int_equal(fc_slot_put(&s, frame(110)), 0);
+    take_expect(&s, 109);
+    take_expect(&s, 110);
+    assert_null(fc_slot_try_take(&s));
     fc_slot_destroy(&s);
 }
 
@@ -390,6 +416,7 @@ int main(void) {
         cmocka_unit_test(slot_latest_replaces),
         cmocka_unit_test(slot_latest_depth),
         cmocka_unit_test(slot_depth_clamped),
+        cmocka_unit_test(slot_set_depth),
         cmocka_unit_test(slot_every_blocks_putter),
         cmocka_unit_test(slot_every_keeps_order),
         cmocka_unit_test(slot_put_wait_blocks_in_latest_mode),
