@@ -35,12 +35,26 @@ def post(port, path, body, content_type="application/json", headers=""):
     return status, head.decode("latin-1"), parsed
 
 
-async def collect(url, n, timeout=20):
+async def collect(url, n, timeout=20, subscribed=None):
+    """n results from url; subscribed (an asyncio.Event) is set once the
+    client is subscribed: its first message, the stream's status, came."""
     out = []
     async with websockets.connect(url) as ws:
         while len([m for m in out if m["type"] == "result"]) < n:
             out.append(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+            if subscribed:
+                subscribed.set()
     return [m for m in out if m["type"] == "result"]
+
+
+async def subscribed_collector(url, n):
+    """collect(url, n) as a task, once its client is subscribed (a push
+    stream replays nothing to a new client: what is published before is
+    not its)."""
+    ready = asyncio.Event()
+    task = asyncio.create_task(collect(url, n, subscribed=ready))
+    await asyncio.wait_for(ready.wait(), 20)
+    return task
 
 
 class PublishTest(unittest.TestCase):
@@ -49,8 +63,7 @@ class PublishTest(unittest.TestCase):
             url = srv.url("sensors")
 
             async def run():
-                task = asyncio.create_task(collect(url, 6))
-                await asyncio.sleep(0.3)  # the client subscribed (a status message came first)
+                task = await subscribed_collector(url, 6)
                 for i in range(3):
                     status, _, answer = post(srv.port, "/api/streams/sensors/publish",
                                              json.dumps({"n": i, "temp": 20.5}).encode())
@@ -139,8 +152,7 @@ class PublishTest(unittest.TestCase):
     def test_the_example_producer(self):
         with fc.Server("--stream", "sensors=push") as srv:
             async def run():
-                task = asyncio.create_task(collect(srv.url("sensors"), 5))
-                await asyncio.sleep(0.3)
+                task = await subscribed_collector(srv.url("sensors"), 5)
                 p = await asyncio.create_subprocess_exec(
                     "/usr/bin/python3", os.path.join(fc.SOURCE_DIR, "examples", "publish.py"),
                     "--url", f"http://127.0.0.1:{srv.port}", "--stream", "sensors", "--count", "5",

@@ -435,8 +435,11 @@ class TestFrames(unittest.TestCase):
 class TestKeepalive(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # Pings every 300 ms, answered within 2 s: a loaded machine may
+        # take a few hundred ms to read a pong. A client that answers
+        # nothing is closed at about 2.3 s; the tests below run 3 s.
         cls.srv = fc.Server("--source", "synthetic:size=64x64,fps=20", "--ping-interval", "300",
-                            "--ping-timeout", "300")
+                            "--ping-timeout", "2000")
         cls.port = cls.srv.port
 
     @classmethod
@@ -451,7 +454,7 @@ class TestKeepalive(unittest.TestCase):
             seqs, times = [], []
             async with websockets.connect(self.srv.url(), ping_interval=None) as ws:
                 t0 = time.monotonic()
-                while time.monotonic() - t0 < 2.5:
+                while time.monotonic() - t0 < 3.0:
                     seq = result_seq(await asyncio.wait_for(ws.recv(), timeout=5))
                     if seq is not None:
                         seqs.append(seq)
@@ -461,14 +464,14 @@ class TestKeepalive(unittest.TestCase):
 
         seqs, times = asyncio.run(run())
         self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
-        self.assertGreater(times[-1], 2.0)
+        self.assertGreater(times[-1], 2.5)
 
     def test_raw_client_answering_pings_stays_connected(self):
         ws = RawWs.connect(self.port)
         try:
             t0 = time.monotonic()
             pings = 0
-            while time.monotonic() - t0 < 2.0:
+            while time.monotonic() - t0 < 3.0:
                 _, op, payload = ws.read_frame(timeout=3)
                 self.assertNotEqual(op, CLOSE, f"closed: {payload!r}")
                 if op == PING:
@@ -485,14 +488,14 @@ class TestKeepalive(unittest.TestCase):
             op, _ = ws.next_control(timeout=5)
             self.assertEqual(op, PING, "the server should ping a silent client")
             try:
-                code, reason = ws.expect_close(timeout=5)
+                code, reason = ws.expect_close(timeout=8)
                 self.assertEqual(code, 1011, reason)
                 ws.expect_eof(timeout=5)
             except Closed:
                 pass  # TCP closed without a close frame: also acceptable
             elapsed = time.monotonic() - t0
-            self.assertGreaterEqual(elapsed, 0.5, "closed before interval + timeout")
-            self.assertLess(elapsed, 5.0)
+            self.assertGreaterEqual(elapsed, 2.0, "closed before interval + timeout")
+            self.assertLess(elapsed, 8.0)
         finally:
             ws.close()
 
