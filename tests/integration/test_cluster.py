@@ -216,8 +216,10 @@ class TestCluster(unittest.TestCase):
             (rb, _), (ra, _) = asyncio.run(run())
             took = time.monotonic() - t0
             after = fc.metrics(self.c.ingest.port)['framecast_results_total{stream="demo"}']
-            # 90 results at 30/s take 3 s; the stalled client costs nothing.
-            self.assertLess(took, 6.0)
+            # 90 results at 30/s take 3 s; the stalled client costs nothing
+            # (a server that waited on it would not deliver them at all).
+            # Up to 10 s: four processes share a loaded machine's 2 cores.
+            self.assertLess(took, 10.0)
             self.assertGreaterEqual(after - before, 80)
             self.assertTrue(in_order([x for x, _ in rb]))
             self.assertTrue(in_order([x for x, _ in ra]))
@@ -253,7 +255,8 @@ class TestOutages(unittest.TestCase):
             while "unavailable" not in states:
                 self.assertLess(time.monotonic(), deadline, f"no unavailable status: {states}")
                 await asyncio.sleep(0.05)
-            for node in (self.c.ingest, a):
+            for node in (self.c.ingest, a):  # each notices on its own
+                fc.wait_for(lambda: fc.http_get(node.port, "/readyz")[0] == 503, 10, "/readyz 503", 0.1)
                 status, body = fc.http_get(node.port, "/readyz")
                 self.assertEqual(status, 503, body)
                 self.assertIn(b"NATS", body)
