@@ -82,7 +82,7 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual(metric(srv, 'framecast_resumes_total{stream="demo"}'), 7)
 
     def test_the_missed_results_come_first_then_live_ones(self):
-        with fc.Server("--source", "synthetic:size=64x64,fps=50", *IO) as srv:
+        with fc.Server("--source", "synthetic:size=64x64,fps=25", *IO) as srv:
 
             async def run():
                 async with websockets.connect(srv.url()) as ws:
@@ -102,8 +102,8 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual(msgs[0]["type"], "status", "the stream's status comes first")
             got = [m["seq"] for m in results(msgs)]
             self.assertEqual(got, list(range(last["seq"] + 1, last["seq"] + 1 + len(got))))
-            # The 100 missed ones come at once, not at the stream's pace (2 s).
-            self.assertLess(took, 1.5)
+            # The 100 missed ones come at once, not at the stream's pace (4 s).
+            self.assertLess(took, 2.5)
 
     def test_resets_say_what_was_lost(self):
         with fc.Server("--source", "synthetic:size=64x64,fps=100", "--history",
@@ -157,16 +157,19 @@ class ResumeTest(unittest.TestCase):
 
             async def run():
                 newest = metric(srv, 'framecast_results_total{stream="demo"}')
+                connected_at = time.time()
                 async with websockets.connect(srv.url(query="last=1")) as ws:
-                    t0 = time.monotonic()
                     msgs = await read_until(ws, n_results(1), timeout=5)
-                    return newest, msgs, time.monotonic() - t0
+                    return newest, msgs, connected_at
 
-            newest, msgs, took = asyncio.run(run())
+            newest, msgs, connected_at = asyncio.run(run())
             first = results(msgs)[0]
             self.assertIn(first["seq"], (newest, newest + 1))
-            # The next frame is a second away: a result within 0.8 s is the kept one.
-            self.assertLess(took, 0.8, "the newest result must come at once, not with the next frame")
+            # The first result was published before the client connected (the
+            # server's clock, the same as this one): the kept one, at once,
+            # not the next frame's, a second later.
+            self.assertLess(first["publish_us"] / 1e6, connected_at,
+                            "the newest result must come at once, not with the next frame")
 
     def test_a_long_resume_is_fed_as_the_socket_drains(self):
         """300 results of about 20 KB into a client whose queue is bounded at

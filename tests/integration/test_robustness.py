@@ -98,10 +98,13 @@ class RobustnessTest(unittest.TestCase):
         dropped with the data, so answering them keeps it connected."""
         with fc.Server("--source", "synthetic:size=64x64,fps=200", "--predictor", "fake:count=300",
                        "--slow-policy", "latest", "--queue-bytes", "65536",
-                       "--ping-interval", "2000", "--ping-timeout", "3000") as server:
+                       "--ping-interval", "2000", "--ping-timeout", "5000") as server:
             s = raw_client(server.port)
             # Deliberately not reading for longer than the ping interval: the
             # kernel's buffers fill, the queue overflows, the ping is queued.
+            # Its pong is due by 7 s; reading from 3.5 s to 8.5 s, a dropped
+            # ping would show as a close (and 3.5 s to drain the backlog is
+            # room for a loaded machine).
             time.sleep(3.5)
             s.settimeout(5)
             buf, pings, data, outcome = b"", 0, 0, None
@@ -166,12 +169,14 @@ class RobustnessTest(unittest.TestCase):
         """Shutdown waits for a model stuck in a 60 s frame; a second signal ends it."""
         p = subprocess.Popen([fc.FRAMECAST, "--listen", "127.0.0.1:0", "--source",
                               "synthetic:size=64x64,fps=10", "--predictor",
-                              "exec:timeout_ms=60000,cmd=cat >/dev/null"],
+                              "exec:timeout_ms=60000,cmd=head -c 1 >/dev/null; echo holding a frame >&2; "
+                              "cat >/dev/null"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            fc.wait_for(lambda: "started" in (p.stderr.readline() or "x started"), 20,
-                        "the model to start")
-            time.sleep(0.5)  # the model now holds a frame it will never answer
+            # The model says (on stderr, logged) when a frame reached it: it
+            # now holds a frame it will never answer.
+            fc.wait_for(lambda: "holding a frame" in (p.stderr.readline() or "x holding a frame"), 20,
+                        "the model to hold a frame")
             p.send_signal(signal.SIGTERM)
             with self.assertRaises(subprocess.TimeoutExpired):
                 p.wait(timeout=1)  # waiting for the stuck frame

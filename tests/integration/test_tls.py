@@ -170,7 +170,9 @@ class TlsTest(unittest.TestCase):
                 stalled.close()
 
     def test_plain_text_and_broken_handshakes_cost_nothing(self):
-        with self.server("--source", SOURCE, "--handshake-timeout", "1000", "--log-level",
+        # 3 s to finish a handshake: the last wss client below needs room on a
+        # loaded machine; the broken ones are closed at it.
+        with self.server("--source", SOURCE, "--handshake-timeout", "3000", "--log-level",
                          "debug") as srv:
             # Plain HTTP on the TLS port: closed at once.
             with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
@@ -181,7 +183,7 @@ class TlsTest(unittest.TestCase):
                 except ConnectionResetError:
                     data = b""
                 self.assertFalse(data.startswith(b"HTTP/1.1 200"))
-                self.assertLess(time.monotonic() - t0, 2)
+                self.assertLess(time.monotonic() - t0, 2.5, "at once, not at the handshake timeout")
             # A ClientHello cut short, and a client that says nothing: closed
             # at the handshake timeout.
             with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as half, \
@@ -193,7 +195,7 @@ class TlsTest(unittest.TestCase):
                         self.assertEqual(s.recv(65536), b"")
                     except ConnectionResetError:
                         pass
-                self.assertLess(time.monotonic() - t0, 5)
+                self.assertLess(time.monotonic() - t0, 8)
             # Each cost at most one debug line, and the server still serves.
             tls_lines = [l for l in srv.stderr_lines if "TLS: closing" in l]
             self.assertLessEqual(len(tls_lines), 3)
