@@ -1,8 +1,14 @@
 // Shared helpers for the Node integration tests (the counterpart of fc.py):
 // start the real framecast on a port, stop it requiring a clean exit, and
 // wait for promises with deadlines.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+
+// NODE_PATH is not consulted by ESM imports; require() honours it.
+const require = createRequire(import.meta.url);
 
 export const FRAMECAST = process.env.FRAMECAST ?? 'build/debug/framecast';
 
@@ -65,6 +71,21 @@ export function deadline(promise, ms, what) {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Debian's Chromium, headless, as every browser test runs it: no QUIC
+ * (pages reach servers over TCP, through the tests' proxies), nothing
+ * fetched in the background. Resolves with the playwright Browser. */
+export function launchChromium() {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
+  const { chromium } = require('playwright-core');
+  return deadline(chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-quic'],
+  }), 30000, 'Chromium to start');
 }
 
 /**

@@ -5,18 +5,15 @@
 // plain one's.
 //
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast node test_deflate.mjs
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, startServer, stopServer } from './fc.mjs';
+import { deadline, startServer, stopServer, launchChromium } from './fc.mjs';
 
 const require = createRequire(import.meta.url);
 const WebSocket = require('ws');
-const { chromium } = require('playwright-core');
 
-const CHROMIUM = '/usr/bin/chromium';
 let server;
 
 before(async () => {
@@ -89,12 +86,7 @@ test('Node ws with perMessageDeflate gets byte-identical JSON, in fewer bytes', 
 });
 
 test("Chromium's WebSocket negotiates it and gets byte-identical JSON", async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
-  const browser = await deadline(chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  }), 30000, 'Chromium to start');
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${server.port}/`, { timeout: 15000 });

@@ -15,20 +15,15 @@
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast \
 //      FC_SOURCE_DIR=<repo> node test_framecast_js.mjs
 // Needs Debian's chromium at /usr/bin/chromium (never downloads a browser).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, startProxy, startServer, stopServer } from './fc.mjs';
-
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
+import { deadline, startProxy, startServer, stopServer, launchChromium } from './fc.mjs';
 
 const SOURCE_DIR = process.env.FC_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
 // Three seconds of history (60 results at 20 fps): a quick reconnection
 // gets everything back, even on a loaded machine; a six-second outage
 // loses some.
@@ -140,15 +135,10 @@ function assertContiguous(results, what) {
 }
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
   server = await startServer(SERVER_ARGS);
   proxy = await startProxy(server.port);
   pages = await startPages({ '/docs.html': () => docsPage(proxy.port), '/record.html': () => recordingPage(proxy.port) });
-  browser = await deadline(chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic'],
-  }), 30000, 'Chromium to start');
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -5,19 +5,17 @@
 //
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast node test_tls_node.mjs
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, startServer, stopServer } from './fc.mjs';
+import { deadline, startServer, stopServer, launchChromium } from './fc.mjs';
 
 const require = createRequire(import.meta.url);
 const WebSocket = require('ws');
-const { chromium } = require('playwright-core');
 
-const CHROMIUM = '/usr/bin/chromium';
 let server;
 let dir;
 let cert;
@@ -55,12 +53,7 @@ test('a ws client over wss:// receives consecutive results', async () => {
 });
 
 test('the viewer works over https://', async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
-  const browser = await deadline(chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic'],
-  }), 30000, 'Chromium to start');
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();

@@ -7,21 +7,19 @@
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast \
 //      FC_SOURCE_DIR=<repo> FC_BUILD_DIR=<build> node test_viewer.mjs
 // Needs Debian's chromium at /usr/bin/chromium (never downloads a browser).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, startProxy, startServer as spawnServer, stopServer } from './fc.mjs';
+import { deadline, startProxy, startServer as spawnServer, stopServer, launchChromium } from './fc.mjs';
 
 // NODE_PATH is not consulted by ESM imports; require() honours it.
 const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 
 const SOURCE_DIR = process.env.FC_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD_DIR = process.env.FC_BUILD_DIR ?? path.join(SOURCE_DIR, 'build', 'debug');
-const CHROMIUM = '/usr/bin/chromium';
 // Default flags otherwise: a newcomer who opens the page must see video,
 // so previews are on by default (made only while the page watches).
 // Three seconds of history (60 results at 20 fps): a quick reconnection gets
@@ -133,14 +131,9 @@ async function waitFramesWithBoxes(atLeast, withBoxes, ms, what) {
 const OUT_DIR = path.join(BUILD_DIR, 'test-output');
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
   server = await startServer('127.0.0.1:0');
   proxy = await startProxy(server.port);
-  browser = await deadline(chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic'],
-  }), 30000, 'Chromium to start');
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));

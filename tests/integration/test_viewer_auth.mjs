@@ -10,18 +10,13 @@
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast node test_viewer_auth.mjs
 // Needs Debian's chromium at /usr/bin/chromium (never downloads a browser).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FRAMECAST, deadline, startServer, stopServer } from './fc.mjs';
+import { FRAMECAST, deadline, startServer, stopServer, launchChromium } from './fc.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-
-const CHROMIUM = '/usr/bin/chromium';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'fc-viewer-auth-'));
 const secretFile = path.join(tmp, 'secret');
 
@@ -100,16 +95,11 @@ async function metrics() {
 }
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
   writeFileSync(secretFile, execFileSync('openssl', ['rand', '-hex', '32']));
   chmodSync(secretFile, 0o600);
   server = await startServer(['--source', 'synthetic:size=320x180,fps=15,objects=2', '--predictor', 'motion',
     '--auth-secret-file', secretFile, '--auth-leeway', '0s']);
-  browser = await deadline(chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic'],
-  }), 30000, 'Chromium to start');
+  browser = await launchChromium();
 });
 
 after(async () => {

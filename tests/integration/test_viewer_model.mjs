@@ -5,18 +5,13 @@
 //
 // Run: NODE_PATH=<repo>/node_modules FRAMECAST=<build>/framecast \
 //      FC_SOURCE_DIR=<repo> node test_viewer_model.mjs
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, startServer, stopServer } from './fc.mjs';
+import { deadline, startServer, stopServer, launchChromium } from './fc.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-
-const CHROMIUM = '/usr/bin/chromium';
 const MODEL = `
 import json, os, struct, sys
 H = struct.Struct("<IIqqIIIIII")
@@ -36,14 +31,9 @@ let browser;
 const servers = [];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)`);
   dir = mkdtempSync(path.join(os.tmpdir(), 'fc-viewer-model-'));
   writeFileSync(path.join(dir, 'model.py'), MODEL);
-  browser = await deadline(chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic'],
-  }), 30000, 'Chromium to start');
+  browser = await launchChromium();
 });
 
 after(async () => {
