@@ -31,7 +31,8 @@
  * than one address's ports. A checked connection whose request head went
  * out 10 s or more after its connect began (this process's loop starved on
  * a loaded machine) and that the server then closed is counted "late", not
- * failed: the server's --handshake-timeout ended it, as documented.
+ * failed: the server's --handshake-timeout ended it (408, or a close), as
+ * documented.
  *
  * The report is one JSON object on stdout (see main). Exit status 0 after a
  * completed run, 2 for bad arguments. */
@@ -383,6 +384,9 @@ static void head_input(struct conn *c, uint8_t *data, size_t len) {
     if (status != 101) {
         if (c->kind == K_RESET) {
             conn_done(c);
+        } else if (status == 408 && c->t_wrote - c->t_begin >= (int64_t)(HANDSHAKE_S * 1e6)) {
+            c->ch->late[c->kind]++; /* the server's handshake timeout, as documented */
+            conn_end(c, 0);
         } else {
             char msg[192];
             snprintf(msg, sizeof msg, "protocol: no 101 (HTTP %d: %s)", status, why);

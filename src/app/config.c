@@ -61,7 +61,7 @@ static const char usage[] =
     "  --queue-msgs N           per-client queue bound in messages (4096)\n"
     "  --max-message SIZE       largest message a client may send (64KiB)\n"
     "  --max-head SIZE          largest HTTP request head (8KiB)\n"
-    "  --handshake-timeout MS   time allowed for the request head (10000)\n"
+    "  --handshake-timeout MS   time allowed for a whole request, else 408 (10000)\n"
     "  --ping-interval MS       ping a client silent this long (20000)\n"
     "  --ping-timeout MS        close a client that does not answer a ping (20000)\n"
     "  --close-timeout MS       wait this long for the peer's close frame (5000)\n"

@@ -48,7 +48,7 @@ const char *fc_hub_close_reason_name(enum fc_hub_close_reason r) {
 
 const char *fc_hub_refusal_name(enum fc_hub_refusal r) {
     static const char *names[] = {"max_clients", "fd_limit",   "unauthorized", "forbidden",
-                                  "origin",      "ip_clients", "ip_rate"};
+                                  "origin",      "ip_clients", "ip_rate",      "handshake_timeout"};
     return (unsigned)r < FC_HUB_REFUSALS ? names[r] : "?";
 }
 

@@ -216,10 +216,12 @@ enum fc_hub_refusal {
     FC_HUB_REFUSED_ORIGIN,       /* 403 at the upgrade: an Origin not allowed, or none */
     FC_HUB_REFUSED_IP_CLIENTS,   /* 429 at the upgrade: max_clients_per_ip reached */
     FC_HUB_REFUSED_IP_RATE,      /* 429: over max_connect_rate_per_ip */
+    FC_HUB_REFUSED_TIMEOUT,      /* 408 (a silent close if nothing came): no whole request by
+                                    handshake_timeout_ms */
     FC_HUB_REFUSALS
 };
 /* "max_clients", "fd_limit", "unauthorized", "forbidden", "origin",
- * "ip_clients", "ip_rate". */
+ * "ip_clients", "ip_rate", "handshake_timeout". */
 const char *fc_hub_refusal_name(enum fc_hub_refusal r);
 
 /* Counters, summed over loops; any thread, approximate while running. */

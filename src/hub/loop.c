@@ -250,7 +250,12 @@ static void on_tick(uv_timer_t *t) {
     for (fc_conn *c = lp->conns, *next; c; c = next) {
         next = c->next;
         if (c->deadline_ms && now >= c->deadline_ms) {
-            fc_conn_close(c); /* handshake or closing handshake took too long */
+            /* The request took too long (answered once), or the closing
+             * handshake, or the linger after an answer. */
+            if ((c->state == FC_CONN_HTTP || c->state == FC_CONN_BODY) && !c->close_after_flush)
+                fc_request_timeout(c);
+            else
+                fc_conn_close(c);
             continue;
         }
         fc_session_tick(c, now);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hub/auth.h"
+#include "hub/conn.h"
 #include "hub/session.h"
 #include "hub/writer.h"
 #include "util/clock.h"
@@ -34,6 +35,20 @@ static void reply(fc_conn *c, int status, const char *status_text, const char *e
 static void refuse_body(fc_conn *c, int status, const char *status_text, const char *why) {
     c->linger = 1;
     reply(c, status, status_text, NULL, why);
+}
+
+void fc_request_timeout(fc_conn *c) {
+    atomic_fetch_add_explicit(&c->lp->hub->refused[FC_HUB_REFUSED_TIMEOUT], 1,
+                              memory_order_relaxed);
+    if (c->state == FC_CONN_HTTP && c->head_len == 0) {
+        fc_conn_close(c);
+        return;
+    }
+    fc_debug("%s: no whole request within --handshake-timeout: 408",
+             c->peer_text[0] ? c->peer_text : "a client");
+    /* The write gets the linger's second; a client that reads nothing is
+     * closed at the next tick (its deadline has passed). */
+    refuse_body(c, 408, "Request Timeout", "request not complete within --handshake-timeout");
 }
 
 /* 1 if the stream slot serves a stream now (a removed one is not served:

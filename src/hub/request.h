@@ -1,5 +1,5 @@
 /* A new connection's HTTP request: the head is read into a bounded buffer
- * (head_limit bytes within handshake_timeout_ms, else 431 or a close), then
+ * (head_limit bytes within handshake_timeout_ms, else 431 or 408), then
  * routed: GET /ws/<stream> upgrades to a WebSocket session, other GETs and
  * HEADs go to the HTTP handler, and so do POSTs once their body (with a
  * Content-Length, at most max_body) is read; anything else gets its error
@@ -12,6 +12,12 @@
 
 #include "hub/internal.h"
 #include "hub/session.h"
+
+/* --handshake-timeout passed with no whole request (state FC_CONN_HTTP or
+ * FC_CONN_BODY): a request begun gets 408 and the connection lingers; a
+ * connection that sent nothing (a browser's preconnect, a TLS handshake
+ * not finished) is closed silently. Counted as handshake_timeout. */
+void fc_request_timeout(fc_conn *c);
 
 /* New bytes of the head arrived: c->head[old_len .. head_len). */
 void fc_request_input(fc_conn *c, size_t old_len);

@@ -289,7 +289,7 @@ class TestHandshake(unittest.TestCase):
         request = upgrade_request()
         with fc.raw_connect(self.port) as s:
             t0 = time.monotonic()
-            closed_at = None
+            closed_at, answer = None, b""
             for i in range(len(request) - 2):  # never the final CRLF
                 try:
                     s.send(request[i:i + 1])
@@ -305,13 +305,33 @@ class TestHandshake(unittest.TestCase):
                     if not data:
                         closed_at = time.monotonic()
                         break
-                    self.assertTrue(data.startswith(b"HTTP/1.1 408"), f"unexpected {data!r}")
+                    answer += data
                 if time.monotonic() - t0 > 5:
                     break
             self.assertIsNotNone(closed_at, "the server kept a never-ending head open for 5 s")
             elapsed = closed_at - t0
             self.assertGreaterEqual(elapsed, 1.4, "closed before the handshake timeout")
             self.assertLess(elapsed, 4.0)
+            # RFC 9110 15.5.9: a request begun and not finished is told why.
+            self.assertTrue(answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer)
+            self.assertIn(b"Connection: close\r\n", answer)
+            self.assertTrue(answer.endswith(b"request not complete within --handshake-timeout\n"), answer)
+
+    def test_a_silent_connection_is_closed_without_an_answer(self):
+        """Nothing sent (a browser's preconnect, say): closed at the handshake
+        timeout with no bytes, so no client takes a 408 for a request it has
+        not made; counted with the timed-out requests."""
+        before = fc.metrics(self.port)['framecast_connections_refused_total{reason="handshake_timeout"}']
+        with fc.raw_connect(self.port) as s:
+            t0 = time.monotonic()
+            s.settimeout(10)
+            try:
+                self.assertEqual(s.recv(4096), b"")
+            except ConnectionResetError:
+                pass
+            self.assertGreaterEqual(time.monotonic() - t0, 1.4)
+        fc.wait_for(lambda: fc.metrics(self.port)['framecast_connections_refused_total{reason="handshake_timeout"}']
+                    > before, 10, "the timeout counted")
 
 
 class TestFrames(unittest.TestCase):
