@@ -56,8 +56,10 @@ def main():
                 return 1
             per_sec = rate(res)
             base = base or per_sec
-            sizes = collections.Counter(int(r["detections"][0]["label"]) for r in res)
-            common = ", ".join(f"{k} x{n}" for k, n in sizes.most_common(3))
+            # Each result says its call's size k: k results of size k are one call.
+            by_size = collections.Counter(int(r["detections"][0]["label"]) for r in res)
+            calls = collections.Counter({k: n // k for k, n in by_size.items() if n // k})
+            common = ", ".join(f"{k} x{n}" for k, n in calls.most_common(3))
             ceiling = batch / (0.020 + 0.001 * batch)
             print(f"exec batch={batch}: {per_sec:.0f} results/s ({per_sec / base:.1f}x batch=1; "
                   f"ceiling {ceiling:.0f}/s), {len(res)} results; frames per call, most common: {common}")

@@ -178,14 +178,24 @@ static void conn_fail(struct conn *c, const char *why) {
     conn_end(c, 0);
 }
 
+/* Its head went out at the server's handshake timeout or later (this
+ * process's loop starved): the server may end it first, as documented. */
+static int head_late(const struct conn *c) {
+    return c->t_wrote - c->t_begin >= (int64_t)(HANDSHAKE_S * 1e6);
+}
+
+static void conn_late(struct conn *c) {
+    c->ch->late[c->kind]++;
+    conn_end(c, 0);
+}
+
 /* The connection ended under us (EOF, reset, a write error) before the
  * kind's own end. */
 static void conn_broken(struct conn *c, const char *why) {
     if (c->kind == K_RESET || c->kind == K_SLOWHEAD) {
         conn_done(c); /* what they do ends the connection anyway */
-    } else if (c->stage == S_HEAD && c->t_wrote - c->t_begin >= (int64_t)(HANDSHAKE_S * 1e6)) {
-        c->ch->late[c->kind]++;
-        conn_end(c, 0);
+    } else if (c->stage == S_HEAD && head_late(c)) {
+        conn_late(c);
     } else {
         conn_fail(c, why);
     }
@@ -373,8 +383,11 @@ static void head_input(struct conn *c, uint8_t *data, size_t len) {
     size_t head_end = (size_t)(e + 4 - c->head);
     if (c->kind == K_BADHTTP) {
         int status = 0;
-        if (sscanf(c->head, "HTTP/1.%*d %d", &status) == 1 && status == 400)
+        int answered = sscanf(c->head, "HTTP/1.%*d %d", &status) == 1;
+        if (answered && status == 400)
             conn_done(c);
+        else if (answered && status == 408 && head_late(c))
+            conn_late(c);
         else
             conn_fail(c, "protocol: expected 400");
         return;
@@ -382,11 +395,10 @@ static void head_input(struct conn *c, uint8_t *data, size_t len) {
     const char *why = NULL;
     int status = fc_ws_client_check(c->head, head_end, c->key, &why);
     if (status != 101) {
-        if (c->kind == K_RESET) {
-            conn_done(c);
-        } else if (status == 408 && c->t_wrote - c->t_begin >= (int64_t)(HANDSHAKE_S * 1e6)) {
-            c->ch->late[c->kind]++; /* the server's handshake timeout, as documented */
-            conn_end(c, 0);
+        if (c->kind == K_RESET || c->kind == K_SLOWHEAD) {
+            conn_done(c); /* they end the connection anyway (a slow head: 408 at worst) */
+        } else if (status == 408 && head_late(c)) {
+            conn_late(c);
         } else {
             char msg[192];
             snprintf(msg, sizeof msg, "protocol: no 101 (HTTP %d: %s)", status, why);

@@ -389,11 +389,12 @@ static void metrics(fc_http_api *api, const fc_jwt_claims *claims, fc_strbuf *ou
     metric_head(out, "framecast_connections_accepted_total", "counter", "TCP connections accepted");
     fc_sb_printf(out, "framecast_connections_accepted_total %llu\n",
                  (unsigned long long)all.accepted);
-    metric_head(out, "framecast_connections_refused_total", "counter",
-                "connections and requests turned away: 503 at max_clients, accepting paused "
-                "for lack of file descriptors, 401 without a good token, 403 for a stream the "
-                "token does not allow or an origin not allowed, 429 over a per-address limit, "
-                "408 for a request not whole by the handshake timeout");
+    metric_head(
+        out, "framecast_connections_refused_total", "counter",
+        "connections and requests turned away: 503 at max_clients, accepting paused "
+        "for lack of file descriptors, 401 without a good token, 403 for a stream the "
+        "token does not allow or an origin not allowed, 429 over a per-address limit, "
+        "408 for a request not whole by the handshake timeout (or a close, if nothing came)");
     for (int r = 0; r < FC_HUB_REFUSALS; r++)
         fc_sb_printf(out, "framecast_connections_refused_total{reason=\"%s\"} %llu\n",
                      fc_hub_refusal_name(r), (unsigned long long)all.refused[r]);

@@ -415,7 +415,7 @@ static void on_wake(uv_async_t *a) {
             ls->ready = it->fd;
             if (!ls->ready || !fc_hub_stream_used(&hub->streams[it->stream])) break;
             for (fc_conn *c = ls->subs, *next; c; c = next) {
-                next = c->sub_next; /* a reset may close it */
+                next = c->sub_next;
                 if (c->parked) fc_session_unpark(c);
             }
             break;

@@ -46,8 +46,9 @@ void fc_request_timeout(fc_conn *c) {
     }
     fc_debug("%s: no whole request within --handshake-timeout: 408",
              c->peer_text[0] ? c->peer_text : "a client");
-    /* The write gets the linger's second; a client that reads nothing is
-     * closed at the next tick (its deadline has passed). */
+    /* Once written, the connection lingers a second (fc_conn_linger); a
+     * client that reads nothing is closed at the next tick, its deadline
+     * having passed. */
     refuse_body(c, 408, "Request Timeout", "request not complete within --handshake-timeout");
 }
 

@@ -100,7 +100,7 @@ for i in frames():
     else:
         good(i)
 ''',
-    # Loads its "weights" for 1.5 s before it reads the first frame.
+    # Loads its "weights" for 4 s before it reads the first frame.
     "slowstart": PRELUDE + r'''
 import time
 time.sleep(4)

@@ -1,7 +1,8 @@
 """The publish API of push streams: results from producers (not video) go
 through the same hub, history and policies as video results, with seq,
 epoch and publish_us added by the server; bad bodies get 400, 404, 411,
-413, and a saturated stream 429, never a blocked I/O thread."""
+413, a body that stops coming 408, and a saturated stream 429, never a
+blocked I/O thread."""
 
 import asyncio
 import json
@@ -127,6 +128,25 @@ class PublishTest(unittest.TestCase):
             status, _ = fc.http_get(srv.port, "/api/streams/p/publish")
             self.assertEqual(status, 405)
             self.assertEqual(fc.metrics(srv.port)['framecast_results_total{stream="p"}'], 1)
+
+    def test_a_body_that_stops_coming_is_408_and_publishes_nothing(self):
+        with fc.Server("--stream", "sensors=push", "--handshake-timeout", "1500") as srv:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+                s.sendall(b"POST /api/streams/sensors/publish HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"n\": 1")
+                t0 = time.monotonic()
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+                took = time.monotonic() - t0
+            self.assertTrue(data.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), data)
+            self.assertGreaterEqual(took, 1.4, "answered before the timeout")
+            m = fc.metrics(srv.port)
+            self.assertEqual(m['framecast_results_total{stream="sensors"}'], 0)
+            self.assertEqual(m['framecast_connections_refused_total{reason="handshake_timeout"}'], 1)
+            # The stream takes the next producer.
+            status, _, answer = post(srv.port, "/api/streams/sensors/publish", b'{"n": 2}')
+            self.assertEqual((status, answer["published"]), (200, 1))
 
     def test_a_saturated_stream_answers_429_and_never_blocks(self):
         # One loop: while it answers the POST it cannot drain its own inbox,

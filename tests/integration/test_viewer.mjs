@@ -8,15 +8,11 @@
 //      FC_SOURCE_DIR=<repo> FC_BUILD_DIR=<build> node test_viewer.mjs
 // Needs Debian's chromium at /usr/bin/chromium (never downloads a browser).
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deadline, startProxy, startServer as spawnServer, stopServer, launchChromium } from './fc.mjs';
-
-// NODE_PATH is not consulted by ESM imports; require() honours it.
-const require = createRequire(import.meta.url);
 
 const SOURCE_DIR = process.env.FC_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD_DIR = process.env.FC_BUILD_DIR ?? path.join(SOURCE_DIR, 'build', 'debug');

@@ -189,6 +189,25 @@ static void slot_set_depth(void **state) {
     fc_slot_destroy(&s);
 }
 
+/* mode=every: a put waiting on a full slot goes on once the slot grows. */
+static void slot_set_depth_releases_a_waiting_put(void **state) {
+    (void)state;
+    fc_slot s;
+    fc_slot_init(&s, FC_SLOT_EVERY, 1);
+    assert_int_equal(fc_slot_put(&s, frame(0)), 0);
+    call c;
+    call_start(&c, &s, PUT, frame(1));
+    assert_blocked(&c);
+    fc_slot_set_depth(&s, 2);
+    assert_returns(&c);
+    assert_int_equal(c.rc, 0);
+    call_join(&c);
+    take_expect(&s, 0);
+    take_expect(&s, 1);
+    assert_int_equal(fc_slot_skipped(&s), 0);
+    fc_slot_destroy(&s);
+}
+
 static void slot_every_blocks_putter(void **state) {
     (void)state;
     fc_slot s;
@@ -417,6 +436,7 @@ int main(void) {
         cmocka_unit_test(slot_latest_depth),
         cmocka_unit_test(slot_depth_clamped),
         cmocka_unit_test(slot_set_depth),
+        cmocka_unit_test(slot_set_depth_releases_a_waiting_put),
         cmocka_unit_test(slot_every_blocks_putter),
         cmocka_unit_test(slot_every_keeps_order),
         cmocka_unit_test(slot_put_wait_blocks_in_latest_mode),

@@ -26,11 +26,8 @@ src=$(cd "$here/../.." && pwd)
 # 100 ms model or a client slower than the server fails for want of speed,
 # not of memory safety. Left out for that: test_exec_bridge (its counters
 # trail its results), test_predictors' real-footage cascade, test_ingest's
-# pacing and freshness, test_tls' broken handshakes (timed against a 1 s
-# handshake timeout) and stalled client, test_history's long resume (wants
-# the server faster than its client), test_deflate's offers (a result
-# published before the client's compression is counted goes plain: allowed,
-# but not what the test expects), and test_limits, test_order,
+# pacing and freshness, test_tls' stalled client, test_history's long
+# resume (wants the server faster than its client), and test_limits, test_order,
 # test_slow_client and the benchmarks, which measure. test_ops' LogTest
 # parses the server's stderr, where valgrind writes too. test_subscribe's
 # reconnect test wants the client to catch up with a restarted server
@@ -56,6 +53,7 @@ test_deflate.Options
 test_deflate.Negotiation.test_python_websockets_gets_byte_identical_json
 test_deflate.Negotiation.test_one_compressed_frame_for_every_client
 test_deflate.Negotiation.test_previews_are_never_compressed
+test_deflate.Negotiation.test_offers
 test_ops.HealthTest
 test_ops.DrainTest
 test_ops.MetricsTest
@@ -63,6 +61,7 @@ test_tls.TlsTest.test_wss_clients_receive_consecutive_results
 test_tls.TlsTest.test_sighup_reloads_the_certificate_while_clients_stay
 test_tls.TlsTest.test_framecast_client_over_wss_checks_the_certificate
 test_tls.TlsTest.test_bad_certificate_files_are_usage_errors
+test_tls.TlsTest.test_plain_text_and_broken_handshakes_cost_nothing
 test_predictors.ExecTest
 test_predictors.PluginTest
 test_ingest.IngestTest.test_every_frame_in_order
