@@ -78,20 +78,11 @@ def joined(ws, timeout=20):
     """Reads a compressing client's results up to its first compressed one
     (results encoded before it joined may come plain, docs/protocol.md),
     and returns that one's seq; from it on, every result is compressed."""
-    deadline = time.monotonic() + timeout
-    plain = 0
-    while True:
-        _, op, payload = ws.read_frame(max(0.01, deadline - time.monotonic()))
-        if op != TEXT:
-            continue
-        rsv = ws.last_rsv
-        m = json.loads(inflate(payload) if rsv & RSV1 else payload)
-        if m.get("type") != "result":
-            continue
+    for _ in range(11):
+        [(seq, (rsv, _, _))] = results(ws, 1, timeout).items()
         if rsv & RSV1:
-            return m["seq"]
-        plain += 1
-        assert plain <= 10, f"{plain} plain results after joining (seq {m['seq']})"
+            return seq
+    raise AssertionError(f"11 plain results after joining (the last: seq {seq})")
 
 
 def alive(ws):

@@ -25,7 +25,7 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
 import fc  # noqa: E402
-from test_ingest import Subscriber  # noqa: E402
+from test_ingest import Subscriber, captured  # noqa: E402
 
 FFMPEG = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
 
@@ -47,12 +47,6 @@ def cpu_share(pid, seconds):
 def api_streams(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/streams", timeout=10) as r:
         return {s["name"]: s for s in json.loads(r.read())["streams"]}
-
-
-def captured(results):
-    """When each result's frame was taken, in seconds: the source's pacing,
-    without the delivery's jitter on a loaded machine."""
-    return [r["capture_us"] / 1e6 for r in results]
 
 
 class HardeningTest(unittest.TestCase):
@@ -135,7 +129,8 @@ class HardeningTest(unittest.TestCase):
                 sub.close()
         results = sub.results()
         self.assertGreaterEqual(len(results), 38)  # a frame may be lost where the files meet
-        span = captured(results)[-1] - captured(results)[0]
+        t = captured(results)
+        span = t[-1] - t[0]
         self.assertGreater(span, 1.5, "still paced")
         self.assertLess(span, 3.5, "the jump counts as one frame")
 
@@ -155,7 +150,8 @@ class HardeningTest(unittest.TestCase):
         self.assertLessEqual(len(results), 22)
         late = [r for r in results if r["frame"]["index"] >= 20]
         self.assertGreaterEqual(len(late), 8, "frames after the jump are kept")
-        span = captured(results)[-1] - captured(results)[0]
+        t = captured(results)
+        span = t[-1] - t[0]
         self.assertGreater(span, 1.5, "the second recording is paced, not burst out")
         self.assertLess(span, 3.5)
 

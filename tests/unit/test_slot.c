@@ -114,6 +114,15 @@ static void assert_returns(call *c) {
     call_join(c);
 }
 
+/* A mode=every slot of depth 1 holding frame 0 (that put returned at
+ * once), and a put of frame 1 blocked on it. */
+static void blocked_put(fc_slot *s, call *c) {
+    fc_slot_init(s, FC_SLOT_EVERY, 1);
+    assert_int_equal(fc_slot_put(s, frame(0)), 0);
+    call_start(c, s, PUT, frame(1));
+    assert_blocked(c);
+}
+
 static void slot_latest_replaces(void **state) {
     (void)state;
     fc_slot s;
@@ -193,11 +202,8 @@ static void slot_set_depth(void **state) {
 static void slot_set_depth_releases_a_waiting_put(void **state) {
     (void)state;
     fc_slot s;
-    fc_slot_init(&s, FC_SLOT_EVERY, 1);
-    assert_int_equal(fc_slot_put(&s, frame(0)), 0);
     call c;
-    call_start(&c, &s, PUT, frame(1));
-    assert_blocked(&c);
+    blocked_put(&s, &c);
     fc_slot_set_depth(&s, 2);
     assert_returns(&c); /* and joined */
     assert_int_equal(c.rc, 0);
@@ -210,11 +216,8 @@ static void slot_set_depth_releases_a_waiting_put(void **state) {
 static void slot_every_blocks_putter(void **state) {
     (void)state;
     fc_slot s;
-    fc_slot_init(&s, FC_SLOT_EVERY, 1);
-    assert_int_equal(fc_slot_put(&s, frame(0)), 0); /* room: returns at once */
     call c;
-    call_start(&c, &s, PUT, frame(1));
-    assert_blocked(&c);
+    blocked_put(&s, &c);
     take_expect(&s, 0);
     assert_returns(&c);
     assert_int_equal(c.rc, 0);
@@ -323,11 +326,8 @@ static void slot_close_wakes_taker(void **state) {
 static void slot_close_wakes_putter(void **state) {
     (void)state;
     fc_slot s;
-    fc_slot_init(&s, FC_SLOT_EVERY, 1);
-    assert_int_equal(fc_slot_put(&s, frame(0)), 0);
     call c;
-    call_start(&c, &s, PUT, frame(1));
-    assert_blocked(&c);
+    blocked_put(&s, &c);
     fc_slot_close(&s);
     assert_returns(&c);
     assert_int_equal(c.rc, FC_ESTOPPED); /* and the frame was freed */
@@ -396,11 +396,8 @@ static void slot_try_take_fills_a_batch_in_order(void **state) {
 static void slot_try_take_wakes_the_putter(void **state) {
     (void)state;
     fc_slot s;
-    fc_slot_init(&s, FC_SLOT_EVERY, 1);
-    assert_int_equal(fc_slot_put(&s, frame(0)), 0);
     call c;
-    call_start(&c, &s, PUT, frame(1));
-    assert_blocked(&c);
+    blocked_put(&s, &c);
     fc_frame *f = fc_slot_try_take(&s);
     assert_non_null(f);
     assert_int_equal(f->view.index, 0);
